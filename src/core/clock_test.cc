@@ -1,0 +1,39 @@
+#include "core/clock.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace ipa::core {
+namespace {
+
+TEST(Clock, FormatsAndParsesInstants) {
+  TimePoint t;
+  ASSERT_TRUE(parse_instant("2026-11-29T06:10:00.123Z", t));
+  EXPECT_EQ(format_instant(t), "2026-11-29T06:10:00.123Z");
+  ASSERT_TRUE(parse_instant("2026-11-29T08:10:00.123+02:00", t));
+  EXPECT_EQ(format_instant(t), "2026-11-29T06:10:00.123Z");
+  EXPECT_FALSE(parse_instant("2026-11-29T06:10:00", t));  // an instant needs a zone
+  EXPECT_FALSE(parse_instant("2026-02-30T06:10:00Z", t));
+  EXPECT_FALSE(parse_instant("2026-11-29", t));
+}
+
+TEST(Clock, HttpDatesRoundTrip) {
+  TimePoint t;
+  ASSERT_TRUE(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", t));
+  EXPECT_EQ(format_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", t));
+}
+
+TEST(Clock, RandomIdsAreValidAndDistinct) {
+  auto ids = random_ids();
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = ids->next_id();
+    ASSERT_EQ(id.size(), 36u);
+    ASSERT_TRUE(seen.insert(id).second);
+  }
+}
+
+}  // namespace
+}  // namespace ipa::core
