@@ -1,0 +1,549 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ipa::storage::sqlite {
+namespace {
+
+using core::Result;
+using core::Status;
+
+int64_t to_ms(core::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+core::TimePoint from_ms(int64_t ms) {
+  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(
+      std::chrono::milliseconds(ms)));
+}
+
+// Versioned migrations: entry i brings the schema from version i to i + 1.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE version(
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version_id INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  UNIQUE(type, id, version_id));
+CREATE INDEX version_by_type ON version(type, seq);
+CREATE TABLE resource(
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(type, id)) WITHOUT ROWID;
+CREATE TABLE token(
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  param TEXT NOT NULL,
+  system TEXT NOT NULL,
+  code TEXT NOT NULL);
+CREATE INDEX token_lookup ON token(type, param, code, system);
+CREATE INDEX token_owner ON token(type, id);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+core::Error db_error(sqlite3* db, int rc, const char* what) {
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    return core::unavailable("The database is busy; retry the request.");
+  }
+  if (rc == SQLITE_FULL) {
+    return core::unavailable("The database is full.").with_log(std::string(what) + ": disk full");
+  }
+  return core::internal(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+// A prepared statement, reset on destruction so it can be reused from the connection's cache.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement& bind(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Statement& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // Returns true when a row is available, false when done.
+  Result<bool> step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return db_error(db_, rc, "step");
+  }
+  Status run() {
+    auto r = step();
+    if (!r.ok()) return std::move(r).error();
+    return {};
+  }
+  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, bool sync_full) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    auto conn = std::unique_ptr<Connection>(new Connection(db));
+    if (rc != SQLITE_OK) {
+      return core::unavailable("Cannot open the database.")
+          .with_log("sqlite open " + path + ": " + sqlite3_errstr(rc));
+    }
+    sqlite3_busy_timeout(db, 5000);
+    IPA_RETURN_IF_ERROR(conn->exec("PRAGMA journal_mode=WAL"));
+    IPA_RETURN_IF_ERROR(
+        conn->exec(sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+    IPA_RETURN_IF_ERROR(conn->exec("PRAGMA foreign_keys=ON"));
+    return conn;
+  }
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
+
+  Status exec(const char* sql) {
+    char* msg = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
+    if (rc != SQLITE_OK) {
+      core::Error e = db_error(db_, rc, "exec");
+      sqlite3_free(msg);
+      return e;
+    }
+    return {};
+  }
+
+  // Returns the cached prepared statement for `sql` (a string literal: keyed by address).
+  Result<std::unique_ptr<Statement>> prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) return db_error(db_, rc, "prepare");
+      it = cache_.emplace(sql, stmt).first;
+    }
+    return std::make_unique<Statement>(db_, it->second);
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+#define IPA_ASSIGN_STMT(var, conn, sql) \
+  auto var##_r = (conn).prepare(sql);   \
+  if (!var##_r.ok()) return std::move(var##_r).error(); \
+  Statement& var = **var##_r
+
+constexpr const char* kReadCurrent =
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, v.seq FROM resource r "
+    "JOIN version v ON v.seq = r.seq WHERE r.type = ?1 AND r.id = ?2";
+constexpr const char* kReadVersion =
+    "SELECT version_id, last_updated, deleted, json FROM version "
+    "WHERE type = ?1 AND id = ?2 AND version_id = ?3";
+constexpr const char* kInsertVersion =
+    "INSERT INTO version(type, id, version_id, last_updated, deleted, json) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kUpsertResource =
+    "INSERT INTO resource(type, id, seq) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(type, id) DO UPDATE SET seq = excluded.seq";
+constexpr const char* kDeleteTokens = "DELETE FROM token WHERE type = ?1 AND id = ?2";
+constexpr const char* kInsertToken =
+    "INSERT INTO token(type, id, param, system, code) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kFindToken =
+    "SELECT id FROM token WHERE type = ?1 AND param = ?2 AND code = ?3 AND "
+    "(?4 = '' OR system = ?4)";
+
+struct Current {
+  StoredResource resource;
+  bool exists = false;
+};
+
+Result<Current> read_current(Connection& conn, const std::string& type, const std::string& id) {
+  IPA_ASSIGN_STMT(st, conn, kReadCurrent);
+  st.bind(1, type).bind(2, id);
+  auto row = st.step();
+  if (!row.ok()) return std::move(row).error();
+  Current out;
+  out.resource.resource_type = type;
+  out.resource.id = id;
+  if (!*row) return out;
+  out.exists = true;
+  out.resource.version_id = st.int64(0);
+  out.resource.last_updated = from_ms(st.int64(1));
+  out.resource.deleted = st.int64(2) != 0;
+  out.resource.json = st.text(3);
+  return out;
+}
+
+Result<StoredResource> current_or_error(Result<Current> cur) {
+  if (!cur.ok()) return std::move(cur).error();
+  if (!cur->exists) {
+    return core::not_found("Resource " + cur->resource.resource_type + "/" + cur->resource.id +
+                           " is not known.");
+  }
+  if (cur->resource.deleted) {
+    return core::gone("Resource " + cur->resource.resource_type + "/" + cur->resource.id +
+                      " was deleted.");
+  }
+  return std::move(cur->resource);
+}
+
+Result<std::vector<std::string>> find_tokens(Connection& conn, const std::string& type,
+                                             const TokenCriteria& criteria) {
+  std::vector<std::string> ids;
+  bool first = true;
+  for (const TokenRow& t : criteria.all_of) {
+    IPA_ASSIGN_STMT(st, conn, kFindToken);
+    st.bind(1, type).bind(2, t.param).bind(3, t.code).bind(4, t.system);
+    std::vector<std::string> these;
+    while (true) {
+      auto row = st.step();
+      if (!row.ok()) return std::move(row).error();
+      if (!*row) break;
+      std::string id = st.text(0);
+      if (first || std::find(ids.begin(), ids.end(), id) != ids.end()) these.push_back(id);
+    }
+    ids = std::move(these);
+    first = false;
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+class SqliteWriter final : public Writer {
+ public:
+  SqliteWriter(Connection& conn, core::Clock& clock) : conn_(conn), clock_(clock) {}
+
+  Result<StoredResource> read(const std::string& type, const std::string& id) override {
+    return current_or_error(read_current(conn_, type, id));
+  }
+
+  Result<WriteResult> create(Write w, const TokenCriteria* criteria) override {
+    if (criteria != nullptr) {
+      auto found = find_tokens(conn_, w.resource_type, *criteria);
+      if (!found.ok()) return std::move(found).error();
+      if (found->size() > 1) {
+        return core::precondition_failed(
+            "If-None-Exist matches " + std::to_string(found->size()) +
+            " resources; the criteria must be selective enough to match at most one.");
+      }
+      if (found->size() == 1) {
+        auto existing = read(w.resource_type, found->front());
+        if (!existing.ok()) return std::move(existing).error();
+        return WriteResult{std::move(*existing), false, true};
+      }
+    }
+    auto cur = read_current(conn_, w.resource_type, w.id);
+    if (!cur.ok()) return std::move(cur).error();
+    if (cur->exists) {
+      return core::conflict("Resource " + w.resource_type + "/" + w.id + " already exists.");
+    }
+    return put(std::move(w), 1, true);
+  }
+
+  Result<WriteResult> update(Write w) override {
+    auto cur = read_current(conn_, w.resource_type, w.id);
+    if (!cur.ok()) return std::move(cur).error();
+    int64_t current_version = cur->exists ? cur->resource.version_id : 0;
+    if (w.if_match && (*w.if_match != current_version || !cur->exists || cur->resource.deleted)) {
+      return core::precondition_failed("If-Match version " + std::to_string(*w.if_match) +
+                                       " does not match the current version " +
+                                       (cur->exists && !cur->resource.deleted
+                                            ? std::to_string(current_version)
+                                            : std::string("(none)")) +
+                                       ".");
+    }
+    bool created = !cur->exists || cur->resource.deleted;
+    return put(std::move(w), current_version + 1, created);
+  }
+
+  Result<WriteResult> remove(const std::string& type, const std::string& id,
+                             std::optional<int64_t> if_match) override {
+    auto cur = read_current(conn_, type, id);
+    if (!cur.ok()) return std::move(cur).error();
+    if (if_match && (!cur->exists || cur->resource.deleted || *if_match != cur->resource.version_id)) {
+      return core::precondition_failed("If-Match does not match the current version.");
+    }
+    if (!cur->exists || cur->resource.deleted) {
+      WriteResult none;
+      none.resource = std::move(cur->resource);
+      if (!cur->exists) none.resource.version_id = 0;
+      return none;
+    }
+    StoredResource out;
+    out.resource_type = type;
+    out.id = id;
+    out.version_id = cur->resource.version_id + 1;
+    out.last_updated = clock_.now();
+    out.deleted = true;
+    auto seq = insert_version(out);
+    if (!seq.ok()) return std::move(seq).error();
+    IPA_ASSIGN_STMT(del, conn_, kDeleteTokens);
+    del.bind(1, type).bind(2, id);
+    IPA_RETURN_IF_ERROR(del.run());
+    return WriteResult{std::move(out), false, false};
+  }
+
+ private:
+  Result<WriteResult> put(Write w, int64_t version_id, bool created) {
+    StoredResource out;
+    out.resource_type = w.resource_type;
+    out.id = w.id;
+    out.version_id = version_id;
+    out.last_updated = clock_.now();
+    auto json = w.render(VersionStamp{out.version_id, out.last_updated});
+    if (!json.ok()) return std::move(json).error();
+    out.json = std::move(*json);
+    auto seq = insert_version(out);
+    if (!seq.ok()) return std::move(seq).error();
+    IPA_ASSIGN_STMT(del, conn_, kDeleteTokens);
+    del.bind(1, out.resource_type).bind(2, out.id);
+    IPA_RETURN_IF_ERROR(del.run());
+    for (const TokenRow& t : w.tokens) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertToken);
+      ins.bind(1, out.resource_type).bind(2, out.id).bind(3, t.param).bind(4, t.system).bind(
+          5, t.code);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    return WriteResult{std::move(out), created, false};
+  }
+
+  Result<int64_t> insert_version(const StoredResource& r) {
+    {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertVersion);
+      ins.bind(1, r.resource_type)
+          .bind(2, r.id)
+          .bind(3, r.version_id)
+          .bind(4, to_ms(r.last_updated))
+          .bind(5, int64_t{r.deleted ? 1 : 0})
+          .bind(6, r.json);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    int64_t seq = sqlite3_last_insert_rowid(conn_.db());
+    IPA_ASSIGN_STMT(up, conn_, kUpsertResource);
+    up.bind(1, r.resource_type).bind(2, r.id).bind(3, seq);
+    IPA_RETURN_IF_ERROR(up.run());
+    return seq;
+  }
+
+  Connection& conn_;
+  core::Clock& clock_;
+};
+
+class SqliteStore final : public ResourceStore {
+ public:
+  SqliteStore(SqliteOptions options, std::unique_ptr<Connection> writer)
+      : options_(std::move(options)), writer_(std::move(writer)) {}
+
+  Result<StoredResource> read(const std::string& type, const std::string& id) override {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto out = current_or_error(read_current(**conn, type, id));
+    release(std::move(*conn));
+    return out;
+  }
+
+  Result<StoredResource> vread(const std::string& type, const std::string& id,
+                               int64_t version_id) override {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto out = vread_on(**conn, type, id, version_id);
+    release(std::move(*conn));
+    return out;
+  }
+
+  Result<HistoryPage> history(const HistoryQuery& q) override {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto out = history_on(**conn, q);
+    release(std::move(*conn));
+    return out;
+  }
+
+  Result<std::vector<std::string>> find_by_tokens(const std::string& type,
+                                                  const TokenCriteria& criteria) override {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto out = find_tokens(**conn, type, criteria);
+    release(std::move(*conn));
+    return out;
+  }
+
+  Status transaction(const std::function<Status(Writer&)>& body) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    IPA_RETURN_IF_ERROR(writer_->exec("BEGIN IMMEDIATE"));
+    SqliteWriter w(*writer_, *options_.clock);
+    Status st = body(w);
+    if (st.ok()) {
+      Status commit = writer_->exec("COMMIT");
+      if (commit.ok()) return {};
+      st = std::move(commit);
+    }
+    (void)writer_->exec("ROLLBACK");
+    return st;
+  }
+
+  Status ping() override {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    Status st = (*conn)->exec("SELECT 1");
+    release(std::move(*conn));
+    return st;
+  }
+
+ private:
+  Result<std::unique_ptr<Connection>> acquire() {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!pool_.empty()) {
+        auto c = std::move(pool_.back());
+        pool_.pop_back();
+        return c;
+      }
+    }
+    return Connection::open(options_.path, options_.synchronous_full);
+  }
+
+  void release(std::unique_ptr<Connection> c) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (static_cast<int>(pool_.size()) < options_.read_connections) pool_.push_back(std::move(c));
+  }
+
+  static Result<StoredResource> vread_on(Connection& conn, const std::string& type,
+                                         const std::string& id, int64_t version_id) {
+    IPA_ASSIGN_STMT(st, conn, kReadVersion);
+    st.bind(1, type).bind(2, id).bind(3, version_id);
+    auto row = st.step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) {
+      return core::not_found("Version " + std::to_string(version_id) + " of " + type + "/" + id +
+                             " is not known.");
+    }
+    StoredResource r{type, id, st.int64(0), from_ms(st.int64(1)), st.int64(2) != 0, st.text(3)};
+    if (r.deleted) {
+      return core::gone("Version " + std::to_string(version_id) + " of " + type + "/" + id +
+                        " is a deletion.");
+    }
+    return r;
+  }
+
+  static Result<HistoryPage> history_on(Connection& conn, const HistoryQuery& q) {
+    // One statement text per shape, built from fixed fragments (never from input).
+    std::string where = " WHERE 1=1";
+    if (!q.resource_type.empty()) where += " AND type = ?1";
+    if (!q.id.empty()) where += " AND id = ?2";
+    if (q.since) where += " AND last_updated >= ?3";
+    std::string page_where = where;
+    if (q.before_seq) page_where += " AND seq < ?4";
+    std::string sql = "SELECT seq, type, id, version_id, last_updated, deleted, json FROM version" +
+                      page_where + " ORDER BY seq DESC LIMIT ?5";
+    std::string count_sql = "SELECT count(*) FROM version" + where;
+    HistoryPage page;
+    int64_t last_seq = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      const std::string& text = pass == 0 ? sql : count_sql;
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(conn.db(), text.c_str(), -1, &raw, nullptr);
+      if (rc != SQLITE_OK) return db_error(conn.db(), rc, "prepare history");
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> holder(raw, sqlite3_finalize);
+      Statement st(conn.db(), raw);
+      if (!q.resource_type.empty()) st.bind(1, q.resource_type);
+      if (!q.id.empty()) st.bind(2, q.id);
+      if (q.since) st.bind(3, to_ms(*q.since));
+      if (pass == 0) {
+        if (q.before_seq) st.bind(4, *q.before_seq);
+        st.bind(5, int64_t{q.count + 1});
+      }
+      while (true) {
+        auto row = st.step();
+        if (!row.ok()) return std::move(row).error();
+        if (!*row) break;
+        if (pass == 1) {
+          page.total = st.int64(0);
+          continue;
+        }
+        if (static_cast<int>(page.entries.size()) == q.count) {
+          page.next_before_seq = last_seq;
+          break;
+        }
+        last_seq = st.int64(0);
+        page.entries.push_back(StoredResource{st.text(1), st.text(2), st.int64(3),
+                                              from_ms(st.int64(4)), st.int64(5) != 0, st.text(6)});
+      }
+    }
+    return page;
+  }
+
+  SqliteOptions options_;
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> pool_;
+};
+
+Status migrate(Connection& conn) {
+  IPA_RETURN_IF_ERROR(conn.exec("BEGIN IMMEDIATE"));
+  int version = 0;
+  {
+    IPA_ASSIGN_STMT(st, conn, "PRAGMA user_version");
+    auto row = st.step();
+    if (!row.ok()) return std::move(row).error();
+    version = static_cast<int>(st.int64(0));
+  }
+  if (version > kSchemaVersion) {
+    (void)conn.exec("ROLLBACK");
+    return core::internal("database schema version " + std::to_string(version) +
+                          " is newer than this program's " + std::to_string(kSchemaVersion));
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    Status s = conn.exec(kMigrations[v]);
+    if (!s.ok()) {
+      (void)conn.exec("ROLLBACK");
+      return s;
+    }
+  }
+  std::string set = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+  IPA_RETURN_IF_ERROR(conn.exec(set.c_str()));
+  return conn.exec("COMMIT");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ResourceStore>> open_sqlite_store(const SqliteOptions& options) {
+  auto writer = Connection::open(options.path, options.synchronous_full);
+  if (!writer.ok()) return std::move(writer).error();
+  IPA_RETURN_IF_ERROR(migrate(**writer));
+  return std::unique_ptr<ResourceStore>(new SqliteStore(options, std::move(*writer)));
+}
+
+}  // namespace ipa::storage::sqlite

@@ -1,0 +1,28 @@
+// The SQLite back end of ResourceStore: one database file in WAL mode, versioned migrations,
+// resources stored as canonical JSON text. Readers use a pool of connections; writes are
+// serialized on one connection. Safe for concurrent use.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "storage/resource_store.h"
+
+namespace ipa::storage::sqlite {
+
+struct SqliteOptions {
+  std::string path;  // the database file; created when absent
+  std::shared_ptr<core::Clock> clock = core::system_clock();
+  // FULL: every acknowledged write survives power loss. NORMAL: survives a process crash, may
+  // lose the last transactions on power loss (WAL mode).
+  bool synchronous_full = true;
+  int read_connections = 8;
+};
+
+// Opens (and migrates) the store. Errors: unavailable 503 when the file cannot be opened, or
+// internal when the schema is newer than this program.
+core::Result<std::unique_ptr<ResourceStore>> open_sqlite_store(const SqliteOptions& options);
+
+}  // namespace ipa::storage::sqlite

@@ -1,0 +1,209 @@
+// The ResourceStore conformance suite: every behaviour of the seam written once, instantiated
+// per back end with INSTANTIATE_TYPED_TEST_SUITE_P-free value parameterization: a back end's test
+// calls `IPA_STORE_CONFORMANCE(Name, factory)` where factory returns a fresh store.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "storage/resource_store.h"
+
+namespace ipa::storage::testing {
+
+// A clock the tests move by hand.
+class ManualClock : public core::Clock {
+ public:
+  core::TimePoint now() const override { return t_.load(); }
+  void advance(std::chrono::milliseconds d) { t_ = t_.load() + d; }
+
+ private:
+  std::atomic<core::TimePoint> t_{core::TimePoint(std::chrono::seconds(1'800'000'000))};
+};
+
+using StoreFactory = std::function<std::unique_ptr<ResourceStore>(std::shared_ptr<ManualClock>)>;
+
+inline Write make_write(const std::string& type, const std::string& id, const std::string& body,
+                        std::vector<TokenRow> tokens = {}) {
+  Write w;
+  w.resource_type = type;
+  w.id = id;
+  w.render = [type, id, body](const VersionStamp& v) -> core::Result<std::string> {
+    return R"({"resourceType":")" + type + R"(","id":")" + id + R"(","meta":{"versionId":")" +
+           std::to_string(v.version_id) + "\"}," + body + "}";
+  };
+  w.tokens = std::move(tokens);
+  return w;
+}
+
+class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<ManualClock>();
+    store_ = GetParam()(clock_);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::shared_ptr<ManualClock> clock_;
+  std::unique_ptr<ResourceStore> store_;
+};
+
+TEST_P(StoreConformance, CreateThenReadServesTheRenderedText) {
+  auto w = store_->create(make_write("Patient", "p1", R"("active":true)"));
+  ASSERT_TRUE(w.ok()) << w.error().log_detail;
+  EXPECT_TRUE(w->created);
+  EXPECT_EQ(w->resource.version_id, 1);
+  auto r = store_->read("Patient", "p1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->json, R"({"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},"active":true})");
+  EXPECT_EQ(r->last_updated, clock_->now());
+}
+
+TEST_P(StoreConformance, UnknownIsNotFound) {
+  auto r = store_->read("Patient", "nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 404);
+}
+
+TEST_P(StoreConformance, CreateOfAnExistingIdConflicts) {
+  ASSERT_TRUE(store_->create(make_write("Patient", "p1", R"("active":true)")).ok());
+  auto again = store_->create(make_write("Patient", "p1", R"("active":false)"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().http_status, 409);
+  EXPECT_EQ(store_->read("Patient", "p1")->version_id, 1);
+}
+
+TEST_P(StoreConformance, UpdateMakesVersionsAndHistoryIsNewestFirst) {
+  ASSERT_TRUE(store_->update(make_write("Observation", "o1", R"("status":"preliminary")")).ok());
+  clock_->advance(std::chrono::seconds(5));
+  auto second = store_->update(make_write("Observation", "o1", R"("status":"final")"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->resource.version_id, 2);
+  auto v1 = store_->vread("Observation", "o1", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_NE(v1->json.find("preliminary"), std::string::npos);
+  EXPECT_EQ(store_->vread("Observation", "o1", 3).error().http_status, 404);
+  auto h = store_->history(HistoryQuery{"Observation", "o1"});
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->entries.size(), 2u);
+  EXPECT_EQ(h->entries[0].version_id, 2);
+  EXPECT_EQ(h->entries[1].version_id, 1);
+  EXPECT_EQ(h->total, 2);
+}
+
+TEST_P(StoreConformance, IfMatchMismatchIsPreconditionFailedAndWritesNothing) {
+  ASSERT_TRUE(store_->update(make_write("Patient", "p1", R"("active":true)")).ok());
+  Write w = make_write("Patient", "p1", R"("active":false)");
+  w.if_match = 7;
+  auto r = store_->update(std::move(w));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 412);
+  EXPECT_EQ(store_->read("Patient", "p1")->version_id, 1);
+  Write ok = make_write("Patient", "p1", R"("active":false)");
+  ok.if_match = 1;
+  EXPECT_TRUE(store_->update(std::move(ok)).ok());
+}
+
+TEST_P(StoreConformance, ReadAfterDeleteIsGoneAndUpdateRevives) {
+  ASSERT_TRUE(store_->update(make_write("Patient", "p1", R"("active":true)")).ok());
+  auto d = store_->remove("Patient", "p1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->resource.version_id, 2);
+  EXPECT_EQ(store_->read("Patient", "p1").error().http_status, 410);
+  EXPECT_EQ(store_->vread("Patient", "p1", 2).error().http_status, 410);
+  EXPECT_TRUE(store_->vread("Patient", "p1", 1).ok());
+  auto again = store_->remove("Patient", "p1");  // idempotent
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(store_->history(HistoryQuery{"Patient", "p1"})->total, 2);
+  auto revived = store_->update(make_write("Patient", "p1", R"("active":false)"));
+  ASSERT_TRUE(revived.ok());
+  EXPECT_TRUE(revived->created);
+  EXPECT_EQ(revived->resource.version_id, 3);
+}
+
+TEST_P(StoreConformance, FailedTransactionChangesNothing) {
+  core::Status st = store_->transaction([](Writer& w) -> core::Status {
+    IPA_RETURN_IF_ERROR(w.create(make_write("Patient", "a", R"("active":true)"), nullptr));
+    IPA_RETURN_IF_ERROR(w.create(make_write("Patient", "b", R"("active":true)"), nullptr));
+    return core::bad_request(core::IssueType::kInvalid, "third entry is bad");
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(store_->read("Patient", "a").error().http_status, 404);
+  EXPECT_EQ(store_->history(HistoryQuery{})->total, 0);
+}
+
+TEST_P(StoreConformance, RenderErrorAbortsTheWrite) {
+  Write w = make_write("Patient", "p1", "");
+  w.render = [](const VersionStamp&) -> core::Result<std::string> {
+    return core::internal("render failed");
+  };
+  EXPECT_FALSE(store_->create(std::move(w)).ok());
+  EXPECT_EQ(store_->read("Patient", "p1").error().http_status, 404);
+}
+
+TEST_P(StoreConformance, HistoryPagesWithKeysetCursorAndSince) {
+  for (int i = 0; i < 7; ++i) {
+    clock_->advance(std::chrono::seconds(1));
+    ASSERT_TRUE(store_->update(make_write("Patient", "p" + std::to_string(i), "\"x\":1")).ok());
+  }
+  HistoryQuery q;
+  q.resource_type = "Patient";
+  q.count = 3;
+  std::vector<std::string> ids;
+  while (true) {
+    auto page = store_->history(q);
+    ASSERT_TRUE(page.ok());
+    if (!q.before_seq) EXPECT_EQ(page->total, 7);
+    for (auto& e : page->entries) ids.push_back(e.id);
+    if (!page->next_before_seq) break;
+    q.before_seq = page->next_before_seq;
+    // A write between pages must not shift the pages already planned.
+    ASSERT_TRUE(store_->update(make_write("Patient", "late", "\"x\":2")).ok());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"p6", "p5", "p4", "p3", "p2", "p1", "p0"}));
+  HistoryQuery since;
+  since.since = clock_->now() - std::chrono::milliseconds(1500);
+  since.resource_type = "Patient";
+  auto recent = store_->history(since);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(recent->total, 4);  // p5, p6 and the two versions of "late"
+}
+
+TEST_P(StoreConformance, ConditionalCreateFindsTheExistingMatch) {
+  TokenCriteria c{{TokenRow{"identifier", "urn:sys", "42"}}};
+  auto first = store_->create(
+      make_write("Patient", "p1", "\"x\":1", {TokenRow{"identifier", "urn:sys", "42"}}), &c);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->created);
+  auto second = store_->create(
+      make_write("Patient", "p2", "\"x\":1", {TokenRow{"identifier", "urn:sys", "42"}}), &c);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->existed);
+  EXPECT_EQ(second->resource.id, "p1");
+  EXPECT_EQ(store_->read("Patient", "p2").error().http_status, 404);
+}
+
+TEST_P(StoreConformance, ConcurrentConditionalCreatesMakeOneResource) {
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      TokenCriteria c{{TokenRow{"identifier", "", "same"}}};
+      auto r = store_->create(make_write("Patient", "t" + std::to_string(i), "\"x\":1",
+                                         {TokenRow{"identifier", "urn:s", "same"}}),
+                              &c);
+      if (r.ok() && r->created) ++created;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  auto ids = store_->find_by_tokens("Patient", TokenCriteria{{TokenRow{"identifier", "", "same"}}});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), 1u);
+}
+
+}  // namespace ipa::storage::testing
