@@ -122,6 +122,17 @@ bool parse_instant(std::string_view s, TimePoint& out) {
   if (!ymd.ok()) return false;
   auto tp = std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
             std::chrono::seconds{se} - std::chrono::minutes{offset_min};
+  // TimePoint counts nanoseconds in 64 bits (years 1678 to 2262): clamp instants beyond.
+  constexpr auto kMaxSeconds = std::chrono::duration_cast<std::chrono::seconds>(
+      TimePoint::duration::max()) - std::chrono::seconds{1};
+  if (tp.time_since_epoch() > kMaxSeconds) {
+    out = TimePoint::max();
+    return true;
+  }
+  if (tp.time_since_epoch() < -kMaxSeconds) {
+    out = TimePoint::min();
+    return true;
+  }
   out = std::chrono::time_point_cast<TimePoint::duration>(tp) +
         std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds{nanos});
   return true;

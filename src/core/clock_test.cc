@@ -16,6 +16,8 @@ TEST(Clock, FormatsAndParsesInstants) {
   EXPECT_FALSE(parse_instant("2026-11-29T06:10:00", t));  // an instant needs a zone
   EXPECT_FALSE(parse_instant("2026-02-30T06:10:00Z", t));
   EXPECT_FALSE(parse_instant("2026-11-29", t));
+  ASSERT_TRUE(parse_instant("2999-01-01T00:00:00Z", t));  // beyond 64-bit nanoseconds: clamped
+  EXPECT_EQ(t, TimePoint::max());
 }
 
 TEST(Clock, HttpDatesRoundTrip) {

@@ -157,7 +157,9 @@ TEST_P(StoreConformance, HistoryPagesWithKeysetCursorAndSince) {
   while (true) {
     auto page = store_->history(q);
     ASSERT_TRUE(page.ok());
-    if (!q.before_seq) EXPECT_EQ(page->total, 7);
+    if (!q.before_seq) {
+      EXPECT_EQ(page->total, 7);
+    }
     for (auto& e : page->entries) ids.push_back(e.id);
     if (!page->next_before_seq) break;
     q.before_seq = page->next_before_seq;

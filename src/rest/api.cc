@@ -1,0 +1,407 @@
+#include "rest/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "fhir/model.h"
+#include "fhir/outcome.h"
+#include "fhir/validate.h"
+#include "rest/internal/common.h"
+#include "rest/negotiate.h"
+
+namespace ipa::rest {
+
+using internal::Params;
+using internal::Shape;
+using internal::State;
+
+struct FhirApi::Impl : State {
+  using State::State;
+};
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) parts.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+http::Response resource_response(State& s, int status, const storage::StoredResource& res,
+                                 const Shape& shape, internal::Return ret,
+                                 const std::string& location = {}) {
+  http::Response r;
+  if (ret == internal::Return::kMinimal) {
+    r.status = status;
+  } else if (ret == internal::Return::kOperationOutcome) {
+    r = internal::json_response(
+        status, json::write(fhir::information_outcome(
+                                "Stored " + res.resource_type + "/" + res.id + " version " +
+                                std::to_string(res.version_id) + "."),
+                            json::WriteOptions{.pretty = shape.pretty}));
+  } else {
+    auto body = internal::shaped(res.json, shape);
+    if (!body.ok()) return internal::error_response(body.error());
+    r = internal::json_response(status, std::move(*body));
+  }
+  internal::set_version_headers(r, res);
+  if (!location.empty()) r.headers.push_back({"Location", location});
+  (void)s;
+  return r;
+}
+
+// Binary read with a non-FHIR Accept: the raw bytes, served so a browser cannot run them.
+http::Response raw_binary(const storage::StoredResource& res) {
+  auto v = json::parse(res.json, json::ParseOptions{.max_depth = 1000});
+  if (!v.ok()) return internal::error_response(core::internal("stored Binary does not parse"));
+  std::string_view data = v->get_string("data");
+  std::string bytes;
+  bytes.resize(data.size() / 4 * 3 + 3);
+  int n = 0;
+  {
+    // Base64 decode (RFC 4648 section 4); the stored value was validated on write.
+    static constexpr auto kTable = [] {
+      std::array<int8_t, 256> t{};
+      t.fill(-1);
+      const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(a[i])] = static_cast<int8_t>(i);
+      return t;
+    }();
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : data) {
+      int8_t d = kTable[static_cast<unsigned char>(c)];
+      if (d < 0) continue;  // '=' padding and whitespace
+      acc = (acc << 6) | static_cast<uint32_t>(d);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes[static_cast<size_t>(n++)] = static_cast<char>((acc >> bits) & 0xff);
+      }
+    }
+  }
+  bytes.resize(static_cast<size_t>(n));
+  http::Response r;
+  r.status = 200;
+  r.body = std::move(bytes);
+  std::string_view ct = v->get_string("contentType");
+  r.headers.push_back({"Content-Type", ct.empty() ? "application/octet-stream" : std::string(ct)});
+  r.headers.push_back({"X-Content-Type-Options", "nosniff"});
+  r.headers.push_back({"Content-Security-Policy", "sandbox"});
+  r.headers.push_back({"Content-Disposition", "attachment"});
+  internal::set_version_headers(r, res);
+  return r;
+}
+
+// Conditional read (FHIR R4 http.html#cread): 304 when the client's copy is current.
+bool not_modified(const http::Request& req, const storage::StoredResource& res) {
+  std::string inm = req.header("If-None-Match");
+  if (!inm.empty()) {
+    auto v = internal::parse_etag(inm);
+    return v.ok() && *v == res.version_id;
+  }
+  std::string ims = req.header("If-Modified-Since");
+  if (!ims.empty()) {
+    core::TimePoint since;
+    if (core::parse_http_date(ims, since)) {
+      return std::chrono::floor<std::chrono::seconds>(res.last_updated) <= since;
+    }
+  }
+  return false;
+}
+
+http::Response not_modified_response(const storage::StoredResource& res) {
+  http::Response r;
+  r.status = 304;
+  internal::set_version_headers(r, res);
+  return r;
+}
+
+core::Result<std::optional<int64_t>> if_match_of(const http::Request& req) {
+  std::string h = req.header("If-Match");
+  if (h.empty()) return std::optional<int64_t>();
+  auto v = internal::parse_etag(h);
+  if (!v.ok()) return std::move(v).error();
+  return std::optional<int64_t>(*v);
+}
+
+template <typename Fn>
+core::Result<internal::Outcome> in_transaction(State& s, Fn fn) {
+  std::optional<internal::Outcome> out;
+  core::Status st = s.store.transaction([&](storage::Writer& w) -> core::Status {
+    auto r = fn(w);
+    if (!r.ok()) return std::move(r).error();
+    out = std::move(*r);
+    return {};
+  });
+  if (!st.ok()) return std::move(st).error();
+  return std::move(*out);
+}
+
+http::Response write_response(State& s, core::Result<internal::Outcome> r, const Shape& shape,
+                              const http::Request& req) {
+  if (!r.ok()) return internal::error_response(r.error(), shape.pretty);
+  if (!r->resource) {
+    http::Response resp;
+    resp.status = r->status;
+    return resp;
+  }
+  return resource_response(s, r->status, *r->resource, shape,
+                           internal::prefer_return(req.header("Prefer")), r->location);
+}
+
+core::Error unknown_type(const std::string& type) {
+  return core::not_found("Resource type '" + type + "' is not known to FHIR R4.");
+}
+
+}  // namespace
+
+FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
+                 std::shared_ptr<core::Clock> clock, std::unique_ptr<core::IdGenerator> ids)
+    : impl_(std::make_unique<Impl>(std::move(options), store, std::move(clock), std::move(ids))) {
+  impl_->capability_json = internal::build_capability_statement(impl_->options, impl_->clock->now());
+}
+
+FhirApi::~FhirApi() = default;
+
+const ApiOptions& FhirApi::options() const { return impl_->options; }
+
+http::Response FhirApi::handle(const http::Request& req) {
+  State& s = *impl_;
+  if (req.path == "/livez") return internal::json_response(200, R"({"status":"ok"})");
+  if (req.path == "/readyz") {
+    core::Status st = s.store.ping();
+    if (!st.ok()) return internal::error_response(core::unavailable("The store is not ready."));
+    return internal::json_response(200, R"({"status":"ready"})");
+  }
+  const std::string& bp = s.options.base_path;
+  if (req.path.compare(0, bp.size(), bp) != 0 ||
+      (req.path.size() > bp.size() && req.path[bp.size()] != '/')) {
+    return internal::error_response(core::not_found("No such endpoint: " + req.path));
+  }
+  auto params = internal::parse_query(req.query);
+  if (!params.ok()) return internal::error_response(params.error());
+  auto shape = internal::parse_shape(*params);
+  if (!shape.ok()) return internal::error_response(shape.error());
+  std::vector<std::string> parts = split_path(std::string_view(req.path).substr(bp.size()));
+  const std::string& method = req.method == "HEAD" ? "GET" : req.method;
+
+  bool binary_read = method == "GET" && parts.size() >= 2 && parts[0] == "Binary" &&
+                     parts[1][0] != '_' && parts[1][0] != '$';
+  auto format = negotiate(req.header("Accept"), internal::param(*params, "_format"), binary_read);
+  if (!format.ok()) return internal::error_response(format.error(), shape->pretty);
+
+  if (!req.body.empty() && (method == "POST" || method == "PUT")) {
+    bool form_search = parts.size() == 2 && parts[1] == "_search";
+    if (!form_search) {
+      core::Status ct = check_body_type(req.header("Content-Type"));
+      if (!ct.ok()) return internal::error_response(ct.error(), shape->pretty);
+    }
+  }
+
+  // [base] and [base]/metadata, [base]/_history
+  if (parts.empty()) {
+    if (method == "POST") {
+      auto bundle = internal::parse_bundle(req.body);
+      if (!bundle.ok()) return internal::error_response(bundle.error(), shape->pretty);
+      return internal::process_bundle(s, std::move(*bundle), *shape);
+    }
+    return internal::error_response(core::method_not_allowed(
+        "Use POST [base] with a batch or transaction Bundle; whole-system search is not "
+        "supported."));
+  }
+  if (parts[0] == "metadata") {
+    if (method != "GET") {
+      return internal::error_response(core::method_not_allowed("metadata is read with GET."));
+    }
+    if (!shape->pretty) return internal::json_response(200, s.capability_json);
+    auto pretty = internal::shaped(s.capability_json, *shape);
+    return internal::json_response(200, pretty.ok() ? *pretty : s.capability_json);
+  }
+  if (parts[0] == "_history") {
+    if (method != "GET" || parts.size() != 1) {
+      return internal::error_response(core::method_not_allowed("History is read with GET."));
+    }
+    return internal::history(s, "", "", *params, *shape);
+  }
+
+  const std::string& type = parts[0];
+  if (!fhir::is_resource_type(type)) return internal::error_response(unknown_type(type));
+
+  if (parts.size() == 1) {
+    if (method == "POST") {
+      auto body = internal::parse_resource(req.body, type);
+      if (!body.ok()) return internal::error_response(body.error(), shape->pretty);
+      std::string ine = req.header("If-None-Exist");
+      auto r = in_transaction(s, [&](storage::Writer& w) {
+        return internal::do_create(s, w, type, std::move(*body), ine);
+      });
+      return write_response(s, std::move(r), *shape, req);
+    }
+    if (method == "GET") {
+      return internal::error_response(core::not_implemented(
+          "Search on " + type + " is not implemented yet."));
+    }
+    return internal::error_response(
+        core::method_not_allowed(method + " is not allowed on [base]/" + type + "."));
+  }
+
+  const std::string& id = parts[1];
+  if (id == "_history" && parts.size() == 2) {
+    if (method != "GET") {
+      return internal::error_response(core::method_not_allowed("History is read with GET."));
+    }
+    return internal::history(s, type, "", *params, *shape);
+  }
+  if (id[0] == '_' || id[0] == '$') {
+    return internal::error_response(
+        core::not_found("No such endpoint: " + req.path + " (operations come with later work)."));
+  }
+  if (!fhir::is_valid_id(id)) {
+    return internal::error_response(core::bad_request(
+        core::IssueType::kInvalid, "'" + id + "' is not a valid FHIR id ([A-Za-z0-9-.]{1,64})."));
+  }
+
+  if (parts.size() == 2) {
+    if (method == "GET") {
+      auto res = s.store.read(type, id);
+      if (!res.ok()) return internal::error_response(res.error(), shape->pretty);
+      if (not_modified(req, *res)) return not_modified_response(*res);
+      if (*format == Format::kRaw) return raw_binary(*res);
+      return resource_response(s, 200, *res, *shape, internal::Return::kRepresentation);
+    }
+    if (method == "PUT") {
+      auto body = internal::parse_resource(req.body, type);
+      if (!body.ok()) return internal::error_response(body.error(), shape->pretty);
+      auto if_match = if_match_of(req);
+      if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
+      auto r = in_transaction(s, [&](storage::Writer& w) {
+        return internal::do_update(s, w, type, id, std::move(*body), *if_match);
+      });
+      return write_response(s, std::move(r), *shape, req);
+    }
+    if (method == "DELETE") {
+      auto if_match = if_match_of(req);
+      if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
+      auto r = in_transaction(s, [&](storage::Writer& w) {
+        return internal::do_delete(s, w, type, id, *if_match);
+      });
+      return write_response(s, std::move(r), *shape, req);
+    }
+    return internal::error_response(
+        core::method_not_allowed(method + " is not allowed on [base]/" + type + "/[id]."));
+  }
+
+  if (parts[2] == "_history") {
+    if (method != "GET") {
+      return internal::error_response(core::method_not_allowed("History is read with GET."));
+    }
+    if (parts.size() == 3) return internal::history(s, type, id, *params, *shape);
+    if (parts.size() == 4) {
+      int64_t vid = 0;
+      for (char c : parts[3]) {
+        if (c < '0' || c > '9' || vid > 1'000'000'000'000LL) {
+          return internal::error_response(core::bad_request(
+              core::IssueType::kInvalid, "'" + parts[3] + "' is not a version id."));
+        }
+        vid = vid * 10 + (c - '0');
+      }
+      auto res = s.store.vread(type, id, vid);
+      if (!res.ok()) return internal::error_response(res.error(), shape->pretty);
+      if (*format == Format::kRaw) return raw_binary(*res);
+      return resource_response(s, 200, *res, *shape, internal::Return::kRepresentation);
+    }
+  }
+  return internal::error_response(core::not_found("No such endpoint: " + req.path));
+}
+
+}  // namespace ipa::rest
+
+namespace ipa::rest {
+namespace {
+
+// Whether `stored_json` (with meta.versionId/lastUpdated) has the same content as `body`.
+bool same_content(const std::string& stored_json, const json::Value& body) {
+  auto stored = json::parse(stored_json, json::ParseOptions{.max_depth = 1000});
+  if (!stored.ok()) return false;
+  auto strip = [](json::Value v) {
+    if (json::Value* meta = v.find("meta")) {
+      meta->erase("versionId");
+      meta->erase("lastUpdated");
+      if (meta->members().empty()) v.erase("meta");
+    }
+    json::Object sorted = v.members();
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return json::Value::object(std::move(sorted));
+  };
+  return strip(std::move(*stored)) == strip(body);
+}
+
+}  // namespace
+
+std::vector<core::Result<FhirApi::ImportKind>> FhirApi::import_resources(
+    std::vector<json::Value> resources) {
+  State& s = *impl_;
+  std::vector<core::Result<ImportKind>> out;
+  out.reserve(resources.size());
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    core::Status st = fhir::validate_resource(resources[i], "");
+    if (st.ok() && resources[i].find("id") != nullptr &&
+        !fhir::is_valid_id(resources[i].get_string("id"))) {
+      st = core::bad_request(core::IssueType::kInvalid, "invalid id");
+    }
+    if (st.ok()) {
+      out.emplace_back(ImportKind::kCreated);
+      valid.push_back(i);
+    } else {
+      out.emplace_back(std::move(st).error());
+    }
+  }
+  auto write_one = [&](storage::Writer& w, size_t i) -> core::Result<ImportKind> {
+    json::Value r = resources[i];  // a copy: the fallback below may write it again
+    std::string type(r.get_string("resourceType"));
+    std::string id(r.get_string("id"));
+    if (id.empty()) {
+      auto c = internal::do_create(s, w, type, std::move(r), "");
+      if (!c.ok()) return std::move(c).error();
+      return ImportKind::kCreated;
+    }
+    auto current = w.read(type, id);
+    if (current.ok() && same_content(current->json, r)) return ImportKind::kUnchanged;
+    auto u = internal::do_update(s, w, type, id, std::move(r), std::nullopt);
+    if (!u.ok()) return std::move(u).error();
+    return u->status == 201 ? ImportKind::kCreated : ImportKind::kUpdated;
+  };
+  core::Status st = s.store.transaction([&](storage::Writer& w) -> core::Status {
+    for (size_t i : valid) {
+      auto r = write_one(w, i);
+      if (!r.ok()) return std::move(r).error();
+      out[i] = *r;
+    }
+    return {};
+  });
+  if (!st.ok() && valid.size() > 1) {
+    // One entry failed the batch: write each on its own so the others still land.
+    for (size_t i : valid) {
+      core::Status one = s.store.transaction([&](storage::Writer& w) -> core::Status {
+        auto r = write_one(w, i);
+        if (!r.ok()) return std::move(r).error();
+        out[i] = *r;
+        return {};
+      });
+      if (!one.ok()) out[i] = std::move(one).error();
+    }
+  } else if (!st.ok()) {
+    for (size_t i : valid) out[i] = st.error();
+  }
+  return out;
+}
+
+}  // namespace ipa::rest

@@ -1,0 +1,50 @@
+// FhirApi: the FHIR R4 REST interactions at [base] (read, vread, create, update, delete, history,
+// batch/transaction, capabilities) over a ResourceStore. Takes plain http::Request values and
+// returns http::Response values: no Beast type, no SQL. Safe for concurrent use.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "http/server.h"
+#include "json/json.h"
+#include "storage/resource_store.h"
+
+namespace ipa::rest {
+
+struct ApiOptions {
+  // The public FHIR base URL without a trailing slash, e.g. "https://ehr.example.org/fhir".
+  std::string base_url;
+  // The path prefix the FHIR API is served under, e.g. "/fhir".
+  std::string base_path = "/fhir";
+  std::string software_version = "0.1.0";
+  int default_count = 50;
+  int max_count = 1000;
+};
+
+class FhirApi {
+ public:
+  FhirApi(ApiOptions options, storage::ResourceStore& store, std::shared_ptr<core::Clock> clock,
+          std::unique_ptr<core::IdGenerator> ids);
+  ~FhirApi();
+
+  // Answers any request; paths outside base_path, /livez and /readyz get 404.
+  http::Response handle(const http::Request& request);
+
+  // Writes resources as an import does, all in one transaction: a resource with an id is an
+  // upsert (skipped when its content equals the stored current version), one without is a
+  // create. Every resource is validated first; the returned vector has one entry per input:
+  // ok with the kind of write, or the Error that rejected it (then nothing of it was written).
+  enum class ImportKind { kCreated, kUpdated, kUnchanged };
+  std::vector<core::Result<ImportKind>> import_resources(std::vector<json::Value> resources);
+
+  const ApiOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ipa::rest

@@ -1,0 +1,114 @@
+// The instance CapabilityStatement (FHIR R4 capabilitystatement.html; IPA conformance page),
+// generated from what this server implements and nothing more.
+#include <map>
+
+#include "fhir/model.h"
+#include "rest/internal/common.h"
+
+namespace ipa::rest::internal {
+namespace {
+
+using json::Value;
+
+Value str(std::string s) { return Value::string(std::move(s)); }
+
+Value code_list(std::initializer_list<const char*> codes) {
+  Value a = Value::array();
+  for (const char* c : codes) a.push_back(str(c));
+  return a;
+}
+
+// IPA 1.0.0 profiles per resource type (IPA-CS rest.resource.supportedProfile).
+const std::map<std::string_view, std::vector<std::string_view>>& ipa_profiles() {
+  static const std::map<std::string_view, std::vector<std::string_view>> kProfiles = {
+      {"AllergyIntolerance", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-allergyintolerance"}},
+      {"Condition",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-condition",
+        "http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-problem-list-item"}},
+      {"DocumentReference", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-documentreference"}},
+      {"Immunization", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-immunization"}},
+      {"Medication", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medication"}},
+      {"MedicationRequest", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medicationrequest"}},
+      {"MedicationStatement",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medicationstatement"}},
+      {"Observation",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-observation",
+        "http://hl7.org/fhir/StructureDefinition/vitalsigns"}},
+      {"Patient", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-patient"}},
+      {"Practitioner", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-practitioner"}},
+      {"PractitionerRole", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-practitionerrole"}},
+  };
+  return kProfiles;
+}
+
+Value resource_entry(std::string_view type) {
+  Value r = Value::object();
+  r.set("type", str(std::string(type)));
+  auto it = ipa_profiles().find(type);
+  if (it != ipa_profiles().end()) {
+    Value profiles = Value::array();
+    for (auto p : it->second) profiles.push_back(str(std::string(p)));
+    r.set("supportedProfile", std::move(profiles));
+  }
+  Value interactions = Value::array();
+  for (const char* code :
+       {"read", "vread", "update", "delete", "history-instance", "history-type", "create"}) {
+    Value i = Value::object();
+    i.set("code", str(code));
+    interactions.push_back(std::move(i));
+  }
+  r.set("interaction", std::move(interactions));
+  r.set("versioning", str("versioned"));
+  r.set("readHistory", Value::boolean(true));
+  r.set("updateCreate", Value::boolean(true));
+  r.set("conditionalCreate", Value::boolean(true));
+  r.set("conditionalRead", str("full-support"));
+  r.set("conditionalUpdate", Value::boolean(false));
+  r.set("conditionalDelete", str("not-supported"));
+  return r;
+}
+
+}  // namespace
+
+std::string build_capability_statement(const ApiOptions& o, core::TimePoint started) {
+  Value cs = Value::object();
+  cs.set("resourceType", str("CapabilityStatement"));
+  cs.set("status", str("active"));
+  cs.set("date", str(core::format_instant(started)));
+  cs.set("publisher", str("ipa-server"));
+  cs.set("kind", str("instance"));
+  Value software = Value::object();
+  software.set("name", str("ipa-server"));
+  software.set("version", str(o.software_version));
+  cs.set("software", std::move(software));
+  Value impl = Value::object();
+  impl.set("description", str("ipa-server: an HL7 FHIR R4 server for International Patient Access"));
+  impl.set("url", str(o.base_url));
+  cs.set("implementation", std::move(impl));
+  cs.set("instantiates", code_list({"http://hl7.org/fhir/uv/ipa/CapabilityStatement/ipa-server"}));
+  cs.set("fhirVersion", str("4.0.1"));
+  cs.set("format", code_list({"json", "application/fhir+json"}));
+  cs.set("implementationGuide",
+         code_list({"http://hl7.org/fhir/uv/ipa/ImplementationGuide/hl7.fhir.uv.ipa",
+                    "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch"}));
+  Value rest = Value::object();
+  rest.set("mode", str("server"));
+  rest.set("documentation",
+           str("FHIR R4 read, vread, create, update, delete, history, batch and transaction "
+               "for every R4 resource type. Search and SMART App Launch authorization are "
+               "being added; until authorization lands this server binds to loopback only."));
+  Value resources = Value::array();
+  for (std::string_view type : fhir::resource_types()) resources.push_back(resource_entry(type));
+  rest.set("resource", std::move(resources));
+  Value interactions = Value::array();
+  for (const char* code : {"transaction", "batch", "history-system"}) {
+    Value i = Value::object();
+    i.set("code", str(code));
+    interactions.push_back(std::move(i));
+  }
+  rest.set("interaction", std::move(interactions));
+  cs.set("rest", Value::array({std::move(rest)}));
+  return json::write(cs);
+}
+
+}  // namespace ipa::rest::internal

@@ -1,0 +1,26 @@
+// ipa-server configuration: defaults, then a TOML file (--config), then IPA_* environment
+// variables, then command-line flags; later sources win. Plain data; no I/O after load.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace ipa::server {
+
+struct Config {
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  int threads = 0;           // 0: one per core
+  std::string base_url;      // public FHIR base; default http://{address}:{port}/fhir
+  std::string store = "data/ipa.db";  // SQLite file
+  std::string log_level = "info";
+  int64_t body_limit = 16 * 1024 * 1024;
+  int header_timeout_ms = 10000;
+  int body_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  bool sync_full = true;     // SQLite synchronous=FULL (power-loss durable)
+  std::string port_file;     // when set, the bound port is written there once listening
+};
+
+}  // namespace ipa::server
