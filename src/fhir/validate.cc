@@ -536,15 +536,18 @@ class Validator {
   // Min cardinality of `type`'s elements in `obj` (FHIR R4 elementdefinition.html#min-max).
   void required(const json::Value& obj, const TypeInfo& type,
                 const std::bitset<kMaxElements>& present) {
-    std::string_view last_choice;
     for (size_t i = 0; i < type.elements.size(); ++i) {
       const ElementInfo& el = type.elements[i];
       if (el.min == 0) continue;
       bool found = i < kMaxElements && present.test(i);
       if (el.is_choice()) {
-        if (el.choice_base == last_choice) continue;  // reported or checked already
-        last_choice = el.choice_base;
-        for (size_t j = 0; j < type.elements.size() && !found; ++j) {
+        // A choice group is checked once, at its first variant; any variant satisfies it.
+        bool seen_before = false;
+        for (size_t j = 0; j < i && !seen_before; ++j) {
+          seen_before = type.elements[j].choice_base == el.choice_base;
+        }
+        if (seen_before) continue;
+        for (size_t j = i + 1; j < type.elements.size() && !found; ++j) {
           found =
               type.elements[j].choice_base == el.choice_base && j < kMaxElements && present.test(j);
         }
