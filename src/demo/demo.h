@@ -32,12 +32,12 @@ using Sink = std::function<core::Status(const json::Value& resource)>;
 core::Result<int64_t> generate(const Options& options, const Sink& sink);
 
 // Well-known records (present when options.patients is large enough; see docs/demo-data.md).
-inline constexpr std::string_view kParentPatientId = "pat-0001";        // patients >= 3
-inline constexpr std::string_view kFirstChildPatientId = "pat-0002";    // patients >= 3
-inline constexpr std::string_view kSecondChildPatientId = "pat-0003";   // patients >= 3
-inline constexpr std::string_view kInactivePatientId = "pat-0004";      // patients >= 5
-inline constexpr std::string_view kActivePatientId = "pat-0005";        // patients >= 5
-inline constexpr std::string_view kNameAbsentPatientId = "pat-0006";    // patients >= 6
+inline constexpr std::string_view kParentPatientId = "pat-0001";       // patients >= 3
+inline constexpr std::string_view kFirstChildPatientId = "pat-0002";   // patients >= 3
+inline constexpr std::string_view kSecondChildPatientId = "pat-0003";  // patients >= 3
+inline constexpr std::string_view kInactivePatientId = "pat-0004";     // patients >= 5
+inline constexpr std::string_view kActivePatientId = "pat-0005";       // patients >= 5
+inline constexpr std::string_view kNameAbsentPatientId = "pat-0006";   // patients >= 6
 // Every patient has an Observation `obs-<nnnn>-006` with dataAbsentReason instead of a value.
 inline constexpr std::string_view kDataAbsentObservationId = "obs-0001-006";
 

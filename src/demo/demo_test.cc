@@ -158,12 +158,12 @@ TEST(DemoGenerate, EveryPatientHasEveryIpaType) {
     }
     types[owner].insert(type);
     if (type == "Condition") {
-      conditions[owner].insert(
-          std::string(v.find("category")->items()[0].find("coding")->items()[0].get_string("code")));
+      conditions[owner].insert(std::string(
+          v.find("category")->items()[0].find("coding")->items()[0].get_string("code")));
     }
     if (type == "Observation") {
-      observations[owner].insert(
-          std::string(v.find("category")->items()[0].find("coding")->items()[0].get_string("code")));
+      observations[owner].insert(std::string(
+          v.find("category")->items()[0].find("coding")->items()[0].get_string("code")));
     }
   }
   EXPECT_EQ(global, (std::set<std::string>{"Medication", "Organization", "Practitioner",
@@ -349,10 +349,10 @@ TEST(DemoGenerate, DataIsVaried) {
       codes.insert(std::string(t->find("coding")->items()[0].get_string("code")));
     }
     if (type == "Condition") {
-      statuses.insert(std::string(
-          v.find("clinicalStatus")->find("coding")->items()[0].get_string("code")));
-      statuses.insert(std::string(
-          v.find("verificationStatus")->find("coding")->items()[0].get_string("code")));
+      statuses.insert(
+          std::string(v.find("clinicalStatus")->find("coding")->items()[0].get_string("code")));
+      statuses.insert(
+          std::string(v.find("verificationStatus")->find("coding")->items()[0].get_string("code")));
     }
     if (type == "Patient") {
       for (unsigned char c : v.find("name")->items()[0].get_string("text")) {

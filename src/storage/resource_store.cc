@@ -18,7 +18,7 @@ core::Result<WriteResult> in_transaction(ResourceStore& store, Op op) {
 
 }  // namespace
 
-core::Result<WriteResult> ResourceStore::create(Write w, const TokenCriteria* criteria) {
+core::Result<WriteResult> ResourceStore::create(Write w, const SearchPlan* criteria) {
   return in_transaction(*this, [&](Writer& tx) { return tx.create(std::move(w), criteria); });
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "storage/search_plan.h"
 
 namespace ipa::storage {
 
@@ -25,11 +26,75 @@ struct StoredResource {
   std::string json;  // the canonical JSON served as is; empty for a deletion
 };
 
-// A token index row (issue 3 grows this into every search parameter type).
+// Index rows: the search values of one resource, extracted by the search module on every write
+// and stored with the resource in the same transaction. Each row names its search parameter code.
+
+// token: Coding, CodeableConcept, Identifier, code, boolean, ContactPoint, id. `code` is kept as
+// written; stores compare it case-insensitively (FHIR R4 search.html#token).
 struct TokenRow {
   std::string param;
   std::string system;
   std::string code;
+  std::string text;  // display/text for :text, ICU-folded; may be empty
+};
+
+// string: `normalized` is ICU-folded (case and accents removed) for the default starts-with and
+// :contains matches; `exact` is the value as written for :exact.
+struct StringRow {
+  std::string param;
+  std::string normalized;
+  std::string exact;
+};
+
+// date: the value's implicit range [low, high) in milliseconds since the epoch, UTC
+// (FHIR R4 search.html#date); open ends use INT64_MIN / INT64_MAX.
+struct DateRow {
+  std::string param;
+  int64_t low = 0;
+  int64_t high = 0;
+};
+
+// reference: to a resource on this server (`target_type`/`target_id`) or by absolute `url`.
+struct ReferenceRow {
+  std::string param;
+  std::string target_type;
+  std::string target_id;
+  std::string url;  // for references that are not to this server; empty otherwise
+};
+
+// quantity and number: the value's implicit range from its precision (1.5 is [1.45, 1.55)).
+struct QuantityRow {
+  std::string param;
+  std::string system;
+  std::string code;  // UCUM code or unit text
+  double low = 0;
+  double high = 0;
+};
+
+struct NumberRow {
+  std::string param;
+  double low = 0;
+  double high = 0;
+};
+
+struct UriRow {
+  std::string param;
+  std::string uri;
+};
+
+struct IndexRows {
+  std::vector<TokenRow> tokens;
+  std::vector<StringRow> strings;
+  std::vector<DateRow> dates;
+  std::vector<ReferenceRow> references;
+  std::vector<QuantityRow> quantities;
+  std::vector<NumberRow> numbers;
+  std::vector<UriRow> uris;
+  // Patient compartment membership (FHIR R4 compartmentdefinition-patient): the ids of every
+  // Patient whose compartment holds the resource, and the owning one (locality, sharding);
+  // a Patient owns itself. Empty for resources outside any patient compartment.
+  std::vector<std::string> compartment_patients;
+  std::string owner_patient;
 };
 
 // The version the store assigns to a write; the caller renders the final JSON text from it.
@@ -44,19 +109,28 @@ struct Write {
   std::string id;
   std::optional<int64_t> if_match;  // expected current version (412 when it differs)
   Render render;                    // called once inside the transaction
-  std::vector<TokenRow> tokens;
-};
-
-// For conditional create: the resource matches when it has all these tokens (AND); `system`
-// empty means any system.
-struct TokenCriteria {
-  std::vector<TokenRow> all_of;
+  IndexRows index;                  // replaces the resource's previous rows
 };
 
 struct WriteResult {
   StoredResource resource;
   bool created = false;  // a new resource (201) rather than a new version (200)
   bool existed = false;  // conditional create: a match existed, nothing was written
+};
+
+struct ResourceKey {
+  std::string resource_type;
+  std::string id;
+  bool operator==(const ResourceKey&) const = default;
+  bool operator<(const ResourceKey& o) const {
+    return resource_type != o.resource_type ? resource_type < o.resource_type : id < o.id;
+  }
+};
+
+struct SearchPage {
+  std::vector<StoredResource> entries;
+  std::optional<Keyset> next;    // set when more matches follow
+  std::optional<int64_t> total;  // set when the plan asked for it
 };
 
 struct HistoryQuery {
@@ -79,9 +153,10 @@ class Writer {
   virtual ~Writer() = default;
   // Reads the current version (404 never existed, 410 deleted) as seen inside the transaction.
   virtual core::Result<StoredResource> read(const std::string& type, const std::string& id) = 0;
-  // Creates `w.id`. Errors: conflict 409 when that id exists (or existed). With `criteria`, returns
-  // the existing match instead (existed = true), or 412 when several match.
-  virtual core::Result<WriteResult> create(Write w, const TokenCriteria* criteria) = 0;
+  // Creates `w.id`. Errors: conflict 409 when that id exists (or existed). With `criteria`
+  // (conditional create), returns the existing match instead (existed = true), or 412 when
+  // several match; the check and the write are one transaction, so no duplicate can appear.
+  virtual core::Result<WriteResult> create(Write w, const SearchPlan* criteria) = 0;
   // Creates or replaces (upsert). Errors: 412 when `if_match` differs from the current version.
   virtual core::Result<WriteResult> update(Write w) = 0;
   // Marks the resource deleted (a later read answers 410). Deleting an absent or already deleted
@@ -101,16 +176,29 @@ class ResourceStore {
                                              int64_t version_id) = 0;
   // History, newest first, paged by a keyset cursor.
   virtual core::Result<HistoryPage> history(const HistoryQuery& query) = 0;
-  // Ids of current, non-deleted resources of `type` having all `criteria` tokens.
-  virtual core::Result<std::vector<std::string>> find_by_tokens(const std::string& type,
-                                                                const TokenCriteria& criteria) = 0;
+  // Runs a search: one page of current matches in the plan's order, after `plan.after`.
+  virtual core::Result<SearchPage> search(const SearchPlan& plan) = 0;
+
+  // The targets of `param` references (any param when "*") held by the given resources.
+  virtual core::Result<std::vector<ResourceKey>> references_of(
+      const std::vector<ResourceKey>& sources, const std::string& param) = 0;
+  // Current, non-deleted versions of the given resources; absent ones are skipped.
+  virtual core::Result<std::vector<StoredResource>> read_many(
+      const std::vector<ResourceKey>& keys) = 0;
+  // Current resources of `source_type` whose `param` (any when "*") references one of `targets`.
+  virtual core::Result<std::vector<StoredResource>> referencing(
+      const std::string& source_type, const std::string& param,
+      const std::vector<ResourceKey>& targets, int limit) = 0;
+  // The patients whose compartment holds the resource (empty when none).
+  virtual core::Result<std::vector<std::string>> compartments_of(const std::string& type,
+                                                                 const std::string& id) = 0;
 
   // Runs `body` in one transaction: everything it wrote is committed when it returns ok,
   // nothing when it returns an error (which is returned). Writers are serialized.
   virtual core::Status transaction(const std::function<core::Status(Writer&)>& body) = 0;
 
   // Convenience single writes, each its own transaction.
-  core::Result<WriteResult> create(Write w, const TokenCriteria* criteria = nullptr);
+  core::Result<WriteResult> create(Write w, const SearchPlan* criteria = nullptr);
   core::Result<WriteResult> update(Write w);
   core::Result<WriteResult> remove(const std::string& type, const std::string& id,
                                    std::optional<int64_t> if_match = std::nullopt);

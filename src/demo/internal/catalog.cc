@@ -16,8 +16,7 @@ Value organization(const OrganizationDef& org, int index) {
   return Obj()
       .str("resourceType", "Organization")
       .str("id", org.id)
-      .val("identifier",
-           array_of(Obj().str("system", kOrgSystem).str("value", "ORG-" + n).done()))
+      .val("identifier", array_of(Obj().str("system", kOrgSystem).str("value", "ORG-" + n).done()))
       .boolean("active", true)
       .val("type", array_of(concept_of(kHealthcareProvider)))
       .str("name", org.name)
@@ -69,8 +68,7 @@ Value practitioner_role(const StaffDef& s) {
       .val("period", period("2010-01-01"))
       .val("practitioner", reference("Practitioner", s.id, s.text))
       .val("organization", reference("Organization", org.id, org.name))
-      .val("code",
-           array_of(concept_of(s.kind == StaffKind::kNurse ? kRoleNurse : kRoleDoctor)))
+      .val("code", array_of(concept_of(s.kind == StaffKind::kNurse ? kRoleNurse : kRoleDoctor)))
       .val("specialty", array_of(concept_of(kSpecialties[s.specialty])))
       .val("telecom", array_of(Obj()
                                    .str("system", "phone")
@@ -83,8 +81,12 @@ Value practitioner_role(const StaffDef& s) {
 Value medication(const MedicationDef& m) {
   Value denominator;
   if (m.form.code == "MDINHL") {
-    denominator = Obj().num("value", "1").str("unit", "actuation").str("system", kUcum)
-                      .str("code", "{actuat}").done();
+    denominator = Obj()
+                      .num("value", "1")
+                      .str("unit", "actuation")
+                      .str("system", kUcum)
+                      .str("code", "{actuat}")
+                      .done();
   } else {
     denominator = Obj()
                       .num("value", "1")
@@ -104,12 +106,12 @@ Value medication(const MedicationDef& m) {
            array_of(Obj()
                         .val("itemCodeableConcept", concept_of(m.atc))
                         .boolean("isActive", true)
-                        .val("strength", Obj()
-                                             .val("numerator", ucum_quantity(std::string(m.strength),
-                                                                             m.strength_unit,
-                                                                             m.strength_unit))
-                                             .val("denominator", std::move(denominator))
-                                             .done())
+                        .val("strength",
+                             Obj()
+                                 .val("numerator", ucum_quantity(std::string(m.strength),
+                                                                 m.strength_unit, m.strength_unit))
+                                 .val("denominator", std::move(denominator))
+                                 .done())
                         .done()))
       .done();
 }

@@ -39,8 +39,7 @@ inline constexpr StaffDef kStaff[] = {
      StaffKind::kGeneralPractitioner, 0, 0},
     {"prac-02", "role-02", "Henrik", "Sørensen", "Dr. Henrik Sørensen", "male",
      StaffKind::kGeneralPractitioner, 0, 0},
-    {"prac-03", "role-03", "Mei", "Chen", "Dr. Mei Chen", "female", StaffKind::kPediatrician, 2,
-     2},
+    {"prac-03", "role-03", "Mei", "Chen", "Dr. Mei Chen", "female", StaffKind::kPediatrician, 2, 2},
     {"prac-04", "role-04", "Rafael", "Ortiz Peña", "Dr. Rafael Ortiz Peña", "male",
      StaffKind::kSpecialist, 1, 1},
     {"prac-05", "role-05", "Fatima", "Haddad", "Dr. Fatima Haddad", "female",
@@ -48,8 +47,8 @@ inline constexpr StaffDef kStaff[] = {
     {"prac-06", "role-06", "Jean-Luc", "Moreau", "Dr. Jean-Luc Moreau", "male",
      StaffKind::kGeneralPractitioner, 0, 0},
     {"prac-07", "role-07", "Priya", "Raman", "Priya Raman, RN", "female", StaffKind::kNurse, 0, 0},
-    {"prac-08", "role-08", "Tomasz", "Zieliński", "Tomasz Zieliński, RN", "male",
-     StaffKind::kNurse, 0, 1},
+    {"prac-08", "role-08", "Tomasz", "Zieliński", "Tomasz Zieliński, RN", "male", StaffKind::kNurse,
+     0, 1},
 };
 inline constexpr int kStaffCount = sizeof(kStaff) / sizeof(kStaff[0]);
 

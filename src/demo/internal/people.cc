@@ -5,8 +5,8 @@ namespace {
 
 using sv = std::string_view;
 
-constexpr sv kDeFamily[] = {"Müller", "Schröder", "Weiß", "Groß", "Schäfer", "Köhler",
-                            "Krüger", "Jäger", "Hoffmann", "Fuchs"};
+constexpr sv kDeFamily[] = {"Müller", "Schröder", "Weiß",  "Groß",     "Schäfer",
+                            "Köhler", "Krüger",   "Jäger", "Hoffmann", "Fuchs"};
 constexpr sv kDeFemale[] = {"Anna", "Sophie", "Lena", "Käthe", "Marlene", "Jördis"};
 constexpr sv kDeMale[] = {"Jürgen", "Lukas", "Björn", "Günther", "Maximilian", "Jörg"};
 constexpr City kDeCities[] = {{"Berlin", "10115"},
@@ -17,7 +17,7 @@ constexpr City kDeCities[] = {{"Berlin", "10115"},
 constexpr sv kDeStreets[] = {"Hauptstraße", "Schloßallee", "Gartenweg", "Bahnhofstraße",
                              "Lindenstraße"};
 
-constexpr sv kFrFamily[] = {"Lefèvre", "Dubois",  "Girard",   "Fontaine", "Béranger",
+constexpr sv kFrFamily[] = {"Lefèvre", "Dubois",   "Girard",   "Fontaine", "Béranger",
                             "Mercier", "Lemaître", "Rousseau", "Faure",    "Gagné"};
 constexpr sv kFrFemale[] = {"Chloé", "Hélène", "Élodie", "Léa", "Margaux", "Amélie"};
 constexpr sv kFrMale[] = {"François", "Jérôme", "Loïc", "Théo", "Cédric", "Noël"};
@@ -29,8 +29,8 @@ constexpr City kFrCities[] = {{"Paris", "75005"},
 constexpr sv kFrStreets[] = {"rue des Écoles", "avenue Jean-Jaurès", "boulevard Saint-Michel",
                              "rue Émile-Zola", "place du Marché"};
 
-constexpr sv kPlFamily[] = {"Nowak", "Wójcik", "Kowalczyk", "Woźniak", "Mazur",
-                            "Krawczyk", "Król", "Gołąb", "Żak", "Łuczak"};
+constexpr sv kPlFamily[] = {"Nowak",    "Wójcik", "Kowalczyk", "Woźniak", "Mazur",
+                            "Krawczyk", "Król",   "Gołąb",     "Żak",     "Łuczak"};
 constexpr sv kPlFemale[] = {"Małgorzata", "Agnieszka", "Zofia", "Katarzyna", "Łucja", "Jadwiga"};
 constexpr sv kPlMale[] = {"Łukasz", "Paweł", "Michał", "Wojciech", "Zbigniew", "Jędrzej"};
 constexpr City kPlCities[] = {{"Warszawa", "00-950"},
@@ -52,8 +52,8 @@ constexpr City kNoCities[] = {{"Oslo", "0150"},
                               {"Bodø", "8006"}};
 constexpr sv kNoStreets[] = {"Storgata", "Kirkeveien", "Fjordgata", "Strandgata", "Skolegata"};
 
-constexpr sv kEsFamily[] = {"García", "Rodríguez", "Fernández", "López", "Martínez",
-                            "Sánchez", "Pérez",    "Gómez",    "Muñoz", "Ibáñez"};
+constexpr sv kEsFamily[] = {"García",  "Rodríguez", "Fernández", "López", "Martínez",
+                            "Sánchez", "Pérez",     "Gómez",     "Muñoz", "Ibáñez"};
 constexpr sv kEsFemale[] = {"María", "Lucía", "Inés", "Begoña", "Mónica", "Ángela"};
 constexpr sv kEsMale[] = {"José", "Jesús", "Álvaro", "Andrés", "Rubén", "Íñigo"};
 constexpr City kEsCities[] = {{"Madrid", "28013"},
@@ -64,8 +64,8 @@ constexpr City kEsCities[] = {{"Madrid", "28013"},
 constexpr sv kEsStreets[] = {"Calle Mayor", "Avenida de la Constitución", "Calle de Alcalá",
                              "Plaza de España", "Calle Núñez de Balboa"};
 
-constexpr sv kViFamily[] = {"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng",
-                            "Vũ",     "Đặng", "Bùi", "Đỗ", "Huỳnh"};
+constexpr sv kViFamily[] = {"Nguyễn", "Trần", "Lê",  "Phạm", "Hoàng",
+                            "Vũ",     "Đặng", "Bùi", "Đỗ",   "Huỳnh"};
 constexpr sv kViFemale[] = {"Hương", "Lan", "Ngọc", "Thảo", "Mai", "Phương"};
 constexpr sv kViMale[] = {"Minh", "Dũng", "Quang", "Tuấn", "Đức", "Hùng"};
 constexpr City kViCities[] = {{"Hà Nội", "100000"},
@@ -76,8 +76,8 @@ constexpr City kViCities[] = {{"Hà Nội", "100000"},
 constexpr sv kViStreets[] = {"Đường Lê Lợi", "Phố Hàng Bạc", "Đường Trần Hưng Đạo", "Phố Huế",
                              "Đường Nguyễn Huệ"};
 
-constexpr sv kPtFamily[] = {"Silva", "Gonçalves", "Conceição", "Araújo", "Magalhães",
-                            "Simões", "Brandão",  "Pereira",   "Lima",   "Assunção"};
+constexpr sv kPtFamily[] = {"Silva",  "Gonçalves", "Conceição", "Araújo", "Magalhães",
+                            "Simões", "Brandão",   "Pereira",   "Lima",   "Assunção"};
 constexpr sv kPtFemale[] = {"Ana", "Mariana", "Leonor", "Inês", "Beatriz", "Luísa"};
 constexpr sv kPtMale[] = {"João", "Tomás", "Sebastião", "Gonçalo", "Vinícius", "Caio"};
 constexpr City kPtCities[] = {{"São Paulo", "01310-100"},
@@ -88,7 +88,7 @@ constexpr City kPtCities[] = {{"São Paulo", "01310-100"},
 constexpr sv kPtStreets[] = {"Rua Augusta", "Avenida Paulista", "Rua da Conceição", "Praça da Sé",
                              "Rua São João"};
 
-constexpr sv kSvFamily[] = {"Andersson", "Söderberg", "Åkesson", "Ström", "Lindqvist",
+constexpr sv kSvFamily[] = {"Andersson", "Söderberg", "Åkesson", "Ström",   "Lindqvist",
                             "Björk",     "Hägglund",  "Öberg",   "Sjögren", "Nyström"};
 constexpr sv kSvFemale[] = {"Åsa", "Linnéa", "Märta", "Elin", "Karin", "Saga"};
 constexpr sv kSvMale[] = {"Måns", "Göran", "Örjan", "Nils", "Erik", "Anders"};
@@ -100,8 +100,8 @@ constexpr City kSvCities[] = {{"Stockholm", "111 20"},
 constexpr sv kSvStreets[] = {"Drottninggatan", "Storgatan", "Kungsgatan", "Södra vägen",
                              "Ängsvägen"};
 
-constexpr sv kTrFamily[] = {"Yılmaz", "Şahin", "Çelik", "Öztürk", "Aydın",
-                            "Doğan",  "Kılıç", "Arslan", "Güneş", "Işık"};
+constexpr sv kTrFamily[] = {"Yılmaz", "Şahin", "Çelik",  "Öztürk", "Aydın",
+                            "Doğan",  "Kılıç", "Arslan", "Güneş",  "Işık"};
 constexpr sv kTrFemale[] = {"Ayşe", "Elif", "Zeynep", "Büşra", "Gülşen", "İpek"};
 constexpr sv kTrMale[] = {"Mehmet", "İbrahim", "Çağrı", "Oğuz", "Ömer", "Uğur"};
 constexpr City kTrCities[] = {{"İstanbul", "34000"},
@@ -109,10 +109,10 @@ constexpr City kTrCities[] = {{"İstanbul", "34000"},
                               {"İzmir", "35000"},
                               {"Eskişehir", "26000"},
                               {"Muğla", "48000"}};
-constexpr sv kTrStreets[] = {"Atatürk Caddesi", "İstiklal Caddesi", "Cumhuriyet Sokak",
-                             "Gül Sokak", "Bağdat Caddesi"};
+constexpr sv kTrStreets[] = {"Atatürk Caddesi", "İstiklal Caddesi", "Cumhuriyet Sokak", "Gül Sokak",
+                             "Bağdat Caddesi"};
 
-constexpr sv kGbFamily[] = {"Smith", "O'Brien", "Taylor", "Brown", "Wilson",
+constexpr sv kGbFamily[] = {"Smith", "O'Brien",  "Taylor",   "Brown",      "Wilson",
                             "Evans", "McDonald", "Thompson", "Ní Bhriain", "Davies"};
 constexpr sv kGbFemale[] = {"Olivia", "Siobhán", "Emily", "Charlotte", "Zoë", "Amelia"};
 constexpr sv kGbMale[] = {"Oliver", "Seán", "Harry", "George", "Rhys", "James"};

@@ -18,8 +18,8 @@ struct Locale {
   std::string_view language;       // BCP 47
   std::string_view language_name;  // display of the BCP 47 code
   std::string_view phone_prefix;
-  bool family_first;      // HumanName.text writes the family name first
-  bool number_first;      // the house number precedes the street
+  bool family_first;  // HumanName.text writes the family name first
+  bool number_first;  // the house number precedes the street
   std::span<const std::string_view> family;
   std::span<const std::string_view> given_female;
   std::span<const std::string_view> given_male;

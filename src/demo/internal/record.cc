@@ -90,9 +90,9 @@ Person make_person(int record, uint64_t seed) {
       p.given.emplace_back(names[second]);
     }
     // The link pair's old record covers 2012-2018, so that person is born by 2000.
-    p.birth = days_from_civil(static_cast<int>(r.between(1940, index == 4 ? 2000 : 2019)),
-                              static_cast<int>(r.between(1, 12)),
-                              static_cast<int>(r.between(1, 28)));
+    p.birth =
+        days_from_civil(static_cast<int>(r.between(1940, index == 4 ? 2000 : 2019)),
+                        static_cast<int>(r.between(1, 12)), static_cast<int>(r.between(1, 28)));
   }
   p.text = name_text(l, p.given, p.family);
   // One household for the family: the address comes from the parent's stream.
@@ -105,7 +105,8 @@ Person make_person(int record, uint64_t seed) {
   p.postal_code = std::string(city.postal_code);
   p.address_text = p.line + ", " + p.postal_code + " " + p.city + ", " + std::string(l.country);
   p.phone = std::string(l.phone_prefix) + std::to_string(a.between(1000000, 9999999));
-  p.email = "person" + padded(index, 4) + "@mail.example.org";
+  // The children are reached through their mother's address.
+  p.email = "person" + padded(family ? 1 : index, 4) + "@mail.example.org";
   p.marital = static_cast<int>(a.below(4));
   return p;
 }
@@ -117,7 +118,7 @@ struct EncounterInfo {
   int64_t start = 0;  // seconds since the epoch
   int64_t end = 0;
   EncounterKind kind = EncounterKind::kCheckUp;
-  int staff = 0;  // index in kStaff
+  int staff = 0;   // index in kStaff
   int acute = -1;  // index in kAcute
   std::string diagnosis_id;
 };
@@ -188,7 +189,7 @@ class RecordWriter {
         emit_(emit) {
     // The link pair splits one person's history in two: the old record holds the years up to
     // mid-2018, the current one the years after.
-    window_start_ = patient == 4 ? days_from_civil(2012, 1, 1)
+    window_start_ = patient == 4   ? days_from_civil(2012, 1, 1)
                     : patient == 5 ? days_from_civil(2018, 7, 1)
                                    : kFirstDay;
     window_end_ = patient == 4 ? days_from_civil(2018, 6, 30) : kLastDay;
@@ -264,7 +265,9 @@ class RecordWriter {
   }
 
   // A moment on `day` during office hours.
-  int64_t office_time(int64_t day) { return day * kDay + rng_.between(8 * 3600, 17 * 3600) / 300 * 300; }
+  int64_t office_time(int64_t day) {
+    return day * kDay + rng_.between(8 * 3600, 17 * 3600) / 300 * 300;
+  }
 
   int nurse() { return rng_.chance(50) ? 6 : 7; }
 
@@ -344,8 +347,8 @@ class RecordWriter {
                        .val("type", concept_of(kMedicalRecordNumber))
                        .str("system", kMrnSystem)
                        .str("value", "MRN" + padded(10000000 + patient_, 8))
-                       .val("assigner", reference("Organization", kOrganizations[0].id,
-                                                  kOrganizations[0].name))
+                       .val("assigner",
+                            reference("Organization", kOrganizations[0].id, kOrganizations[0].name))
                        .done()));
     o.boolean("active", patient_ != 4);
     Value names = array_of(official_name());
@@ -367,19 +370,18 @@ class RecordWriter {
     o.val("address", array_of(address()));
     if (adult()) o.val("maritalStatus", concept_of(kMaritalStatuses[person_.marital]));
     if (patient_ == 2 || patient_ == 3) {
-      o.val("contact",
-            array_of(Obj()
-                         .val("relationship", array_of(concept_of(kNextOfKin)))
-                         .val("name", Obj()
-                                          .str("use", "official")
-                                          .str("text", "Anna Käthe Müller")
-                                          .str("family", "Müller")
-                                          .val("given", array_of(Value::string("Anna"),
-                                                                 Value::string("Käthe")))
-                                          .done())
-                         .val("telecom", telecom())
-                         .str("gender", "female")
-                         .done()));
+      o.val("contact", array_of(Obj()
+                                    .val("relationship", array_of(concept_of(kNextOfKin)))
+                                    .val("name", Obj()
+                                                     .str("use", "official")
+                                                     .str("text", "Anna Käthe Müller")
+                                                     .str("family", "Müller")
+                                                     .val("given", array_of(Value::string("Anna"),
+                                                                            Value::string("Käthe")))
+                                                     .done())
+                                    .val("telecom", telecom())
+                                    .str("gender", "female")
+                                    .done()));
     }
     o.val("communication",
           array_of(Obj()
@@ -394,8 +396,8 @@ class RecordWriter {
       // IPA patient-access rules (R44, R46): one active record per person; linked records
       // point at each other and say whether they are active (ipa-pat-4).
       o.val("link", array_of(Obj()
-                                 .val("other", reference("Patient", patient_ == 4 ? "pat-0005"
-                                                                                  : "pat-0004"))
+                                 .val("other",
+                                      reference("Patient", patient_ == 4 ? "pat-0005" : "pat-0004"))
                                  .str("type", patient_ == 4 ? "replaced-by" : "replaces")
                                  .done()));
     }
@@ -406,20 +408,20 @@ class RecordWriter {
     if (patient_ != 2 && patient_ != 3) return {};
     related_person_id_ = id_of("rp", 1);
     Obj o = header("RelatedPerson", related_person_id_);
-    o.val("identifier", array_of(Obj()
-                                     .str("system", kMrnSystem)
-                                     .str("value", "MRN" + padded(10000000 + 1, 8))
-                                     .done()));
+    o.val(
+        "identifier",
+        array_of(
+            Obj().str("system", kMrnSystem).str("value", "MRN" + padded(10000000 + 1, 8)).done()));
     o.boolean("active", true);
     o.val("patient", subject());
     o.val("relationship", array_of(concept_of(kMother)));
-    o.val("name", array_of(Obj()
-                               .str("use", "official")
-                               .str("text", "Anna Käthe Müller")
-                               .str("family", "Müller")
-                               .val("given", array_of(Value::string("Anna"),
-                                                      Value::string("Käthe")))
-                               .done()));
+    o.val("name",
+          array_of(Obj()
+                       .str("use", "official")
+                       .str("text", "Anna Käthe Müller")
+                       .str("family", "Müller")
+                       .val("given", array_of(Value::string("Anna"), Value::string("Käthe")))
+                       .done()));
     o.val("telecom", telecom());
     o.str("gender", "female");
     o.str("birthDate", "1984-03-12");
@@ -435,7 +437,8 @@ class RecordWriter {
     const int64_t span = window_end_ - window_start_;
     for (int i = 0; i < n; ++i) {
       int64_t d = window_start_ + rng_.below(span + 1);
-      while (std::find(days.begin(), days.end(), d) != days.end()) d = d == window_end_ ? window_start_ : d + 1;
+      while (std::find(days.begin(), days.end(), d) != days.end())
+        d = d == window_end_ ? window_start_ : d + 1;
       days.push_back(d);
     }
     std::sort(days.begin(), days.end());
@@ -538,8 +541,8 @@ class RecordWriter {
 
   // --- Conditions --------------------------------------------------------------------------
 
-  void condition_base(Obj& o, std::string_view profile, const Code& category,
-                       const Code& clinical, const Code& verification, const Code& code) {
+  void condition_base(Obj& o, std::string_view profile, const Code& category, const Code& clinical,
+                      const Code& verification, const Code& code) {
     o.val("meta", ipa_profile(profile));
     o.val("clinicalStatus", concept_of(clinical));
     o.val("verificationStatus", concept_of(verification));
@@ -572,10 +575,10 @@ class RecordWriter {
       const ConditionDef& def = pool[chosen[i]];
       const bool is_refuted = refuted && i + 1 == chosen.size();
       static constexpr const Code* kClinical[] = {
-          &kConditionActive, &kConditionActive,   &kConditionActive,  &kConditionRecurrence,
+          &kConditionActive,  &kConditionActive,   &kConditionActive,    &kConditionRecurrence,
           &kConditionRelapse, &kConditionInactive, &kConditionRemission, &kConditionResolved};
       static constexpr const Code* kVerification[] = {
-          &kConditionConfirmed, &kConditionConfirmed,    &kConditionConfirmed,
+          &kConditionConfirmed,   &kConditionConfirmed,    &kConditionConfirmed,
           &kConditionProvisional, &kConditionDifferential, &kConditionUnconfirmed};
       const Code* clinical = is_refuted ? &kConditionInactive : kClinical[rng_.below(8)];
       const Code* verification = is_refuted ? &kConditionRefuted : kVerification[rng_.below(6)];
@@ -591,8 +594,9 @@ class RecordWriter {
       const int64_t onset = earliest + rng_.below(std::max<int64_t>(1, first_visit - earliest));
       o.str("onsetDateTime", format_date(onset));
       if (abated) {
-        o.str("abatementDateTime",
-              format_date(first_visit + rng_.below(std::max<int64_t>(1, window_end_ - first_visit))));
+        o.str(
+            "abatementDateTime",
+            format_date(first_visit + rng_.below(std::max<int64_t>(1, window_end_ - first_visit))));
       }
       o.str("recordedDate", format_date(first_visit));
       o.val("recorder", staff_ref(gp_));
@@ -605,7 +609,7 @@ class RecordWriter {
       const ConditionDef& def = kAcute[e.acute];
       const int64_t day = e.start / kDay;
       const bool recent = window_end_ - day < 45;
-      const Code* verification = rng_.chance(80)  ? &kConditionConfirmed
+      const Code* verification = rng_.chance(80)   ? &kConditionConfirmed
                                  : rng_.chance(50) ? &kConditionProvisional
                                                    : &kConditionDifferential;
       e.diagnosis_id = id_of("cond", ++n);
@@ -648,8 +652,9 @@ class RecordWriter {
       const AllergenDef& def = kAllergens[chosen[i]];
       const std::string id = id_of("alg", i + 1);
       const int64_t roll = rng_.below(100);
-      const Code* clinical = roll < 75 ? &kAllergyActive : roll < 85 ? &kAllergyInactive
-                                                                     : &kAllergyResolved;
+      const Code* clinical = roll < 75   ? &kAllergyActive
+                             : roll < 85 ? &kAllergyInactive
+                                         : &kAllergyResolved;
       const int64_t vroll = rng_.below(100);
       const Code* verification = vroll < 70   ? &kAllergyConfirmed
                                  : vroll < 95 ? &kAllergyUnconfirmed
@@ -666,18 +671,19 @@ class RecordWriter {
       o.val("code", concept_of(def.code));
       o.val("patient", subject());
       o.str("onsetDateTime",
-            format_date(person_.birth + 365 + rng_.below(std::max<int64_t>(1, recorded - person_.birth - 365))));
+            format_date(person_.birth + 365 +
+                        rng_.below(std::max<int64_t>(1, recorded - person_.birth - 365))));
       o.str("recordedDate", format_date(recorded));
       o.val("recorder", staff_ref(gp_));
       o.val("asserter", subject());
       if (verification != &kAllergyRefuted) {
         static constexpr std::string_view kSeverity[] = {"mild", "moderate", "severe"};
-        o.val("reaction",
-              array_of(Obj()
-                           .val("manifestation",
-                                array_of(concept_of(kManifestations[manifestation])))
-                           .str("severity", severe ? "severe" : kSeverity[rng_.below(2)])
-                           .done()));
+        o.val(
+            "reaction",
+            array_of(Obj()
+                         .val("manifestation", array_of(concept_of(kManifestations[manifestation])))
+                         .str("severity", severe ? "severe" : kSeverity[rng_.below(2)])
+                         .done()));
       }
       IPA_RETURN_IF_ERROR(emit("AllergyIntolerance", id, o.done()));
     }
@@ -723,7 +729,8 @@ class RecordWriter {
       o.val("vaccineCode", concept_of(def.code));
       o.val("patient", subject());
       if (recalled && rng_.chance(50)) {
-        o.str("occurrenceString", "In childhood or before " + format_date(window_start_).substr(0, 4) +
+        o.str("occurrenceString", "In childhood or before " +
+                                      format_date(window_start_).substr(0, 4) +
                                       ", exact date unknown");
       } else {
         o.str("occurrenceDateTime", format_date(plan.day));
@@ -732,8 +739,8 @@ class RecordWriter {
       o.boolean("primarySource", !recalled);
       if (recalled) {
         o.val("reportOrigin",
-              concept_of(Code{"http://terminology.hl7.org/CodeSystem/immunization-origin",
-                              "recall", "Parent/Guardian/Patient Recall"}));
+              concept_of(Code{"http://terminology.hl7.org/CodeSystem/immunization-origin", "recall",
+                              "Parent/Guardian/Patient Recall"}));
       }
       if (!not_done && !recalled) {
         static constexpr char kAlnum[] = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
@@ -747,8 +754,7 @@ class RecordWriter {
                                         .val("function", concept_of(kAdministeringProvider))
                                         .val("actor", staff_ref(nurse()))
                                         .done()));
-        o.val("protocolApplied",
-              array_of(Obj().integer("doseNumberPositiveInt", 1).done()));
+        o.val("protocolApplied", array_of(Obj().integer("doseNumberPositiveInt", 1).done()));
       }
       IPA_RETURN_IF_ERROR(emit("Immunization", id, o.done()));
     }
@@ -759,7 +765,7 @@ class RecordWriter {
 
   int variant_of(int medication) {
     if (medication == 0) return static_cast<int>(rng_.below(3));  // antihypertensives
-    if (medication == 4) return rng_.chance(70) ? 4 : 5;            // statins
+    if (medication == 4) return rng_.chance(70) ? 4 : 5;          // statins
     return medication;
   }
 
@@ -780,8 +786,8 @@ class RecordWriter {
       requests_.push_back(RequestInfo{{}, m, false, e.diagnosis_id, &e});
     }
     while (requests_.size() < 2) {
-      requests_.push_back(RequestInfo{{}, requests_.empty() ? 10 : 9, false, {},
-                                      &encounters_.back()});
+      requests_.push_back(
+          RequestInfo{{}, requests_.empty() ? 10 : 9, false, {}, &encounters_.back()});
     }
     int n = 0;
     for (RequestInfo& r : requests_) {
@@ -790,10 +796,8 @@ class RecordWriter {
       const EncounterInfo& e = *r.encounter;
       Obj o = header("MedicationRequest", r.id);
       o.val("meta", ipa_profile("ipa-medicationrequest"));
-      o.val("identifier", array_of(Obj()
-                                       .str("system", "urn:ietf:rfc:3986")
-                                       .str("value", uuid())
-                                       .done()));
+      o.val("identifier",
+            array_of(Obj().str("system", "urn:ietf:rfc:3986").str("value", uuid()).done()));
       static constexpr std::string_view kEnded[] = {"completed", "completed", "stopped"};
       o.str("status", r.current ? (rng_.chance(90) ? "active" : "on-hold") : rng_.pick(kEnded));
       o.str("intent", rng_.chance(85) ? "order" : "plan");
@@ -812,20 +816,20 @@ class RecordWriter {
       o.val("encounter", encounter_ref(e));
       o.str("authoredOn", format_instant(e.start + 15 * 60));
       o.val("requester", rng_.chance(50) ? staff_ref(e.staff) : role_ref(e.staff));
-      if (!r.reason_id.empty()) o.val("reasonReference", array_of(reference("Condition", r.reason_id)));
+      if (!r.reason_id.empty())
+        o.val("reasonReference", array_of(reference("Condition", r.reason_id)));
       o.val("dosageInstruction", array_of(dosage(r.medication)));
       const bool course = r.medication == 8;
       o.val("dispenseRequest",
             Obj()
                 .integer("numberOfRepeatsAllowed", course ? 0 : rng_.between(0, 5))
                 .val("quantity", dose_quantity(d, course ? 30 : 30 * d.per_day))
-                .val("expectedSupplyDuration",
-                     Obj()
-                         .num("value", course ? "10" : "30")
-                         .str("unit", "days")
-                         .str("system", kUcum)
-                         .str("code", "d")
-                         .done())
+                .val("expectedSupplyDuration", Obj()
+                                                   .num("value", course ? "10" : "30")
+                                                   .str("unit", "days")
+                                                   .str("system", kUcum)
+                                                   .str("code", "d")
+                                                   .done())
                 .done());
       o.val("substitution", Obj().boolean("allowedBoolean", true).done());
       IPA_RETURN_IF_ERROR(emit("MedicationRequest", r.id, o.done()));
@@ -841,8 +845,8 @@ class RecordWriter {
     for (int i = 0; i < 32; ++i) {
       if (i == 8 || i == 12 || i == 16 || i == 20) s += '-';
       uint64_t nibble = i < 16 ? (a >> (60 - 4 * i)) & 15 : (b >> (60 - 4 * (i - 16))) & 15;
-      if (i == 12) nibble = 4;                  // version 4
-      if (i == 16) nibble = 8 | (nibble & 3);   // RFC 4122 variant
+      if (i == 12) nibble = 4;                 // version 4
+      if (i == 16) nibble = 8 | (nibble & 3);  // RFC 4122 variant
       s += kHex[nibble];
     }
     return s;
@@ -877,14 +881,17 @@ class RecordWriter {
       }
       o.val("subject", subject());
       o.val("context", encounter_ref(e));
-      const int64_t start = e.start / kDay + 1;
+      const int64_t start = e.start / kDay;
+      const int64_t end = start + (r.medication == 8 ? 10 : 30);
       if (r.current) {
         o.val("effectivePeriod", period(format_date(start)));
       } else {
-        o.val("effectivePeriod",
-              period(format_date(start), format_date(start + (r.medication == 8 ? 10 : 30))));
+        o.val("effectivePeriod", period(format_date(start), format_date(end)));
       }
-      o.str("dateAsserted", format_instant(encounters_.back().start + 600));
+      // Asserted at the last visit, or once the course is over if that is later.
+      const int64_t asserted = r.current ? encounters_.back().start
+                                         : std::max(encounters_.back().start, end * kDay + 36000);
+      o.str("dateAsserted", format_instant(asserted + 600));
       o.val("informationSource", information_source());
       if (!r.reason_id.empty()) {
         o.val("reasonReference", array_of(reference("Condition", r.reason_id)));
@@ -896,8 +903,8 @@ class RecordWriter {
     const int extra = rng_.chance(40) ? 2 : 1;
     for (int i = 0; i < extra; ++i) {
       static constexpr int kOtc[] = {7, 9, 10};
-      static constexpr std::string_view kStatus[] = {"active",   "completed", "intended",
-                                                     "stopped",  "not-taken", "on-hold"};
+      static constexpr std::string_view kStatus[] = {"active",  "completed", "intended",
+                                                     "stopped", "not-taken", "on-hold"};
       const int m = kOtc[rng_.below(3)];
       const std::string_view status = i == 0 ? "active" : rng_.pick(kStatus);
       const EncounterInfo& e = encounters_[rng_.below(static_cast<int64_t>(encounters_.size()))];
@@ -946,8 +953,7 @@ class RecordWriter {
   }
 
   Obj vital(const EncounterInfo& e, Value code) {
-    Obj o = observation(next_observation_id(), kVitalSignsProfile, kCatVitalSigns,
-                        std::move(code));
+    Obj o = observation(next_observation_id(), kVitalSignsProfile, kCatVitalSigns, std::move(code));
     o.val("encounter", encounter_ref(e));
     o.str("effectiveDateTime", format_instant(e.start + 600));
     o.str("issued", format_instant(e.start + 900));
@@ -980,17 +986,17 @@ class RecordWriter {
       weight = adult_weight_ + rng_.between(-30, 30);
     }
     const bool fever = e.acute >= 0 && rng_.chance(60);
-    const bool hypertensive = std::any_of(problems_.begin(), problems_.end(), [](const ProblemInfo& p) {
-      return p.def->code.code == "38341003";
-    });
-    const int64_t systolic = child ? rng_.between(95, 118)
+    const bool hypertensive =
+        std::any_of(problems_.begin(), problems_.end(),
+                    [](const ProblemInfo& p) { return p.def->code.code == "38341003"; });
+    const int64_t systolic = child          ? rng_.between(95, 118)
                              : hypertensive ? rng_.between(135, 165)
                                             : rng_.between(105, 135);
-    const int64_t diastolic = child ? rng_.between(55, 75)
+    const int64_t diastolic = child          ? rng_.between(55, 75)
                               : hypertensive ? rng_.between(85, 100)
                                              : rng_.between(65, 85);
-    // One blood pressure reading per record set lost its diastolic value (vs-3 with
-    // component.dataAbsentReason).
+    // Some first visits lack two readings: the diastolic pressure (vs-3 with
+    // component.dataAbsentReason) and the respiratory rate (dataAbsentReason, vs-2).
     const bool diastolic_absent = first && patient_ % 10 == 3;
     {
       Obj o = vital(e, concept_of(kBloodPressurePanel, "Blood pressure"));
@@ -1001,46 +1007,51 @@ class RecordWriter {
       } else {
         dia.val("valueQuantity", ucum_quantity(std::to_string(diastolic), "mmHg", "mm[Hg]"));
       }
-      o.val("component",
-            array_of(Obj()
-                         .val("code", concept_of(kSystolic))
-                         .val("valueQuantity",
-                              ucum_quantity(std::to_string(systolic), "mmHg", "mm[Hg]"))
-                         .done(),
-                     dia.done()));
+      o.val("component", array_of(Obj()
+                                      .val("code", concept_of(kSystolic))
+                                      .val("valueQuantity", ucum_quantity(std::to_string(systolic),
+                                                                          "mmHg", "mm[Hg]"))
+                                      .done(),
+                                  dia.done()));
       IPA_RETURN_IF_ERROR(emit_observation(std::move(o)));
     }
     const int64_t heart_rate = years < 1 ? rng_.between(110, 150)
                                : child   ? rng_.between(70, 115)
                                          : rng_.between(55, 95) + (fever ? 15 : 0);
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kHeartRate))
-            .val("valueQuantity",
-                 ucum_quantity(std::to_string(heart_rate), "beats/minute", "/min")))));
+    IPA_RETURN_IF_ERROR(emit_observation(
+        std::move(vital(e, concept_of(kHeartRate))
+                      .val("valueQuantity",
+                           ucum_quantity(std::to_string(heart_rate), "beats/minute", "/min")))));
     const int64_t respiratory = child ? rng_.between(18, 30) : rng_.between(12, 20);
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kRespiratoryRate))
-            .val("valueQuantity",
-                 ucum_quantity(std::to_string(respiratory), "breaths/minute", "/min")))));
+    {
+      Obj o = vital(e, concept_of(kRespiratoryRate));
+      if (diastolic_absent) {
+        o.val("dataAbsentReason", concept_of(kDarNotPerformed, "Not counted: patient crying"));
+      } else {
+        o.val("valueQuantity",
+              ucum_quantity(std::to_string(respiratory), "breaths/minute", "/min"));
+      }
+      IPA_RETURN_IF_ERROR(emit_observation(std::move(o)));
+    }
     const int64_t temperature = fever ? rng_.between(380, 392) : rng_.between(362, 374);
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kBodyTemperature))
-            .val("valueQuantity", ucum_quantity(tenths(temperature), "°C", "Cel")))));
+    IPA_RETURN_IF_ERROR(emit_observation(
+        std::move(vital(e, concept_of(kBodyTemperature))
+                      .val("valueQuantity", ucum_quantity(tenths(temperature), "°C", "Cel")))));
     const int64_t spo2 = e.acute == 7 ? rng_.between(89, 94) : rng_.between(95, 100);
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kOxygenSaturation, kPulseOximetry, "Oxygen saturation"))
-            .val("valueQuantity", ucum_quantity(std::to_string(spo2), "%", "%")))));
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kBodyWeight))
-            .val("valueQuantity", ucum_quantity(tenths(weight), "kg", "kg")))));
-    IPA_RETURN_IF_ERROR(emit_observation(std::move(
-        vital(e, concept_of(kBodyHeight))
-            .val("valueQuantity", ucum_quantity(tenths(height), "cm", "cm")))));
+    IPA_RETURN_IF_ERROR(emit_observation(
+        std::move(vital(e, concept_of(kOxygenSaturation, kPulseOximetry, "Oxygen saturation"))
+                      .val("valueQuantity", ucum_quantity(std::to_string(spo2), "%", "%")))));
+    IPA_RETURN_IF_ERROR(emit_observation(
+        std::move(vital(e, concept_of(kBodyWeight))
+                      .val("valueQuantity", ucum_quantity(tenths(weight), "kg", "kg")))));
+    IPA_RETURN_IF_ERROR(emit_observation(
+        std::move(vital(e, concept_of(kBodyHeight))
+                      .val("valueQuantity", ucum_quantity(tenths(height), "cm", "cm")))));
     // BMI = kg / m^2, in tenths: weight/10 / (height/1000)^2 * 10.
     const int64_t bmi = (weight * 1000000 + height * height / 2) / (height * height);
-    return emit_observation(std::move(vital(e, concept_of(kBmi, "BMI"))
-                                          .val("valueQuantity", ucum_quantity(tenths(bmi), "kg/m2",
-                                                                              "kg/m2"))));
+    return emit_observation(
+        std::move(vital(e, concept_of(kBmi, "BMI"))
+                      .val("valueQuantity", ucum_quantity(tenths(bmi), "kg/m2", "kg/m2"))));
   }
 
   core::Status write_lab(const EncounterInfo& e, const LabDef& lab, int64_t shift = 0) {
@@ -1049,8 +1060,8 @@ class RecordWriter {
     o.val("encounter", encounter_ref(e));
     o.str("effectiveDateTime", format_instant(e.start + 1200));
     o.str("issued", format_instant(e.start + 4 * 3600));
-    o.val("performer", array_of(reference("Organization", kOrganizations[1].id,
-                                          kOrganizations[1].name)));
+    o.val("performer",
+          array_of(reference("Organization", kOrganizations[1].id, kOrganizations[1].name)));
     const int64_t value = std::min<int64_t>(lab.max, rng_.between(lab.min, lab.max) + shift);
     const auto text = [&](int64_t v) {
       return lab.scale == 1 ? std::to_string(v) : lab.scale == 10 ? tenths(v) : hundredths(v);
@@ -1089,12 +1100,13 @@ class RecordWriter {
     // effective time is a period.
     {
       const bool phq9 = age >= 12;
-      Obj o = observation(next_observation_id(), std::string(kIpa) + "ipa-observation",
-                          kCatSurvey, concept_of(phq9 ? kPhq9 : kPainScore, phq9 ? "PHQ-9 total score" : "Pain score"));
+      Obj o = observation(
+          next_observation_id(), std::string(kIpa) + "ipa-observation", kCatSurvey,
+          concept_of(phq9 ? kPhq9 : kPainScore, phq9 ? "PHQ-9 total score" : "Pain score"));
       o.val("encounter", encounter_ref(last));
       if (phq9) {
-        o.val("effectivePeriod", period(format_date(last.start / kDay - 14),
-                                        format_date(last.start / kDay)));
+        o.val("effectivePeriod",
+              period(format_date(last.start / kDay - 14), format_date(last.start / kDay)));
       } else {
         o.str("effectiveDateTime", format_instant(last.start + 300));
       }
@@ -1110,11 +1122,10 @@ class RecordWriter {
                           kCatLaboratory, concept_of(kUrineLeukocytes));
       o.val("encounter", encounter_ref(first));
       o.str("effectiveDateTime", format_instant(first.start + 1500));
-      o.val("valueRange",
-            Obj()
-                .val("low", ucum_quantity(std::to_string(low), "/[HPF]", "/[HPF]"))
-                .val("high", ucum_quantity(std::to_string(high), "/[HPF]", "/[HPF]"))
-                .done());
+      o.val("valueRange", Obj()
+                              .val("low", ucum_quantity(std::to_string(low), "/[HPF]", "/[HPF]"))
+                              .val("high", ucum_quantity(std::to_string(high), "/[HPF]", "/[HPF]"))
+                              .done());
       IPA_RETURN_IF_ERROR(emit_observation(std::move(o)));
     }
     // 004: last night's sleep (activity, Period value).
@@ -1150,8 +1161,8 @@ class RecordWriter {
       o.val("encounter", encounter_ref(first));
       o.str("effectiveDateTime", format_instant(first.start + 1200));
       o.str("issued", format_instant(first.start + 4 * 3600));
-      o.val("performer", array_of(reference("Organization", kOrganizations[1].id,
-                                            kOrganizations[1].name)));
+      o.val("performer",
+            array_of(reference("Organization", kOrganizations[1].id, kOrganizations[1].name)));
       o.val("dataAbsentReason", concept_of(kDarError, "Specimen hemolyzed; no result"));
       IPA_RETURN_IF_ERROR(emit_observation(std::move(o)));
     }
@@ -1279,8 +1290,7 @@ class RecordWriter {
       if (d.replaces) {
         o.val("relatesTo", array_of(Obj()
                                         .str("code", "replaces")
-                                        .val("target", reference("DocumentReference",
-                                                                 previous_doc))
+                                        .val("target", reference("DocumentReference", previous_doc))
                                         .done()));
       }
       o.str("description", std::string(d.type->display) + ", " + date.substr(0, 10));
@@ -1297,12 +1307,11 @@ class RecordWriter {
                                     .val("attachment", attachment.done())
                                     .val("format", coding(kMimeTypeSufficient))
                                     .done()));
-      o.val("context",
-            Obj()
-                .val("encounter", array_of(encounter_ref(e)))
-                .val("period", period(format_instant(e.start), format_instant(e.end)))
-                .val("practiceSetting", concept_of(kSpecialties[author.specialty]))
-                .done());
+      o.val("context", Obj()
+                           .val("encounter", array_of(encounter_ref(e)))
+                           .val("period", period(format_instant(e.start), format_instant(e.end)))
+                           .val("practiceSetting", concept_of(kSpecialties[author.specialty]))
+                           .done());
       IPA_RETURN_IF_ERROR(emit("DocumentReference", doc_id, o.done()));
       previous_doc = doc_id;
     }

@@ -113,7 +113,8 @@ const std::map<std::string, KnownValueSet, std::less<>>& known_value_sets() {
        {"", {"food", "medication", "environment", "biologic"}}},
       {"http://hl7.org/fhir/ValueSet/allergy-intolerance-criticality",
        {"", {"low", "high", "unable-to-assess"}}},
-      {"http://hl7.org/fhir/ValueSet/reaction-event-severity", {"", {"mild", "moderate", "severe"}}},
+      {"http://hl7.org/fhir/ValueSet/reaction-event-severity",
+       {"", {"mild", "moderate", "severe"}}},
       {"http://hl7.org/fhir/ValueSet/condition-clinical",
        {"http://terminology.hl7.org/CodeSystem/condition-clinical",
         {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}}},
@@ -133,7 +134,8 @@ const std::map<std::string, KnownValueSet, std::less<>>& known_value_sets() {
        {"",
         {"proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
          "instance-order", "option"}}},
-      {"http://hl7.org/fhir/ValueSet/request-priority", {"", {"routine", "urgent", "asap", "stat"}}},
+      {"http://hl7.org/fhir/ValueSet/request-priority",
+       {"", {"routine", "urgent", "asap", "stat"}}},
       {"http://hl7.org/fhir/ValueSet/medication-statement-status",
        {"",
         {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown",
@@ -166,7 +168,8 @@ bool primitive_format_ok(const std::string& type, const std::string& s) {
   static const std::regex kDate(R"(\d{4}(-\d{2}(-\d{2})?)?)");
   static const std::regex kDateTime(
       R"(\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?)");
-  static const std::regex kInstant(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
+  static const std::regex kInstant(
+      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
   static const std::regex kCode(R"([^\s]+( [^\s]+)*)");
   static const std::regex kId(R"([A-Za-z0-9\-\.]{1,64})");
   if (type == "date") return std::regex_match(s, kDate);
@@ -228,7 +231,8 @@ core::Result<ProfileSet> ProfileSet::load(const std::filesystem::path& dir) {
         if (k.starts_with("fixed")) e.fixed = &v;
         if (k.starts_with("pattern")) e.pattern = &v;
       }
-      if (const Value* b = ev.find("binding"); b != nullptr && b->get_string("strength") == "required") {
+      if (const Value* b = ev.find("binding");
+          b != nullptr && b->get_string("strength") == "required") {
         e.required_value_set = strip_version(b->get_string("valueSet"));
       }
       if (const Value* slicing = ev.find("slicing")) {
@@ -301,9 +305,10 @@ void ProfileSet::children(const StructureDefinition& sd, const Value& parent, co
   }
   if (seg.slice.empty()) return;
   const std::string slice_id = base_id + ":" + seg.slice;
-  out.erase(std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                           [&](const Node& n) { return !in_slice(sd, base_id, slice_id, *n.value); }),
-            out.end());
+  out.erase(
+      std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                     [&](const Node& n) { return !in_slice(sd, base_id, slice_id, *n.value); }),
+      out.end());
 }
 
 std::vector<ProfileSet::Node> ProfileSet::select(const StructureDefinition& sd,
@@ -402,8 +407,8 @@ void ProfileSet::check_value(const Element& e, const Node& n,
       bool allowed = false;
       for (const std::string& p : e.target_profiles) {
         const auto known = type_of_profile_.find(p);
-        const std::string t = known != type_of_profile_.end() ? known->second
-                                                              : p.substr(p.rfind('/') + 1);
+        const std::string t =
+            known != type_of_profile_.end() ? known->second : p.substr(p.rfind('/') + 1);
         if (t == target_type || t == "Resource") allowed = true;
       }
       if (!allowed) problems.push_back(e.id + ": reference to " + target_type + " not allowed");
@@ -441,7 +446,8 @@ std::vector<std::string> ProfileSet::check(const Value& resource, std::string_vi
         problems.push_back(e.id + ": max " + e.max + ", found " + std::to_string(count));
       }
       // JSON shape follows the base cardinality (FHIR R4 json.html): arrays for max > 1.
-      if (e.path.back().slice.empty() && !is_choice(e.path.back().name) && parent.value->is_object()) {
+      if (e.path.back().slice.empty() && !is_choice(e.path.back().name) &&
+          parent.value->is_object()) {
         if (const Value* raw = parent.value->find(e.path.back().name)) {
           const bool repeats = !e.base_max.empty() && e.base_max != "1" && e.base_max != "0";
           if (repeats != raw->is_array()) {
@@ -554,9 +560,14 @@ std::vector<std::string> check_invariants(const Value& r) {
       }
       // Units of the FHIR core vital-sign profiles (UCUM).
       static const std::map<std::string, std::vector<std::string>, std::less<>> kUnits = {
-          {"8867-4", {"/min"}},       {"9279-1", {"/min"}},  {"8310-5", {"Cel", "[degF]"}},
-          {"29463-7", {"kg", "g", "[lb_av]"}}, {"8302-2", {"cm", "[in_i]"}},
-          {"39156-5", {"kg/m2"}},     {"2708-6", {"%"}},     {"8480-6", {"mm[Hg]"}},
+          {"8867-4", {"/min"}},
+          {"9279-1", {"/min"}},
+          {"8310-5", {"Cel", "[degF]"}},
+          {"29463-7", {"kg", "g", "[lb_av]"}},
+          {"8302-2", {"cm", "[in_i]"}},
+          {"39156-5", {"kg/m2"}},
+          {"2708-6", {"%"}},
+          {"8480-6", {"mm[Hg]"}},
           {"8462-4", {"mm[Hg]"}}};
       const auto check_unit = [&](std::string_view code, const Value& holder) {
         const auto u = kUnits.find(code);

@@ -33,7 +33,7 @@ struct Element {
   std::vector<std::string> target_profiles;
   const json::Value* fixed = nullptr;
   const json::Value* pattern = nullptr;
-  std::string required_value_set;  // canonical without version
+  std::string required_value_set;                                   // canonical without version
   std::vector<std::pair<std::string, std::string>> discriminators;  // (type, path)
   bool must_support = false;
 };

@@ -1,8 +1,11 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include "storage/sqlite/internal/render.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -39,15 +42,43 @@ CREATE TABLE resource(
   type TEXT NOT NULL,
   id TEXT NOT NULL,
   seq INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
   PRIMARY KEY(type, id)) WITHOUT ROWID;
-CREATE TABLE token(
+CREATE TABLE compartment(
+  patient TEXT NOT NULL,
   type TEXT NOT NULL,
   id TEXT NOT NULL,
-  param TEXT NOT NULL,
-  system TEXT NOT NULL,
-  code TEXT NOT NULL);
-CREATE INDEX token_lookup ON token(type, param, code, system);
-CREATE INDEX token_owner ON token(type, id);
+  PRIMARY KEY(patient, type, id)) WITHOUT ROWID;
+CREATE INDEX compartment_by_resource ON compartment(type, id);
+CREATE TABLE idx_token(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  system TEXT NOT NULL, code TEXT NOT NULL, code_ci TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX idx_token_value ON idx_token(type, param, code_ci, system);
+CREATE INDEX idx_token_res ON idx_token(type, id, param);
+CREATE TABLE idx_string(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  norm TEXT NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX idx_string_value ON idx_string(type, param, norm);
+CREATE INDEX idx_string_res ON idx_string(type, id, param);
+CREATE TABLE idx_date(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  low INTEGER NOT NULL, high INTEGER NOT NULL);
+CREATE INDEX idx_date_res ON idx_date(type, id, param);
+CREATE TABLE idx_ref(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL);
+CREATE INDEX idx_ref_target ON idx_ref(target_id, target_type, param, type);
+CREATE INDEX idx_ref_url ON idx_ref(url) WHERE url <> '';
+CREATE INDEX idx_ref_res ON idx_ref(type, id, param);
+CREATE TABLE idx_quantity(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  system TEXT NOT NULL, code TEXT NOT NULL, low REAL NOT NULL, high REAL NOT NULL);
+CREATE INDEX idx_quantity_res ON idx_quantity(type, id, param);
+CREATE TABLE idx_number(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  low REAL NOT NULL, high REAL NOT NULL);
+CREATE INDEX idx_number_res ON idx_number(type, id, param);
+CREATE TABLE idx_uri(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  uri TEXT NOT NULL);
+CREATE INDEX idx_uri_value ON idx_uri(type, param, uri);
+CREATE INDEX idx_uri_res ON idx_uri(type, id, param);
+CREATE TABLE secret(name TEXT PRIMARY KEY, value BLOB NOT NULL);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -173,14 +204,57 @@ constexpr const char* kInsertVersion =
     "INSERT INTO version(type, id, version_id, last_updated, deleted, json) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr const char* kUpsertResource =
-    "INSERT INTO resource(type, id, seq) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT(type, id) DO UPDATE SET seq = excluded.seq";
-constexpr const char* kDeleteTokens = "DELETE FROM token WHERE type = ?1 AND id = ?2";
+    "INSERT INTO resource(type, id, seq, last_updated, owner, deleted) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(type, id) DO UPDATE SET seq = excluded.seq, "
+    "last_updated = excluded.last_updated, owner = excluded.owner, deleted = excluded.deleted";
+// Every table that holds rows derived from the current version, cleared before a write.
+constexpr const char* kClearIndex[] = {
+    "DELETE FROM idx_token WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_string WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_date WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_ref WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_quantity WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_number WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_uri WHERE type = ?1 AND id = ?2",
+    "DELETE FROM compartment WHERE type = ?1 AND id = ?2",
+};
 constexpr const char* kInsertToken =
-    "INSERT INTO token(type, id, param, system, code) VALUES (?1, ?2, ?3, ?4, ?5)";
-constexpr const char* kFindToken =
-    "SELECT id FROM token WHERE type = ?1 AND param = ?2 AND code = ?3 AND "
-    "(?4 = '' OR system = ?4)";
+    "INSERT INTO idx_token(type, id, param, system, code, code_ci, text) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kInsertString =
+    "INSERT INTO idx_string(type, id, param, norm, exact) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kInsertDate =
+    "INSERT INTO idx_date(type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kInsertRef =
+    "INSERT INTO idx_ref(type, id, param, target_type, target_id, url) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kInsertQuantity =
+    "INSERT INTO idx_quantity(type, id, param, system, code, low, high) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kInsertNumber =
+    "INSERT INTO idx_number(type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kInsertUri =
+    "INSERT INTO idx_uri(type, id, param, uri) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kInsertCompartment =
+    "INSERT OR IGNORE INTO compartment(patient, type, id) VALUES (?1, ?2, ?3)";
+constexpr const char* kCompartmentsOf =
+    "SELECT patient FROM compartment WHERE type = ?1 AND id = ?2 ORDER BY patient";
+constexpr const char* kRefsOf =
+    "SELECT target_type, target_id FROM idx_ref WHERE type = ?1 AND id = ?2 AND "
+    "(?3 = '*' OR param = ?3) AND target_id <> ''";
+constexpr const char* kReferencing =
+    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.type = x.type AND r.id = x.id "
+    "WHERE x.target_id = ?1 AND x.target_type = ?2 AND x.type = ?3 AND (?4 = '*' OR x.param = ?4) "
+    "AND r.deleted = 0 LIMIT ?5";
+
+// Lower-cases ASCII letters: token codes compare case-insensitively (FHIR R4 search.html#token).
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
 
 struct Current {
   StoredResource resource;
@@ -217,27 +291,90 @@ Result<StoredResource> current_or_error(Result<Current> cur) {
   return std::move(cur->resource);
 }
 
-Result<std::vector<std::string>> find_tokens(Connection& conn, const std::string& type,
-                                             const TokenCriteria& criteria) {
-  std::vector<std::string> ids;
-  bool first = true;
-  for (const TokenRow& t : criteria.all_of) {
-    IPA_ASSIGN_STMT(st, conn, kFindToken);
-    st.bind(1, type).bind(2, t.param).bind(3, t.code).bind(4, t.system);
-    std::vector<std::string> these;
-    while (true) {
-      auto row = st.step();
-      if (!row.ok()) return std::move(row).error();
-      if (!*row) break;
-      std::string id = st.text(0);
-      if (first || std::find(ids.begin(), ids.end(), id) != ids.end()) these.push_back(id);
+// Runs a rendered statement (prepared for this call: search shapes vary), calling `row` for
+// each result row.
+template <typename RowFn>
+Status run_sql(Connection& conn, const internal::Sql& sql, RowFn row) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(conn.db(), sql.text.c_str(), -1, &raw, nullptr);
+  if (rc != SQLITE_OK) return db_error(conn.db(), rc, "prepare search");
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> holder(raw, sqlite3_finalize);
+  for (size_t i = 0; i < sql.binds.size(); ++i) {
+    int idx = static_cast<int>(i + 1);
+    const auto& b = sql.binds[i];
+    if (const auto* v = std::get_if<int64_t>(&b)) {
+      sqlite3_bind_int64(raw, idx, *v);
+    } else if (const auto* d = std::get_if<double>(&b)) {
+      sqlite3_bind_double(raw, idx, *d);
+    } else {
+      const auto& t = std::get<std::string>(b);
+      sqlite3_bind_text(raw, idx, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
     }
-    ids = std::move(these);
-    first = false;
   }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  while (true) {
+    rc = sqlite3_step(raw);
+    if (rc == SQLITE_DONE) return {};
+    if (rc != SQLITE_ROW) return db_error(conn.db(), rc, "step search");
+    row(raw);
+  }
+}
+
+std::string column_text(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& plan) {
+  std::vector<std::string> ids;
+  IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_ids(plan),
+                              [&](sqlite3_stmt* st) { ids.push_back(column_text(st, 0)); }));
   return ids;
+}
+
+Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
+  SearchPage page;
+  std::vector<std::string> last_values;
+  std::string last_id;
+  bool more = false;
+  IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_page(plan), [&](sqlite3_stmt* st) {
+    if (static_cast<int>(page.entries.size()) == plan.count) {
+      more = true;
+      return;
+    }
+    StoredResource r;
+    r.resource_type = plan.resource_type;
+    r.id = column_text(st, 0);
+    r.version_id = sqlite3_column_int64(st, 1);
+    r.last_updated = from_ms(sqlite3_column_int64(st, 2));
+    r.json = column_text(st, 3);
+    last_values.clear();
+    for (size_t k = 0; k < plan.sort.size(); ++k) {
+      int col = static_cast<int>(4 + k);
+      switch (internal::sort_value_type(plan.sort[k])) {
+        case internal::SortValueType::kInteger:
+          last_values.push_back(std::to_string(sqlite3_column_int64(st, col)));
+          break;
+        case internal::SortValueType::kReal: {
+          char buf[40];
+          std::snprintf(buf, sizeof buf, "%.17g", sqlite3_column_double(st, col));
+          last_values.push_back(buf);
+          break;
+        }
+        case internal::SortValueType::kText: last_values.push_back(column_text(st, col)); break;
+      }
+    }
+    last_id = r.id;
+    page.entries.push_back(std::move(r));
+  }));
+  if (more) page.next = Keyset{std::move(last_values), std::move(last_id)};
+  if (plan.want_total) {
+    int64_t total = 0;
+    IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_count(plan), [&](sqlite3_stmt* st) {
+      total = sqlite3_column_int64(st, 0);
+    }));
+    page.total = total;
+  }
+  return page;
 }
 
 class SqliteWriter final : public Writer {
@@ -248,9 +385,11 @@ class SqliteWriter final : public Writer {
     return current_or_error(read_current(conn_, type, id));
   }
 
-  Result<WriteResult> create(Write w, const TokenCriteria* criteria) override {
+  Result<WriteResult> create(Write w, const SearchPlan* criteria) override {
     if (criteria != nullptr) {
-      auto found = find_tokens(conn_, w.resource_type, *criteria);
+      SearchPlan plan = *criteria;
+      plan.count = 2;
+      auto found = find_ids(conn_, plan);
       if (!found.ok()) return std::move(found).error();
       if (found->size() > 1) {
         return core::precondition_failed(
@@ -306,11 +445,9 @@ class SqliteWriter final : public Writer {
     out.version_id = cur->resource.version_id + 1;
     out.last_updated = clock_.now();
     out.deleted = true;
-    auto seq = insert_version(out);
+    auto seq = insert_version(out, "");
     if (!seq.ok()) return std::move(seq).error();
-    IPA_ASSIGN_STMT(del, conn_, kDeleteTokens);
-    del.bind(1, type).bind(2, id);
-    IPA_RETURN_IF_ERROR(del.run());
+    IPA_RETURN_IF_ERROR(clear_index(type, id));
     return WriteResult{std::move(out), false, false};
   }
 
@@ -324,21 +461,71 @@ class SqliteWriter final : public Writer {
     auto json = w.render(VersionStamp{out.version_id, out.last_updated});
     if (!json.ok()) return std::move(json).error();
     out.json = std::move(*json);
-    auto seq = insert_version(out);
+    auto seq = insert_version(out, w.index.owner_patient);
     if (!seq.ok()) return std::move(seq).error();
-    IPA_ASSIGN_STMT(del, conn_, kDeleteTokens);
-    del.bind(1, out.resource_type).bind(2, out.id);
-    IPA_RETURN_IF_ERROR(del.run());
-    for (const TokenRow& t : w.tokens) {
-      IPA_ASSIGN_STMT(ins, conn_, kInsertToken);
-      ins.bind(1, out.resource_type).bind(2, out.id).bind(3, t.param).bind(4, t.system).bind(
-          5, t.code);
-      IPA_RETURN_IF_ERROR(ins.run());
-    }
+    IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
+    IPA_RETURN_IF_ERROR(write_index(out.resource_type, out.id, w.index));
     return WriteResult{std::move(out), created, false};
   }
 
-  Result<int64_t> insert_version(const StoredResource& r) {
+  Status clear_index(const std::string& type, const std::string& id) {
+    for (const char* sql : kClearIndex) {
+      IPA_ASSIGN_STMT(del, conn_, sql);
+      del.bind(1, type).bind(2, id);
+      IPA_RETURN_IF_ERROR(del.run());
+    }
+    return {};
+  }
+
+  Status write_index(const std::string& type, const std::string& id, const IndexRows& x) {
+    for (const TokenRow& t : x.tokens) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertToken);
+      std::string ci = ascii_lower(t.code);
+      ins.bind(1, type).bind(2, id).bind(3, t.param).bind(4, t.system).bind(5, t.code);
+      ins.bind(6, ci).bind(7, t.text);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const StringRow& r : x.strings) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertString);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.normalized).bind(5, r.exact);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const DateRow& r : x.dates) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertDate);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.low).bind(5, r.high);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const ReferenceRow& r : x.references) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertRef);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.target_type).bind(5, r.target_id);
+      ins.bind(6, r.url);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const QuantityRow& r : x.quantities) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertQuantity);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.system).bind(5, r.code);
+      ins.bind(6, r.low).bind(7, r.high);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const NumberRow& r : x.numbers) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertNumber);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.low).bind(5, r.high);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const UriRow& r : x.uris) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertUri);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.uri);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const std::string& p : x.compartment_patients) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertCompartment);
+      ins.bind(1, p).bind(2, type).bind(3, id);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    return {};
+  }
+
+  Result<int64_t> insert_version(const StoredResource& r, const std::string& owner) {
     {
       IPA_ASSIGN_STMT(ins, conn_, kInsertVersion);
       ins.bind(1, r.resource_type)
@@ -351,7 +538,8 @@ class SqliteWriter final : public Writer {
     }
     int64_t seq = sqlite3_last_insert_rowid(conn_.db());
     IPA_ASSIGN_STMT(up, conn_, kUpsertResource);
-    up.bind(1, r.resource_type).bind(2, r.id).bind(3, seq);
+    up.bind(1, r.resource_type).bind(2, r.id).bind(3, seq).bind(4, to_ms(r.last_updated));
+    up.bind(5, owner).bind(6, int64_t{r.deleted ? 1 : 0});
     IPA_RETURN_IF_ERROR(up.run());
     return seq;
   }
@@ -390,13 +578,86 @@ class SqliteStore final : public ResourceStore {
     return out;
   }
 
-  Result<std::vector<std::string>> find_by_tokens(const std::string& type,
-                                                  const TokenCriteria& criteria) override {
-    auto conn = acquire();
-    if (!conn.ok()) return std::move(conn).error();
-    auto out = find_tokens(**conn, type, criteria);
-    release(std::move(*conn));
-    return out;
+  Result<SearchPage> search(const SearchPlan& plan) override {
+    return with_reader([&](Connection& c) { return search_on(c, plan); });
+  }
+
+  Result<std::vector<ResourceKey>> references_of(const std::vector<ResourceKey>& sources,
+                                                 const std::string& param) override {
+    return with_reader([&](Connection& c) -> Result<std::vector<ResourceKey>> {
+      std::vector<ResourceKey> out;
+      for (const ResourceKey& k : sources) {
+        IPA_ASSIGN_STMT(st, c, kRefsOf);
+        st.bind(1, k.resource_type).bind(2, k.id).bind(3, param);
+        while (true) {
+          auto row = st.step();
+          if (!row.ok()) return std::move(row).error();
+          if (!*row) break;
+          out.push_back(ResourceKey{st.text(0), st.text(1)});
+        }
+      }
+      std::sort(out.begin(), out.end());
+      out.erase(std::unique(out.begin(), out.end()), out.end());
+      return out;
+    });
+  }
+
+  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys) override {
+    return with_reader([&](Connection& c) -> Result<std::vector<StoredResource>> {
+      std::vector<StoredResource> out;
+      for (const ResourceKey& k : keys) {
+        auto cur = read_current(c, k.resource_type, k.id);
+        if (!cur.ok()) return std::move(cur).error();
+        if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<StoredResource>> referencing(const std::string& source_type,
+                                                  const std::string& param,
+                                                  const std::vector<ResourceKey>& targets,
+                                                  int limit) override {
+    return with_reader([&](Connection& c) -> Result<std::vector<StoredResource>> {
+      std::vector<std::string> ids;
+      for (const ResourceKey& t : targets) {
+        IPA_ASSIGN_STMT(st, c, kReferencing);
+        st.bind(1, t.id).bind(2, t.resource_type).bind(3, source_type).bind(4, param);
+        st.bind(5, int64_t{limit});
+        while (true) {
+          auto row = st.step();
+          if (!row.ok()) return std::move(row).error();
+          if (!*row) break;
+          ids.push_back(st.text(0));
+        }
+      }
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      std::vector<StoredResource> out;
+      for (const std::string& id : ids) {
+        if (static_cast<int>(out.size()) >= limit) break;
+        auto cur = read_current(c, source_type, id);
+        if (!cur.ok()) return std::move(cur).error();
+        if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<std::string>> compartments_of(const std::string& type,
+                                                   const std::string& id) override {
+    return with_reader([&](Connection& c) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
+      IPA_ASSIGN_STMT(st, c, kCompartmentsOf);
+      st.bind(1, type).bind(2, id);
+      while (true) {
+        auto row = st.step();
+        if (!row.ok()) return std::move(row).error();
+        if (!*row) break;
+        out.push_back(st.text(0));
+      }
+      return out;
+    });
   }
 
   Status transaction(const std::function<Status(Writer&)>& body) override {
@@ -422,6 +683,15 @@ class SqliteStore final : public ResourceStore {
   }
 
  private:
+  template <typename Fn>
+  auto with_reader(Fn fn) -> decltype(fn(std::declval<Connection&>())) {
+    auto conn = acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    auto out = fn(**conn);
+    release(std::move(*conn));
+    return out;
+  }
+
   Result<std::unique_ptr<Connection>> acquire() {
     {
       std::lock_guard<std::mutex> lock(pool_mu_);

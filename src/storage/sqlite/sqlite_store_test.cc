@@ -29,6 +29,7 @@ std::unique_ptr<ResourceStore> open_fresh(std::shared_ptr<ManualClock> clock) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(StoreFactory(open_fresh)));
+INSTANTIATE_TEST_SUITE_P(Sqlite, SearchConformance, ::testing::Values(StoreFactory(open_fresh)));
 
 TEST(SqliteStore, ReopenKeepsDataAndSchema) {
   std::string path = temp_db();

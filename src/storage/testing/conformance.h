@@ -36,7 +36,7 @@ inline Write make_write(const std::string& type, const std::string& id, const st
     return R"({"resourceType":")" + type + R"(","id":")" + id + R"(","meta":{"versionId":")" +
            std::to_string(v.version_id) + "\"}," + body + "}";
   };
-  w.tokens = std::move(tokens);
+  w.index.tokens = std::move(tokens);
   return w;
 }
 
@@ -175,8 +175,21 @@ TEST_P(StoreConformance, HistoryPagesWithKeysetCursorAndSince) {
   EXPECT_EQ(recent->total, 4);  // p5, p6 and the two versions of "late"
 }
 
+inline SearchPlan token_plan(const std::string& type, const std::string& param,
+                             std::optional<std::string> system, const std::string& code) {
+  Condition cond;
+  cond.kind = IndexKind::kToken;
+  cond.param = param;
+  cond.system = std::move(system);
+  cond.code = code;
+  SearchPlan plan;
+  plan.resource_type = type;
+  plan.all_of.push_back(Clause{{cond}, false});
+  return plan;
+}
+
 TEST_P(StoreConformance, ConditionalCreateFindsTheExistingMatch) {
-  TokenCriteria c{{TokenRow{"identifier", "urn:sys", "42"}}};
+  SearchPlan c = token_plan("Patient", "identifier", "urn:sys", "42");
   auto first = store_->create(
       make_write("Patient", "p1", "\"x\":1", {TokenRow{"identifier", "urn:sys", "42"}}), &c);
   ASSERT_TRUE(first.ok());
@@ -194,7 +207,7 @@ TEST_P(StoreConformance, ConcurrentConditionalCreatesMakeOneResource) {
   std::atomic<int> created{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      TokenCriteria c{{TokenRow{"identifier", "", "same"}}};
+      SearchPlan c = token_plan("Patient", "identifier", std::nullopt, "same");
       auto r = store_->create(make_write("Patient", "t" + std::to_string(i), "\"x\":1",
                                          {TokenRow{"identifier", "urn:s", "same"}}),
                               &c);
@@ -203,9 +216,176 @@ TEST_P(StoreConformance, ConcurrentConditionalCreatesMakeOneResource) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(created.load(), 1);
-  auto ids = store_->find_by_tokens("Patient", TokenCriteria{{TokenRow{"identifier", "", "same"}}});
+  auto ids = store_->search(token_plan("Patient", "identifier", std::nullopt, "same"));
   ASSERT_TRUE(ids.ok());
-  EXPECT_EQ(ids->size(), 1u);
+  EXPECT_EQ(ids->entries.size(), 1u);
+}
+
+// ---- search ----------------------------------------------------------------------------
+
+inline Write obs(const std::string& id, const std::string& patient, const std::string& category,
+                 int64_t day, const std::string& name = "") {
+  Write w = make_write("Observation", id, "\"x\":1");
+  w.index.tokens.push_back(TokenRow{"category", "http://terminology.hl7.org/CodeSystem/observation-category", category, ""});
+  w.index.references.push_back(ReferenceRow{"patient", "Patient", patient, ""});
+  w.index.references.push_back(ReferenceRow{"subject", "Patient", patient, ""});
+  w.index.dates.push_back(DateRow{"date", day * 86400000, (day + 1) * 86400000});
+  if (!name.empty()) w.index.strings.push_back(StringRow{"code-text", name, name});
+  w.index.compartment_patients = {patient};
+  w.index.owner_patient = patient;
+  return w;
+}
+
+inline Condition ref(const std::string& param, const std::string& type, const std::string& id) {
+  Condition c;
+  c.kind = IndexKind::kReference;
+  c.param = param;
+  c.target_type = type;
+  c.target_id = id;
+  return c;
+}
+
+inline Condition date_cond(Prefix p, int64_t day) {
+  Condition c;
+  c.kind = IndexKind::kDate;
+  c.param = "date";
+  c.prefix = p;
+  c.low = day * 86400000;
+  c.high = (day + 1) * 86400000;
+  return c;
+}
+
+inline std::vector<std::string> ids_of(const SearchPage& page) {
+  std::vector<std::string> out;
+  for (const auto& e : page.entries) out.push_back(e.id);
+  return out;
+}
+
+class SearchConformance : public StoreConformance {
+ protected:
+  void SetUp() override {
+    StoreConformance::SetUp();
+    ASSERT_TRUE(store_->create(obs("o1", "p1", "laboratory", 10, "glucose")).ok());
+    ASSERT_TRUE(store_->create(obs("o2", "p1", "vital-signs", 11, "heart rate")).ok());
+    ASSERT_TRUE(store_->create(obs("o3", "p1", "laboratory", 12, "hemoglobin")).ok());
+    ASSERT_TRUE(store_->create(obs("o4", "p2", "laboratory", 10, "glucose")).ok());
+  }
+  SearchPage run(SearchPlan plan) {
+    auto r = store_->search(plan);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().log_detail);
+    return r.ok() ? std::move(r).value() : SearchPage{};
+  }
+};
+
+TEST_P(SearchConformance, PatientAndCategory) {
+  SearchPlan p = token_plan("Observation", "category", std::nullopt, "laboratory");
+  p.all_of.push_back(Clause{{ref("patient", "Patient", "p1")}, false});
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o1", "o3"}));
+  // Codes compare case-insensitively; a wrong system matches nothing.
+  SearchPlan upper = token_plan("Observation", "category", std::nullopt, "LABORATORY");
+  EXPECT_EQ(run(upper).entries.size(), 3u);
+  SearchPlan wrong = token_plan("Observation", "category", "urn:other", "laboratory");
+  EXPECT_TRUE(run(wrong).entries.empty());
+}
+
+TEST_P(SearchConformance, OrWithinAClauseAndNegation) {
+  SearchPlan p;
+  p.resource_type = "Observation";
+  p.all_of.push_back(Clause{{ref("patient", "Patient", "p1"), ref("patient", "Patient", "p2")}, false});
+  EXPECT_EQ(run(p).entries.size(), 4u);
+  SearchPlan n = token_plan("Observation", "category", std::nullopt, "laboratory");
+  n.all_of[0].negate = true;
+  EXPECT_EQ(ids_of(run(n)), (std::vector<std::string>{"o2"}));
+}
+
+TEST_P(SearchConformance, DatePrefixes) {
+  auto with = [&](Prefix pre, int64_t day) {
+    SearchPlan p;
+    p.resource_type = "Observation";
+    p.all_of.push_back(Clause{{ref("patient", "Patient", "p1")}, false});
+    p.all_of.push_back(Clause{{date_cond(pre, day)}, false});
+    return ids_of(run(p));
+  };
+  EXPECT_EQ(with(Prefix::kEq, 11), (std::vector<std::string>{"o2"}));
+  EXPECT_EQ(with(Prefix::kGt, 10), (std::vector<std::string>{"o2", "o3"}));
+  EXPECT_EQ(with(Prefix::kGe, 11), (std::vector<std::string>{"o2", "o3"}));
+  EXPECT_EQ(with(Prefix::kLt, 11), (std::vector<std::string>{"o1"}));
+  EXPECT_EQ(with(Prefix::kLe, 11), (std::vector<std::string>{"o1", "o2"}));
+  EXPECT_EQ(with(Prefix::kNe, 11), (std::vector<std::string>{"o1", "o3"}));
+  EXPECT_EQ(with(Prefix::kSa, 11), (std::vector<std::string>{"o3"}));
+  EXPECT_EQ(with(Prefix::kEb, 11), (std::vector<std::string>{"o1"}));
+}
+
+TEST_P(SearchConformance, StringStartsWithExactAndContains) {
+  Condition c;
+  c.kind = IndexKind::kString;
+  c.param = "code-text";
+  c.text = "gluc";
+  SearchPlan p;
+  p.resource_type = "Observation";
+  p.all_of.push_back(Clause{{c}, false});
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o1", "o4"}));
+  p.all_of[0].any_of[0].string_mode = StringMode::kExact;
+  EXPECT_TRUE(run(p).entries.empty());
+  p.all_of[0].any_of[0].text = "rate";
+  p.all_of[0].any_of[0].string_mode = StringMode::kContains;
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o2"}));
+}
+
+TEST_P(SearchConformance, SortDescendingByDateThenKeysetPagingAcrossWrites) {
+  SearchPlan p;
+  p.resource_type = "Observation";
+  p.all_of.push_back(Clause{{ref("patient", "Patient", "p1")}, false});
+  p.sort.push_back(SortKey{IndexKind::kDate, "date", true});
+  p.count = 2;
+  p.want_total = true;
+  SearchPage first = run(p);
+  EXPECT_EQ(ids_of(first), (std::vector<std::string>{"o3", "o2"}));
+  EXPECT_EQ(first.total, 3);
+  ASSERT_TRUE(first.next.has_value());
+  // A new, later observation must not shift the next page.
+  ASSERT_TRUE(store_->create(obs("o5", "p1", "laboratory", 20)).ok());
+  p.after = first.next;
+  SearchPage second = run(p);
+  EXPECT_EQ(ids_of(second), (std::vector<std::string>{"o1"}));
+  EXPECT_FALSE(second.next.has_value());
+}
+
+TEST_P(SearchConformance, MissingAndCompartmentAndDeleted) {
+  Condition m;
+  m.kind = IndexKind::kString;
+  m.param = "code-text";
+  m.missing = true;
+  ASSERT_TRUE(store_->create(obs("o6", "p1", "survey", 5)).ok());
+  SearchPlan p;
+  p.resource_type = "Observation";
+  p.all_of.push_back(Clause{{m}, false});
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o6"}));
+  SearchPlan c;
+  c.resource_type = "Observation";
+  c.compartment_patient = "p2";
+  EXPECT_EQ(ids_of(run(c)), (std::vector<std::string>{"o4"}));
+  ASSERT_TRUE(store_->remove("Observation", "o4").ok());
+  EXPECT_TRUE(run(c).entries.empty());
+  auto comps = store_->compartments_of("Observation", "o1");
+  ASSERT_TRUE(comps.ok());
+  EXPECT_EQ(*comps, (std::vector<std::string>{"p1"}));
+}
+
+TEST_P(SearchConformance, IncludesAndRevincludes) {
+  auto targets = store_->references_of({{"Observation", "o1"}, {"Observation", "o4"}}, "patient");
+  ASSERT_TRUE(targets.ok());
+  EXPECT_EQ(targets->size(), 2u);
+  Write prov = make_write("Provenance", "pv1", "\"x\":1");
+  prov.index.references.push_back(ReferenceRow{"target", "Observation", "o1", ""});
+  ASSERT_TRUE(store_->create(std::move(prov)).ok());
+  auto rev = store_->referencing("Provenance", "target", {{"Observation", "o1"}}, 100);
+  ASSERT_TRUE(rev.ok());
+  ASSERT_EQ(rev->size(), 1u);
+  EXPECT_EQ((*rev)[0].id, "pv1");
+  auto many = store_->read_many({{"Observation", "o1"}, {"Observation", "nope"}});
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ(many->size(), 1u);
 }
 
 }  // namespace ipa::storage::testing

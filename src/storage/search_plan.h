@@ -1,0 +1,96 @@
+// SearchPlan: a FHIR search as a dialect-neutral description that a store renders to its own
+// SQL. The search module builds it from the request's parameters; stores only execute it.
+// Plain data; safe to share read-only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipa::storage {
+
+enum class IndexKind {
+  kToken,
+  kString,
+  kDate,
+  kReference,
+  kQuantity,
+  kNumber,
+  kUri,
+  kId,           // _id: the resource id itself
+  kLastUpdated,  // _lastUpdated: the current version's time
+};
+
+// FHIR R4 search.html#prefix, applied to [low, high) ranges.
+enum class Prefix { kEq, kNe, kGt, kLt, kGe, kLe, kSa, kEb, kAp };
+
+enum class StringMode { kStartsWith, kExact, kContains };
+enum class UriMode { kExact, kBelow, kAbove };
+
+// One alternative of a clause: a match on one index kind. Only the fields of `kind` are used.
+struct Condition {
+  IndexKind kind = IndexKind::kToken;
+  std::string param;
+  // :missing=true / false: the resource has no / some row for `param` (other fields unused).
+  std::optional<bool> missing;
+
+  // kToken: system (nullopt: any system; "" : no system) and code (nullopt: any code, for
+  // `system|`); compared case-insensitively. text_search: :text on the folded display text.
+  std::optional<std::string> system;
+  std::optional<std::string> code;
+  bool text_search = false;
+  // kString (value already folded unless kExact), kUri, kId, kToken :text value.
+  std::string text;
+  StringMode string_mode = StringMode::kStartsWith;
+  UriMode uri_mode = UriMode::kExact;
+
+  // kDate, kLastUpdated: [low, high) ms; kNumber, kQuantity: [dlow, dhigh).
+  Prefix prefix = Prefix::kEq;
+  int64_t low = 0;
+  int64_t high = 0;
+  double dlow = 0;
+  double dhigh = 0;
+  // kQuantity: optional system and code of the unit.
+  std::optional<std::string> unit_system;
+  std::optional<std::string> unit_code;
+
+  // kReference: a local target (target_type may be empty: any type) or an absolute url.
+  std::string target_type;
+  std::string target_id;
+  std::string url;
+  // Chained search (param.chained=value): the targets are the matches of this plan.
+  std::shared_ptr<struct SearchPlan> chain;
+};
+
+// A clause is the OR of its conditions; `negate` (:not, ne) inverts the whole clause.
+struct Clause {
+  std::vector<Condition> any_of;
+  bool negate = false;
+};
+
+struct SortKey {
+  IndexKind kind = IndexKind::kId;  // kId: by id; kLastUpdated; kDate/kString/kToken/kNumber/...
+  std::string param;
+  bool descending = false;
+};
+
+// A keyset position: the sort values of the last row of the previous page, then its id.
+struct Keyset {
+  std::vector<std::string> values;  // one per sort key, as text ("" for no value)
+  std::string id;
+};
+
+struct SearchPlan {
+  std::string resource_type;
+  std::vector<Clause> all_of;
+  // Restricts matches to one patient's compartment (Patient/[id]/[type], or a grant's patient).
+  std::optional<std::string> compartment_patient;
+  std::vector<SortKey> sort;  // the id is always the last, implicit key
+  int count = 50;
+  std::optional<Keyset> after;
+  bool want_total = false;
+};
+
+}  // namespace ipa::storage
