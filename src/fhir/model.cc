@@ -62,6 +62,7 @@ class Model {
                                  e.min,
                                  e.max,
                                  e.is_array != 0,
+                                 e.is_summary != 0,
                                  e.binding == 0 ? nullptr : &bindings_[e.binding]};
     }
     for (size_t i = 0; i < raw::kTypeCount; ++i) {

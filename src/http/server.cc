@@ -97,9 +97,10 @@ class Session : public std::enable_shared_from_this<Session> {
     begin_request();
   }
 
-  // On stop: closes the connection when it waits for a request that has not begun.
+  // On stop: closes the connection when it waits for a request that has not begun, or only
+  // drains input after its last response.
   void close_if_idle() {
-    if (phase_ == Phase::kIdle) close();
+    if (phase_ == Phase::kIdle || phase_ == Phase::kLinger) close();
   }
 
   void close() {
@@ -322,7 +323,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (!keep_alive_) {
-      if (linger_) {
+      // Unread input (an error mid-request, or pipelined requests after "Connection: close")
+      // would make close() send a reset that can destroy the response in flight.
+      if (linger_ || buffer_.size() > 0) {
         linger();
       } else {
         close();

@@ -312,6 +312,18 @@ TEST(HttpServer, ClientReusesItsConnection) {
   EXPECT_EQ(seen.size(), 6u);
 }
 
+TEST(HttpServer, ClientRetriesWhenTheServerClosedItsKeptAliveConnection) {
+  ServerOptions options = small_options();
+  options.idle_timeout = 100ms;
+  auto server = start_or_die(options, echo);
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(request(server->port(), "GET", "/one").ok());
+  std::this_thread::sleep_for(300ms);  // the server closes the idle connection meanwhile
+  auto res = request(server->port(), "GET", "/two");
+  ASSERT_TRUE(res.ok()) << res.error().diagnostics;
+  EXPECT_NE(res->body.find("path=/two"), std::string::npos);
+}
+
 TEST(HttpServer, LargeBodiesGet413WithOperationOutcome) {
   ServerOptions options = small_options();
   options.body_limit = 1000;

@@ -155,6 +155,11 @@ http::Response write_response(State& s, core::Result<internal::Outcome> r, const
                            internal::prefer_return(req.header("Prefer")), r->location);
 }
 
+// Prefer: handling=strict makes unknown search parameters errors (FHIR R4 search.html#errors).
+bool strict(const http::Request& req) {
+  return req.header("Prefer").find("handling=strict") != std::string::npos;
+}
+
 core::Error unknown_type(const std::string& type) {
   return core::not_found("Resource type '" + type + "' is not known to FHIR R4.");
 }
@@ -244,14 +249,30 @@ http::Response FhirApi::handle(const http::Request& req) {
       return write_response(s, std::move(r), *shape, req);
     }
     if (method == "GET") {
-      return internal::error_response(core::not_implemented(
-          "Search on " + type + " is not implemented yet."));
+      return internal::run_search(s, type, *params, *shape, strict(req), "");
     }
     return internal::error_response(
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "."));
   }
 
   const std::string& id = parts[1];
+  if (id == "_search" && parts.size() == 2) {
+    if (method != "POST") {
+      return internal::error_response(
+          core::method_not_allowed("[type]/_search takes a POST with a form body."));
+    }
+    std::string ct = req.header("Content-Type");
+    if (!req.body.empty() &&
+        ct.substr(0, ct.find(';')) != "application/x-www-form-urlencoded") {
+      return internal::error_response(core::unsupported_media_type(
+          "POST [type]/_search takes application/x-www-form-urlencoded."));
+    }
+    auto form = internal::parse_query(req.body);
+    if (!form.ok()) return internal::error_response(form.error());
+    Params all = *params;
+    all.insert(all.end(), form->begin(), form->end());
+    return internal::run_search(s, type, all, *shape, strict(req), "");
+  }
   if (id == "_history" && parts.size() == 2) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
@@ -297,6 +318,13 @@ http::Response FhirApi::handle(const http::Request& req) {
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "/[id]."));
   }
 
+  if (type == "Patient" && parts.size() == 3 && fhir::is_resource_type(parts[2])) {
+    if (method != "GET") {
+      return internal::error_response(
+          core::method_not_allowed("Compartment search is read with GET."));
+    }
+    return internal::run_search(s, parts[2], *params, *shape, strict(req), id);
+  }
   if (parts[2] == "_history") {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));

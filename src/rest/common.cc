@@ -3,6 +3,8 @@
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
+#include "search/extract.h"
+#include "search/query.h"
 #include "rest/internal/common.h"
 
 namespace ipa::rest::internal {
@@ -92,11 +94,6 @@ core::Result<Shape> parse_shape(const Params& params) {
         return core::bad_request(core::IssueType::kInvalid,
                                  "_summary must be one of true, false, text, data, count.");
       }
-      if (v == "true") {
-        return core::bad_request(core::IssueType::kNotSupported,
-                                 "_summary=true is not supported yet; use text, data or false.")
-            .at("_summary");
-      }
       shape.summary = v;
     } else if (k == "_elements") {
       size_t start = 0;
@@ -146,7 +143,7 @@ core::Result<std::string> shaped(const std::string& stored_json, const Shape& sh
   json::Value v = std::move(parsed).value();
   if (shape.subsets()) {
     json::Object kept;
-    std::string_view type = v.get_string("resourceType");
+    std::string type(v.get_string("resourceType"));  // a copy: members are moved below
     for (auto& m : v.members()) {
       bool keep = false;
       if (!shape.elements.empty()) {
@@ -169,7 +166,7 @@ core::Result<std::string> shaped(const std::string& stored_json, const Shape& sh
         if (!keep) {
           if (const auto* t = fhir::find_type(type)) {
             const auto* e = t->find_element(m.first);
-            keep = e != nullptr && e->min > 0;  // TODO(model): add isSummary to the tables
+            keep = e != nullptr && (e->min > 0 || e->is_summary);
           }
         }
       } else {
@@ -273,55 +270,34 @@ std::string render(const json::Value& body, const std::string& id,
   return json::write(json::Value::object(std::move(out)));
 }
 
-// Identifier tokens of a resource (the search module replaces this with full index extraction).
-std::vector<storage::TokenRow> identifier_tokens(const json::Value& body) {
-  std::vector<storage::TokenRow> rows;
-  const json::Value* ids = body.find("identifier");
-  if (ids == nullptr) return rows;
-  auto add = [&](const json::Value& ident) {
-    std::string_view value = ident.get_string("value");
-    if (!value.empty()) {
-      rows.push_back({"identifier", std::string(ident.get_string("system")), std::string(value)});
-    }
-  };
-  if (ids->is_array()) {
-    for (const auto& i : ids->items()) add(i);
-  } else {
-    add(*ids);
-  }
-  return rows;
+// The index rows of `body` (whose id is set). Errors: 422 when a value cannot be indexed.
+core::Result<storage::IndexRows> index_rows(State& s, const json::Value& body) {
+  search::ExtractOptions eo;
+  eo.base_url = s.options.base_url;
+  return search::extract(body, eo);
 }
 
-// If-None-Exist criteria (FHIR R4 http.html#ccreate). Until the search module lands only
-// `identifier` (token) and `_id` are understood; anything else is refused, never ignored.
-core::Result<storage::TokenCriteria> parse_criteria(std::string_view query, std::string* id_out) {
+// If-None-Exist criteria (FHIR R4 http.html#ccreate): a search; unknown parameters are errors,
+// never ignored, since ignoring one would widen the match.
+core::Result<storage::SearchPlan> parse_criteria(State& s, const std::string& type,
+                                                 std::string_view query) {
   std::string_view q = query;
   if (size_t qm = q.find('?'); qm != std::string_view::npos) q = q.substr(qm + 1);
   auto params = parse_query(q);
   if (!params.ok()) return std::move(params).error();
-  storage::TokenCriteria c;
-  for (const auto& [k, v] : *params) {
-    if (k == "identifier") {
-      size_t bar = v.find('|');
-      storage::TokenRow t{"identifier", bar == std::string::npos ? "" : v.substr(0, bar),
-                          bar == std::string::npos ? v : v.substr(bar + 1)};
-      if (t.code.empty()) {
-        return core::bad_request(core::IssueType::kInvalid,
-                                 "If-None-Exist identifier needs a value (system|value).");
-      }
-      c.all_of.push_back(std::move(t));
-    } else if (k == "_id") {
-      *id_out = v;
-    } else {
-      return core::bad_request(core::IssueType::kNotSupported,
-                               "If-None-Exist parameter '" + k +
-                                   "' is not supported; use identifier or _id.");
-    }
-  }
-  if (c.all_of.empty() && id_out->empty()) {
+  if (params->empty()) {
     return core::bad_request(core::IssueType::kInvalid, "If-None-Exist has no criteria.");
   }
-  return c;
+  search::QueryOptions qo;
+  qo.base_url = s.options.base_url;
+  qo.strict = true;
+  auto parsed = search::parse_search(type, *params, qo);
+  if (!parsed.ok()) {
+    core::Error e = std::move(parsed).error();
+    e.diagnostics = "If-None-Exist: " + e.diagnostics;
+    return e;
+  }
+  return std::move(parsed->plan);
 }
 
 }  // namespace
@@ -329,31 +305,24 @@ core::Result<storage::TokenCriteria> parse_criteria(std::string_view query, std:
 core::Result<Outcome> do_create(State& s, storage::Writer& w, const std::string& type,
                                 json::Value body, std::string_view if_none_exist,
                                 std::string assigned_id) {
-  storage::TokenCriteria criteria;
-  bool conditional = !if_none_exist.empty();
-  if (conditional) {
-    std::string id_criterion;
-    auto c = parse_criteria(if_none_exist, &id_criterion);
+  std::optional<storage::SearchPlan> criteria;
+  if (!if_none_exist.empty()) {
+    auto c = parse_criteria(s, type, if_none_exist);
     if (!c.ok()) return std::move(c).error();
     criteria = std::move(*c);
-    if (!id_criterion.empty()) {
-      auto existing = w.read(type, id_criterion);
-      if (existing.ok()) return Outcome{200, std::move(*existing), {}};
-      if (existing.error().http_status != 404 && existing.error().http_status != 410) {
-        return std::move(existing).error();
-      }
-      if (criteria.all_of.empty()) conditional = false;
-    }
   }
   storage::Write write;
   write.resource_type = type;
   write.id = assigned_id.empty() ? s.next_id() : std::move(assigned_id);
-  write.tokens = identifier_tokens(body);
+  body.set("id", json::Value::string(write.id));
+  auto rows = index_rows(s, body);
+  if (!rows.ok()) return std::move(rows).error();
+  write.index = std::move(*rows);
   std::string id = write.id;
   write.render = [&body, id](const storage::VersionStamp& v) -> core::Result<std::string> {
     return render(body, id, v);
   };
-  auto r = w.create(std::move(write), conditional ? &criteria : nullptr);
+  auto r = w.create(std::move(write), criteria ? &*criteria : nullptr);
   if (!r.ok()) return std::move(r).error();
   if (r->existed) return Outcome{200, std::move(r->resource), {}};
   Outcome out{201, std::move(r->resource), {}};
@@ -383,7 +352,9 @@ core::Result<Outcome> do_update(State& s, storage::Writer& w, const std::string&
   write.resource_type = type;
   write.id = id;
   write.if_match = if_match;
-  write.tokens = identifier_tokens(body);
+  auto rows = index_rows(s, body);
+  if (!rows.ok()) return std::move(rows).error();
+  write.index = std::move(*rows);
   write.render = [&body, id](const storage::VersionStamp& v) -> core::Result<std::string> {
     return render(body, id, v);
   };

@@ -203,6 +203,10 @@ class ResourceStore {
   core::Result<WriteResult> remove(const std::string& type, const std::string& id,
                                    std::optional<int64_t> if_match = std::nullopt);
 
+  // A named server secret of `bytes` random bytes, created on first use and shared by every
+  // node on this store (e.g. the paging-cursor key).
+  virtual core::Result<std::string> secret(const std::string& name, size_t bytes) = 0;
+
   // Whether the store can serve (for /readyz).
   virtual core::Status ping() = 0;
 };

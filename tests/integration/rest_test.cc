@@ -161,6 +161,11 @@ TEST_F(RestTest, PrettySummaryAndElements) {
   EXPECT_EQ(elements.get_string("gender"), "male");
   EXPECT_EQ(elements.find("name"), nullptr);
   EXPECT_EQ(elements.find("meta")->find("tag")->items()[0].get_string("code"), "SUBSETTED");
+  auto summary = body_json(server_.get("/fhir/Patient/" + id + "?_summary=true"));
+  EXPECT_NE(summary.find("name"), nullptr);        // Patient.name is a summary element
+  EXPECT_NE(summary.find("birthDate"), nullptr);
+  auto text = body_json(server_.get("/fhir/Patient/" + id + "?_summary=text"));
+  EXPECT_EQ(text.find("name"), nullptr);
   auto data = body_json(server_.get("/fhir/Patient/" + id + "?_summary=data"));
   EXPECT_NE(data.find("name"), nullptr);
   EXPECT_EQ(server_.get("/fhir/Patient/" + id + "?_summary=bogus").status, 400);
@@ -249,7 +254,7 @@ TEST_F(RestTest, ConditionalCreateMakesNoDuplicates) {
   EXPECT_EQ(second.status, 200);
   EXPECT_EQ(body_json(second).get_string("id"), body_json(first).get_string("id"));
   auto unsupported = server_.send("POST", "/fhir/Patient", kPatient,
-                                  {{"If-None-Exist", "name=Muller"}});
+                                  {{"If-None-Exist", "frobnicate=1"}});
   EXPECT_EQ(unsupported.status, 400);
 }
 

@@ -199,7 +199,7 @@ function buildElements(t) {
       if (el.binding && el.binding.strength === 'required' && el.binding.valueSet) {
         binding = el.binding.valueSet;
       }
-      const base = {min, max, isArray, binding, path: el.path};
+      const base = {min, max, isArray, binding, path: el.path, summary: el.isSummary === true};
       if (el.contentReference) {
         const target = el.contentReference.replace(/^#/, '');
         elements.push({...base, name: seg, typeRef: {path: target}, choiceBase: ''});
@@ -281,7 +281,7 @@ for (const t of types) {
   for (const el of els) {
     const ty = resolveType(el, t);
     rawElements.push([str(el.name), str(el.choiceBase), ty.index, bindingFor(el.binding), el.min,
-                      el.max, el.isArray ? 1 : 0]);
+                      el.max, el.isArray ? 1 : 0, el.summary ? 1 : 0]);
   }
   const base = t.baseName && typeByName.has(t.baseName) ? typeByName.get(t.baseName).index : 0xffff;
   rawTypes.push([str(t.name), t.kind, t.primitive, base, first, els.length]);

@@ -28,6 +28,7 @@ struct RawElement {
   int32_t min;
   int32_t max;  // -1 = *
   uint8_t is_array;
+  uint8_t is_summary;  // ElementDefinition.isSummary
 };
 
 struct RawBinding {

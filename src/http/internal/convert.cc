@@ -161,9 +161,31 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t /*remain*/, string_v
 
 void RequestParser::on_finish_impl(error_code& /*ec*/) {}
 
+// FHIR clients send some characters unencoded in queries that RFC 3986 reserves or excludes,
+// most of all '|' (system|code), but also '[', ']', '{', '}', '^', '`', '\\' and '"'. They are
+// percent-encoded here before parsing, so such targets are accepted; the query stays raw
+// (the REST layer decodes it) and the path must still be a valid absolute path.
+std::string tolerant_target(std::string_view target) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (char c : target) {
+    if (c == '|' || c == '[' || c == ']' || c == '{' || c == '}' || c == '^' || c == '`' ||
+        c == '\\' || c == '"') {
+      out.push_back('%');
+      out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+      out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 core::Status decode_target(Request& request) {
   // RFC 9112 section 3.2.1: origin-form = absolute-path [ "?" query ]
-  auto url = boost::urls::parse_origin_form(request.target);
+  std::string target = tolerant_target(request.target);
+  auto url = boost::urls::parse_origin_form(target);
   if (!url) {
     return core::bad_request(core::IssueType::kInvalid,
                              "The request-target is not a valid origin-form path");

@@ -94,6 +94,10 @@ core::Result<json::Value> parse_bundle(std::string_view body);
 // Batch and transaction Bundles: POST [base].
 http::Response process_bundle(State& s, json::Value bundle, const Shape& shape);
 
+// Search (FHIR R4 search.html); `compartment_patient` non-empty for Patient/[id]/[type].
+http::Response run_search(State& s, const std::string& type, const Params& params, const Shape& shape,
+                      bool strict, const std::string& compartment_patient);
+
 // History bundle (FHIR R4 http.html#history).
 http::Response history(State& s, const std::string& type, const std::string& id,
                        const Params& params, const Shape& shape);

@@ -3,6 +3,7 @@
 #include "storage/sqlite/internal/render.h"
 
 #include <sqlite3.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -105,6 +106,10 @@ class Statement {
   }
   Statement& bind(int i, std::string_view s) {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Statement& bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
     return *this;
   }
   Statement& bind(int i, int64_t v) {
@@ -237,6 +242,8 @@ constexpr const char* kInsertUri =
     "INSERT INTO idx_uri(type, id, param, uri) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kInsertCompartment =
     "INSERT OR IGNORE INTO compartment(patient, type, id) VALUES (?1, ?2, ?3)";
+constexpr const char* kGetSecret = "SELECT value FROM secret WHERE name = ?1";
+constexpr const char* kPutSecret = "INSERT OR IGNORE INTO secret(name, value) VALUES (?1, ?2)";
 constexpr const char* kCompartmentsOf =
     "SELECT patient FROM compartment WHERE type = ?1 AND id = ?2 ORDER BY patient";
 constexpr const char* kRefsOf =
@@ -672,6 +679,33 @@ class SqliteStore final : public ResourceStore {
     }
     (void)writer_->exec("ROLLBACK");
     return st;
+  }
+
+  Result<std::string> secret(const std::string& name, size_t bytes) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    {
+      IPA_ASSIGN_STMT(get, *writer_, kGetSecret);
+      get.bind(1, name);
+      auto row = get.step();
+      if (!row.ok()) return std::move(row).error();
+      if (*row) return get.text(0);
+    }
+    std::string value(bytes, '\0');
+    size_t got = 0;
+    while (got < bytes) {
+      ssize_t n = getrandom(value.data() + got, bytes - got, 0);
+      if (n <= 0) return core::internal("getrandom failed");
+      got += static_cast<size_t>(n);
+    }
+    IPA_ASSIGN_STMT(put, *writer_, kPutSecret);
+    put.bind(1, name).bind(2, value);
+    IPA_RETURN_IF_ERROR(put.run());
+    IPA_ASSIGN_STMT(get, *writer_, kGetSecret);
+    get.bind(1, name);
+    auto row = get.step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return core::internal("secret vanished");
+    return get.text(0);
   }
 
   Status ping() override {

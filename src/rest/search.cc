@@ -1,0 +1,223 @@
+// Search interactions (FHIR R4 search.html): GET [type]?..., POST [type]/_search, and the
+// compartment form GET Patient/[id]/[type]. Builds the searchset Bundle with self and next
+// links (sealed keyset cursors), _include/_revinclude entries and an OperationOutcome entry
+// naming every parameter that was ignored.
+#include <set>
+
+#include "fhir/model.h"
+#include "fhir/outcome.h"
+#include "rest/internal/common.h"
+#include "search/cursor.h"
+#include "search/query.h"
+
+namespace ipa::rest::internal {
+namespace {
+
+bool unreserved(unsigned char c) {
+  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' ||
+         c == '|' || c == ',' || c == '/' || c == '$';
+}
+
+std::string encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (unreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string query_string(const search::Params& params) {
+  std::string q;
+  for (const auto& [k, v] : params) {
+    if (!q.empty()) q += '&';
+    q += encode(k) + "=" + encode(v);
+  }
+  return q;
+}
+
+void append_entry(std::string& out, State& s, const storage::StoredResource& r, const char* mode,
+                  const Shape& shape, bool& first) {
+  if (!first) out += ',';
+  first = false;
+  out += R"({"fullUrl":)";
+  json::write_string(out, s.options.base_url + "/" + r.resource_type + "/" + r.id);
+  out += R"(,"resource":)";
+  if (shape.subsets()) {
+    auto body = shaped(r.json, Shape{.pretty = false, .summary = shape.summary,
+                                     .elements = shape.elements});
+    out += body.ok() ? *body : r.json;
+  } else {
+    out += r.json;
+  }
+  out += R"(,"search":{"mode":")";
+  out += mode;
+  out += R"("}})";
+}
+
+std::vector<storage::ResourceKey> keys_of(const std::vector<storage::StoredResource>& rs,
+                                          const std::string& type) {
+  std::vector<storage::ResourceKey> keys;
+  for (const auto& r : rs) {
+    if (type == "*" || r.resource_type == type) keys.push_back({r.resource_type, r.id});
+  }
+  return keys;
+}
+
+// _include and _revinclude (with :iterate up to three rounds), never repeating a resource.
+core::Result<std::vector<storage::StoredResource>> included(
+    State& s, const search::ParsedSearch& q, const std::vector<storage::StoredResource>& matches) {
+  std::set<storage::ResourceKey> seen;
+  for (const auto& m : matches) seen.insert({m.resource_type, m.id});
+  std::vector<storage::StoredResource> out;
+  std::vector<storage::StoredResource> frontier = matches;
+  for (int round = 0; round < 3 && !frontier.empty(); ++round) {
+    std::vector<storage::StoredResource> added;
+    auto add = [&](std::vector<storage::StoredResource> rs) {
+      for (auto& r : rs) {
+        if (seen.insert({r.resource_type, r.id}).second) added.push_back(std::move(r));
+      }
+    };
+    for (const search::Include& inc : q.includes) {
+      if (round > 0 && !inc.iterate) continue;
+      auto sources = keys_of(frontier, inc.source_type);
+      if (sources.empty()) continue;
+      auto targets = s.store.references_of(sources, inc.param);
+      if (!targets.ok()) return std::move(targets).error();
+      std::vector<storage::ResourceKey> wanted;
+      for (auto& t : *targets) {
+        if (inc.target_type.empty() || t.resource_type == inc.target_type) wanted.push_back(t);
+      }
+      auto rs = s.store.read_many(wanted);
+      if (!rs.ok()) return std::move(rs).error();
+      add(std::move(*rs));
+    }
+    for (const search::Include& inc : q.revincludes) {
+      if (round > 0 && !inc.iterate) continue;
+      auto targets = keys_of(frontier, "*");
+      if (targets.empty()) continue;
+      auto rs = s.store.referencing(inc.source_type, inc.param, targets, 1000);
+      if (!rs.ok()) return std::move(rs).error();
+      add(std::move(*rs));
+    }
+    for (auto& r : added) out.push_back(r);
+    frontier = std::move(added);
+  }
+  return out;
+}
+
+}  // namespace
+
+http::Response run_search(State& s, const std::string& type, const Params& params, const Shape& shape,
+                      bool strict, const std::string& compartment_patient) {
+  search::QueryOptions qo;
+  qo.base_url = s.options.base_url;
+  qo.strict = strict;
+  qo.default_count = s.options.default_count;
+  qo.max_count = s.options.max_count;
+  auto parsed = search::parse_search(type, params, qo);
+  if (!parsed.ok()) return error_response(parsed.error(), shape.pretty);
+  search::ParsedSearch& q = *parsed;
+  std::string self_base = s.options.base_url + "/";
+  if (!compartment_patient.empty()) {
+    if (fhir::patient_compartment_params(type).empty() && type != "Patient") {
+      return error_response(core::not_found(type + " is not in the Patient compartment."));
+    }
+    if (type == "Patient") {
+      storage::Condition c;
+      c.kind = storage::IndexKind::kId;
+      c.text = compartment_patient;
+      q.plan.all_of.push_back(storage::Clause{{c}, false});
+    } else {
+      q.plan.compartment_patient = compartment_patient;
+    }
+    self_base += "Patient/" + compartment_patient + "/";
+  }
+  self_base += type;
+  std::string self_query = query_string(q.applied);
+  // The cursor is bound to exactly this search.
+  std::string binding = self_base + "?" + self_query;
+  auto key = s.store.secret("cursor-key", search::kCursorKeyBytes);
+  if (!key.ok()) return error_response(key.error(), shape.pretty);
+  if (!q.cursor.empty()) {
+    auto after = search::open_cursor(q.cursor, binding, *key, s.clock->now());
+    if (!after.ok()) return error_response(after.error(), shape.pretty);
+    if (after->values.size() != q.plan.sort.size()) {
+      return error_response(core::bad_request(core::IssueType::kInvalid,
+                                              "The paging cursor does not fit this search.")
+                                .at("_cursor"));
+    }
+    q.plan.after = std::move(*after);
+  }
+  bool count_only = q.summary == "count" || q.plan.count == 0;
+  q.plan.want_total = count_only || q.total == search::TotalMode::kAccurate ||
+                      q.total == search::TotalMode::kEstimate;
+  if (count_only) q.plan.count = 0;
+  auto page = s.store.search(q.plan);
+  if (!page.ok()) return error_response(page.error(), shape.pretty);
+  std::vector<storage::StoredResource> extra;
+  if (!count_only && (!q.includes.empty() || !q.revincludes.empty())) {
+    auto inc = included(s, q, page->entries);
+    if (!inc.ok()) return error_response(inc.error(), shape.pretty);
+    extra = std::move(*inc);
+  }
+  std::optional<int64_t> total = page->total;
+  if (!total && q.total != search::TotalMode::kNone && !page->next && !q.plan.after) {
+    total = static_cast<int64_t>(page->entries.size());  // cheap: everything is on this page
+  }
+
+  std::string out = R"({"resourceType":"Bundle","meta":{"lastUpdated":")";
+  out += core::format_instant(s.clock->now());
+  out += R"("},"type":"searchset")";
+  if (total) out += R"(,"total":)" + std::to_string(*total);
+  out += R"(,"link":[{"relation":"self","url":)";
+  json::write_string(out, self_base + (self_query.empty() ? "" : "?" + self_query));
+  out += "}";
+  if (page->next) {
+    std::string next = self_base + "?" + self_query + (self_query.empty() ? "" : "&") +
+                       "_cursor=" + search::seal_cursor(*page->next, binding, *key, s.clock->now());
+    out += R"(,{"relation":"next","url":)";
+    json::write_string(out, next);
+    out += "}";
+  }
+  out += R"(],"entry":[)";
+  bool first = true;
+  Shape entry_shape{.pretty = false, .summary = q.summary == "count" ? "" : q.summary,
+                    .elements = q.elements};
+  for (const auto& r : page->entries) append_entry(out, s, r, "match", entry_shape, first);
+  for (const auto& r : extra) append_entry(out, s, r, "include", entry_shape, first);
+  if (!q.ignored.empty()) {
+    std::vector<core::Error> issues;
+    for (const std::string& why : q.ignored) {
+      core::Error e;
+      e.severity = core::Severity::kWarning;
+      e.type = core::IssueType::kNotSupported;
+      e.diagnostics = "Parameter ignored: " + why;
+      issues.push_back(std::move(e));
+    }
+    if (!first) out += ',';
+    first = false;
+    out += R"({"resource":)";
+    out += json::write(fhir::operation_outcome(issues));
+    out += R"(,"search":{"mode":"outcome"}})";
+  }
+  out += "]}";
+  if (first) {
+    // No entries at all: FHIR JSON forbids an empty array (ele-1).
+    out.erase(out.size() - std::string(R"(,"entry":[]})").size());
+    out += "}";
+  }
+  if (shape.pretty) {
+    auto pretty = shaped(out, Shape{.pretty = true});
+    if (pretty.ok()) out = std::move(*pretty);
+  }
+  return json_response(200, std::move(out));
+}
+
+}  // namespace ipa::rest::internal

@@ -1,0 +1,621 @@
+#include "search/extract.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fhir/model.h"
+#include "search/fhirpath.h"
+#include "search/text.h"
+#include "search/values.h"
+
+namespace ipa::search {
+namespace {
+
+using fhir::SearchParamType;
+
+// The value shapes extraction knows, from the FHIR type of an expression's result.
+enum class Shape : uint8_t {
+  kOther,
+  kCoding,
+  kCodeableConcept,
+  kIdentifier,
+  kContactPoint,
+  kHumanName,
+  kAddress,
+  kPeriod,
+  kTiming,
+  kReference,
+  kQuantity,  // Quantity, Age, Duration, Distance, Count
+  kMoney,
+  kRange,
+  kSampledData,
+  kDate,  // date, dateTime, instant
+  kBoolean,
+  kInteger,  // integer, positiveInt, unsignedInt
+  kDecimal,
+  kUri,     // uri, url, canonical, oid, uuid
+  kString,  // string, markdown, code, id
+  kResource,
+};
+
+Shape shape_of_name(std::string_view n) {
+  static const std::pair<std::string_view, Shape> kShapes[] = {
+      {"Coding", Shape::kCoding},
+      {"CodeableConcept", Shape::kCodeableConcept},
+      {"Identifier", Shape::kIdentifier},
+      {"ContactPoint", Shape::kContactPoint},
+      {"HumanName", Shape::kHumanName},
+      {"Address", Shape::kAddress},
+      {"Period", Shape::kPeriod},
+      {"Timing", Shape::kTiming},
+      {"Reference", Shape::kReference},
+      {"Quantity", Shape::kQuantity},
+      {"Money", Shape::kMoney},
+      {"Range", Shape::kRange},
+      {"SampledData", Shape::kSampledData},
+      {"date", Shape::kDate},
+      {"dateTime", Shape::kDate},
+      {"instant", Shape::kDate},
+      {"boolean", Shape::kBoolean},
+      {"integer", Shape::kInteger},
+      {"decimal", Shape::kDecimal},
+      {"uri", Shape::kUri},
+      {"string", Shape::kString},
+      {"Resource", Shape::kResource},
+  };
+  for (const auto& [name, shape] : kShapes) {
+    if (n == name) return shape;
+  }
+  return Shape::kOther;
+}
+
+// The shape of `t`: its own name or the nearest base's (Age is a Quantity, code a string).
+Shape shape_of(const fhir::TypeInfo* t) {
+  for (; t != nullptr; t = t->base) {
+    if (const Shape s = shape_of_name(t->name); s != Shape::kOther) return s;
+  }
+  return Shape::kOther;
+}
+
+// Which shapes each parameter type indexes.
+bool handles(SearchParamType type, Shape s) {
+  switch (type) {
+    case SearchParamType::kToken:
+      return s == Shape::kCoding || s == Shape::kCodeableConcept || s == Shape::kIdentifier ||
+             s == Shape::kContactPoint || s == Shape::kBoolean || s == Shape::kString ||
+             s == Shape::kUri || s == Shape::kInteger || s == Shape::kDecimal;
+    case SearchParamType::kString:
+      return s == Shape::kString || s == Shape::kUri || s == Shape::kHumanName ||
+             s == Shape::kAddress || s == Shape::kCodeableConcept || s == Shape::kCoding ||
+             s == Shape::kIdentifier || s == Shape::kContactPoint;
+    case SearchParamType::kDate:
+      return s == Shape::kDate || s == Shape::kPeriod || s == Shape::kTiming;
+    case SearchParamType::kReference:
+      return s == Shape::kReference || s == Shape::kUri || s == Shape::kResource;
+    case SearchParamType::kQuantity:
+      return s == Shape::kQuantity || s == Shape::kMoney || s == Shape::kRange;
+    case SearchParamType::kNumber:
+      return s == Shape::kInteger || s == Shape::kDecimal || s == Shape::kRange ||
+             s == Shape::kQuantity;
+    case SearchParamType::kUri:
+      return s == Shape::kUri || s == Shape::kString;
+    default:
+      return false;
+  }
+}
+
+struct Param {
+  const fhir::SearchParamInfo* info = nullptr;
+  std::shared_ptr<const FhirPath> path;  // null when unsupported
+  bool supported = false;
+  std::string note;
+};
+
+struct TypeParams {
+  std::vector<Param> params;  // sorted by code, as fhir::search_params()
+  std::vector<const Param*> extracted;
+  // The compartment parameters in owner preference order: patient, subject, then as listed.
+  std::vector<std::string_view> owner_order;
+};
+
+struct Registry {
+  std::unordered_map<std::string_view, TypeParams> types;
+  std::unordered_map<const fhir::TypeInfo*, Shape> shapes;
+};
+
+Param make_param(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
+  Param p;
+  p.info = &info;
+  if (info.code == "_lastUpdated") {
+    p.note = "kept by the store from meta.lastUpdated, not extracted";
+    return p;
+  }
+  if (info.type == SearchParamType::kComposite) {
+    p.note = "composite: storage::IndexRows has no composite row type";
+    return p;
+  }
+  if (info.type == SearchParamType::kSpecial) {
+    p.note = "special parameter (" + std::string(info.expression) + "): no index row type";
+    return p;
+  }
+  if (info.expression.empty()) {
+    p.note = info.code == "_query" ? "named query, not an indexed value"
+                                   : "full-text search: no FHIRPath expression to index";
+    return p;
+  }
+  auto path = FhirPath::compile(info.expression);
+  if (!path.ok()) {
+    p.note = path.error().diagnostics;
+    return p;
+  }
+  auto types = (*path)->result_types(type);
+  if (!types.ok()) {
+    p.note = types.error().diagnostics;
+    return p;
+  }
+  std::string unhandled;
+  bool any = false;
+  for (const fhir::TypeInfo* t : *types) {
+    if (handles(info.type, shape_of(t))) {
+      any = true;
+    } else {
+      unhandled += (unhandled.empty() ? "" : ", ") + std::string(t->name);
+    }
+  }
+  if (!any) {
+    p.note = unhandled.empty() ? "the expression yields no values"
+                               : unhandled + " values are not indexable as " +
+                                     std::string(fhir::search_param_type_name(info.type));
+    return p;
+  }
+  p.supported = true;
+  p.path = std::move(*path);
+  if (!unhandled.empty()) p.note = unhandled + " values are not indexed";
+  return p;
+}
+
+const Registry& registry() {
+  static const Registry* const kRegistry = [] {
+    auto* r = new Registry();
+    for (const fhir::TypeInfo& t : fhir::all_types()) r->shapes.emplace(&t, shape_of(&t));
+    for (std::string_view name : fhir::resource_types()) {
+      const fhir::TypeInfo* type = fhir::find_type(name);
+      if (type == nullptr) continue;
+      TypeParams& tp = r->types[name];
+      const auto params = fhir::search_params(name);
+      tp.params.reserve(params.size());
+      for (const fhir::SearchParamInfo& info : params) tp.params.push_back(make_param(*type, info));
+      for (const Param& p : tp.params) {
+        if (p.supported) tp.extracted.push_back(&p);
+      }
+      const auto compartment = fhir::patient_compartment_params(name);
+      for (std::string_view preferred : {"patient", "subject"}) {
+        if (std::find(compartment.begin(), compartment.end(), preferred) != compartment.end()) {
+          tp.owner_order.push_back(preferred);
+        }
+      }
+      for (std::string_view c : compartment) {
+        if (c != "patient" && c != "subject") tp.owner_order.push_back(c);
+      }
+    }
+    return r;
+  }();
+  return *kRegistry;
+}
+
+const Param* find_param(std::string_view resource_type, std::string_view code) {
+  const Registry& r = registry();
+  auto it = r.types.find(resource_type);
+  if (it == r.types.end()) return nullptr;
+  const auto& params = it->second.params;
+  auto p = std::lower_bound(params.begin(), params.end(), code,
+                            [](const Param& a, std::string_view c) { return a.info->code < c; });
+  if (p == params.end() || p->info->code != code) return nullptr;
+  return &*p;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+constexpr std::string_view kIso4217 = "urn:iso:std:iso:4217";
+
+std::string_view str(const json::Value& node, std::string_view key) { return node.get_string(key); }
+
+// Emits the rows of one parameter.
+class Emitter {
+ public:
+  Emitter(std::string_view base_url, storage::IndexRows& rows) : base_url_(base_url), rows_(rows) {}
+
+  core::Status emit(const Param& p, const FhirPathItem& item, Shape shape) {
+    param_ = p.info->code;
+    switch (p.info->type) {
+      case SearchParamType::kToken:
+        token(item, shape);
+        return {};
+      case SearchParamType::kString:
+        string(item, shape);
+        return {};
+      case SearchParamType::kDate:
+        return date(p, item, shape);
+      case SearchParamType::kReference:
+        reference(item, shape);
+        return {};
+      case SearchParamType::kQuantity:
+        quantity(item, shape);
+        return {};
+      case SearchParamType::kNumber:
+        number(item, shape);
+        return {};
+      case SearchParamType::kUri:
+        if (item.node->is_string() && !item.node->text().empty()) {
+          rows_.uris.push_back({std::string(param_), item.node->text()});
+        }
+        return {};
+      default:
+        return {};
+    }
+  }
+
+ private:
+  void add_token(std::string_view system, std::string_view code, std::string_view text) {
+    if (system.empty() && code.empty() && text.empty()) return;
+    rows_.tokens.push_back({std::string(param_), std::string(system), std::string(code),
+                            text.empty() ? "" : fold(text)});
+  }
+
+  void add_coding(const json::Value& coding) {
+    add_token(str(coding, "system"), str(coding, "code"), str(coding, "display"));
+  }
+
+  // FHIR R4 search.html#token: Coding, CodeableConcept, Identifier, ContactPoint, code, boolean.
+  void token(const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    switch (shape) {
+      case Shape::kCoding:
+        add_coding(v);
+        return;
+      case Shape::kCodeableConcept: {
+        if (const json::Value* codings = v.find("coding"); codings && codings->is_array()) {
+          for (const json::Value& c : codings->items()) add_coding(c);
+        }
+        // The text alone still gives a row, so that :text finds it.
+        if (const std::string_view text = str(v, "text"); !text.empty()) add_token("", "", text);
+        return;
+      }
+      case Shape::kIdentifier: {
+        const std::string_view value = str(v, "value");
+        const json::Value* type = v.find("type");
+        std::string_view type_text = type != nullptr ? str(*type, "text") : std::string_view();
+        add_token(str(v, "system"), value, type_text);
+        // FHIR R4 search.html#token: the :of-type modifier searches [type system]|[type
+        // code]|value.
+        if (type == nullptr || value.empty()) return;
+        const json::Value* codings = type->find("coding");
+        if (codings == nullptr || !codings->is_array()) return;
+        for (const json::Value& c : codings->items()) {
+          const std::string_view code = str(c, "code");
+          if (code.empty()) continue;
+          std::string joined;
+          joined.reserve(code.size() + 1 + value.size());
+          joined.append(code).append("|").append(value);
+          rows_.tokens.push_back({std::string(param_) + ":of-type", std::string(str(c, "system")),
+                                  std::move(joined), std::string()});
+        }
+        return;
+      }
+      case Shape::kContactPoint:
+        if (const std::string_view value = str(v, "value"); !value.empty()) {
+          add_token(str(v, "system"), value, "");
+        }
+        return;
+      case Shape::kBoolean:
+        if (v.is_bool()) add_token("", v.as_bool() ? "true" : "false", "");
+        return;
+      default:
+        if ((v.is_string() || v.is_number()) && !v.text().empty()) add_token("", v.text(), "");
+        return;
+    }
+  }
+
+  void add_string(std::string_view s) {
+    if (s.empty()) return;
+    rows_.strings.push_back({std::string(param_), fold(s), std::string(s)});
+  }
+  void add_string_member(const json::Value& v, std::string_view key) {
+    const json::Value* m = v.find(key);
+    if (m == nullptr) return;
+    if (m->is_string()) {
+      add_string(m->text());
+    } else if (m->is_array()) {
+      for (const json::Value& i : m->items()) {
+        if (i.is_string()) add_string(i.text());
+      }
+    }
+  }
+
+  // FHIR R4 search.html#string: HumanName and Address search all their parts.
+  void string(const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    switch (shape) {
+      case Shape::kHumanName:
+        for (std::string_view k : {"text", "family", "given", "prefix", "suffix"}) {
+          add_string_member(v, k);
+        }
+        return;
+      case Shape::kAddress:
+        for (std::string_view k :
+             {"text", "line", "city", "district", "state", "postalCode", "country"}) {
+          add_string_member(v, k);
+        }
+        return;
+      case Shape::kCodeableConcept:
+        add_string_member(v, "text");
+        if (const json::Value* codings = v.find("coding"); codings && codings->is_array()) {
+          for (const json::Value& c : codings->items()) add_string_member(c, "display");
+        }
+        return;
+      case Shape::kCoding:
+        add_string_member(v, "display");
+        return;
+      case Shape::kIdentifier:
+      case Shape::kContactPoint:
+        add_string_member(v, "value");
+        return;
+      default:
+        if (v.is_string()) add_string(v.text());
+        return;
+    }
+  }
+
+  core::Error bad_date(const Param& p, std::string_view text) const {
+    return core::bad_request(core::IssueType::kValue, "invalid date '" + std::string(text) +
+                                                          "' in the value of search "
+                                                          "parameter '" +
+                                                          std::string(p.info->code) + "'")
+        .at(std::string(p.info->expression));
+  }
+
+  // Adds the range of `text` (may be absent); for Period ends only one side is kept.
+  core::Status add_date(const Param& p, const json::Value* text, int64_t* low, int64_t* high) {
+    if (text == nullptr || !text->is_string()) return {};
+    const std::optional<DateRange> r = date_range(text->text());
+    if (!r) return bad_date(p, text->text());
+    if (low != nullptr) *low = r->low;
+    if (high != nullptr) *high = r->high;
+    return {};
+  }
+
+  core::Status date(const Param& p, const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    switch (shape) {
+      case Shape::kDate: {
+        int64_t low = 0;
+        int64_t high = 0;
+        if (!v.is_string()) return {};
+        IPA_RETURN_IF_ERROR(add_date(p, &v, &low, &high));
+        rows_.dates.push_back({std::string(param_), low, high});
+        return {};
+      }
+      case Shape::kPeriod: {
+        // FHIR R4 search.html#date: a Period's range runs from its start to its end; a missing
+        // end is open.
+        const json::Value* start = v.find("start");
+        const json::Value* end = v.find("end");
+        if (start == nullptr && end == nullptr) return {};
+        int64_t low = std::numeric_limits<int64_t>::min();
+        int64_t high = std::numeric_limits<int64_t>::max();
+        IPA_RETURN_IF_ERROR(add_date(p, start, &low, nullptr));
+        IPA_RETURN_IF_ERROR(add_date(p, end, nullptr, &high));
+        rows_.dates.push_back({std::string(param_), low, high});
+        return {};
+      }
+      case Shape::kTiming: {
+        const json::Value* events = v.find("event");
+        if (events == nullptr || !events->is_array()) return {};
+        for (const json::Value& e : events->items()) {
+          int64_t low = 0;
+          int64_t high = 0;
+          if (!e.is_string()) continue;
+          IPA_RETURN_IF_ERROR(add_date(p, &e, &low, &high));
+          rows_.dates.push_back({std::string(param_), low, high});
+        }
+        return {};
+      }
+      default:
+        return {};
+    }
+  }
+
+  // A reference text: "Type/id" (with or without _history), an absolute URL on this server, an
+  // absolute URL elsewhere or a urn (url rows), "#id" (contained: not indexed).
+  void add_reference(std::string_view ref, bool canonical) {
+    if (ref.empty() || ref[0] == '#') return;
+    std::string_view local = ref;
+    const bool absolute = ref.find("://") != std::string_view::npos || ref.starts_with("urn:");
+    if (absolute) {
+      if (base_url_.empty() || !ref.starts_with(base_url_) || ref.size() <= base_url_.size() ||
+          ref[base_url_.size()] != '/') {
+        rows_.references.push_back({std::string(param_), "", "", std::string(ref)});
+        return;
+      }
+      local = ref.substr(base_url_.size() + 1);
+    }
+    if (canonical) local = local.substr(0, local.find('|'));
+    if (const size_t h = local.find("/_history/"); h != std::string_view::npos) {
+      local = local.substr(0, h);
+    }
+    const size_t slash = local.find('/');
+    if (slash != std::string_view::npos && slash > 0 && slash + 1 < local.size() &&
+        local.find('/', slash + 1) == std::string_view::npos &&
+        fhir::is_resource_type(local.substr(0, slash))) {
+      rows_.references.push_back({std::string(param_), std::string(local.substr(0, slash)),
+                                  std::string(local.substr(slash + 1)), ""});
+      return;
+    }
+    rows_.references.push_back({std::string(param_), "", "", std::string(ref)});
+  }
+
+  void reference(const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    switch (shape) {
+      case Shape::kReference:
+        add_reference(str(v, "reference"), false);
+        return;
+      case Shape::kUri:
+        if (v.is_string()) add_reference(v.text(), item.type->name == "canonical");
+        return;
+      case Shape::kResource: {
+        const std::string_view id = str(v, "id");
+        const std::string_view type = str(v, "resourceType");
+        if (!id.empty() && !type.empty()) {
+          rows_.references.push_back({std::string(param_), std::string(type), std::string(id), ""});
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  static std::optional<std::pair<double, double>> number_range(const json::Value* n) {
+    if (n == nullptr || !n->is_number()) return std::nullopt;
+    return decimal_range(n->text());
+  }
+
+  // A Range [low, high]: each bound widened by its precision; a missing bound is open.
+  static std::optional<std::pair<double, double>> range_bounds(const json::Value& v) {
+    const json::Value* low = v.find("low");
+    const json::Value* high = v.find("high");
+    const auto l = low != nullptr ? number_range(low->find("value")) : std::nullopt;
+    const auto h = high != nullptr ? number_range(high->find("value")) : std::nullopt;
+    if (!l && !h) return std::nullopt;
+    return std::pair{l ? l->first : std::numeric_limits<double>::lowest(),
+                     h ? h->second : std::numeric_limits<double>::max()};
+  }
+
+  void add_quantity(const json::Value& q, std::pair<double, double> range) {
+    std::string_view code = str(q, "code");
+    if (code.empty()) code = str(q, "unit");
+    rows_.quantities.push_back({std::string(param_), std::string(str(q, "system")),
+                                std::string(code), range.first, range.second});
+  }
+
+  void quantity(const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    switch (shape) {
+      case Shape::kQuantity:
+        if (const auto r = number_range(v.find("value"))) add_quantity(v, *r);
+        return;
+      case Shape::kMoney:
+        if (const auto r = number_range(v.find("value"))) {
+          rows_.quantities.push_back({std::string(param_), std::string(kIso4217),
+                                      std::string(str(v, "currency")), r->first, r->second});
+        }
+        return;
+      case Shape::kRange:
+        if (const auto r = range_bounds(v)) {
+          const json::Value* bound = v.find("low");
+          if (bound == nullptr) bound = v.find("high");
+          add_quantity(*bound, *r);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void number(const FhirPathItem& item, Shape shape) {
+    const json::Value& v = *item.node;
+    std::optional<std::pair<double, double>> r;
+    if (shape == Shape::kInteger || shape == Shape::kDecimal) {
+      r = number_range(&v);
+    } else if (shape == Shape::kRange) {
+      r = range_bounds(v);
+    } else if (shape == Shape::kQuantity) {
+      r = number_range(v.find("value"));
+    }
+    if (r) rows_.numbers.push_back({std::string(param_), r->first, r->second});
+  }
+
+  std::string_view base_url_;
+  storage::IndexRows& rows_;
+  std::string_view param_;
+};
+
+void fill_compartment(std::string_view type, const json::Value& resource, const TypeParams& tp,
+                      storage::IndexRows& rows) {
+  const auto compartment = fhir::patient_compartment_params(type);
+  if (type == "Patient") {
+    if (const std::string_view id = resource.get_string("id"); !id.empty()) {
+      rows.owner_patient = std::string(id);
+      rows.compartment_patients.push_back(rows.owner_patient);
+    }
+  }
+  if (compartment.empty()) return;
+  for (const storage::ReferenceRow& r : rows.references) {
+    if (r.target_type != "Patient" || r.target_id.empty()) continue;
+    if (std::find(compartment.begin(), compartment.end(), r.param) == compartment.end()) continue;
+    rows.compartment_patients.push_back(r.target_id);
+  }
+  std::sort(rows.compartment_patients.begin(), rows.compartment_patients.end());
+  rows.compartment_patients.erase(
+      std::unique(rows.compartment_patients.begin(), rows.compartment_patients.end()),
+      rows.compartment_patients.end());
+  if (!rows.owner_patient.empty()) return;
+  for (std::string_view param : tp.owner_order) {
+    for (const storage::ReferenceRow& r : rows.references) {
+      if (r.param == param && r.target_type == "Patient" && !r.target_id.empty()) {
+        rows.owner_patient = r.target_id;
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+core::Result<storage::IndexRows> extract(const json::Value& resource,
+                                         const ExtractOptions& options) {
+  const std::string_view type = resource.is_object() ? resource.get_string("resourceType") : "";
+  const Registry& r = registry();
+  auto it = type.empty() ? r.types.end() : r.types.find(type);
+  if (it == r.types.end()) {
+    return core::bad_request(core::IssueType::kStructure, "the resource has no known resourceType")
+        .at("resourceType");
+  }
+  const TypeParams& tp = it->second;
+  std::string_view base_url = options.base_url;
+  while (base_url.ends_with('/')) base_url.remove_suffix(1);
+
+  storage::IndexRows rows;
+  Emitter emitter(base_url, rows);
+  const fhir::TypeInfo* resource_type = fhir::find_type(type);
+  const FhirPathItem root{&resource, resource_type};
+  for (const Param* p : tp.extracted) {
+    for (const FhirPathItem& item : p->path->evaluate(resource, root)) {
+      auto known = r.shapes.find(item.type);
+      const Shape shape = known != r.shapes.end() ? known->second : shape_of(item.type);
+      if (!handles(p->info->type, shape)) continue;
+      IPA_RETURN_IF_ERROR(emitter.emit(*p, item, shape));
+    }
+  }
+  fill_compartment(type, resource, tp, rows);
+  return rows;
+}
+
+bool is_supported(std::string_view resource_type, std::string_view code) {
+  const Param* p = find_param(resource_type, code);
+  return p != nullptr && p->supported;
+}
+
+ParamSupport param_support(std::string_view resource_type, std::string_view code) {
+  const Param* p = find_param(resource_type, code);
+  if (p == nullptr) return ParamSupport{false, "unknown search parameter"};
+  return ParamSupport{p->supported, p->note};
+}
+
+}  // namespace ipa::search

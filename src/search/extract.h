@@ -1,0 +1,47 @@
+// Index extraction: the search values of a resource as typed index rows (storage::IndexRows),
+// for every supported R4 search parameter of its type, plus its Patient compartment membership
+// and owning patient. Runs on every write. Expressions are compiled once per process; extract()
+// is safe to call from many threads at once. Query parsing lives elsewhere (query.h).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "json/json.h"
+#include "storage/resource_store.h"
+
+namespace ipa::search {
+
+struct ExtractOptions {
+  // The server's public base URL, e.g. "https://example.org/fhir" (a trailing '/' is ignored).
+  // Absolute references starting with base_url + "/" are local and indexed as Type/id.
+  std::string base_url;
+};
+
+// Returns the index rows of every supported search parameter of the resource's type: _id,
+// _profile, _tag, _security, _source from meta (not _lastUpdated: the store keeps it), each row
+// named by the parameter code; Identifier types also give `<code>:of-type` token rows
+// (system = the type coding's system, code = "<type code>|<value>"). Also fills
+// compartment_patients (unique, sorted; a Patient is in its own compartment) and owner_patient
+// (a Patient owns itself; otherwise the first Patient target of `patient`, then `subject`, then
+// the other compartment parameters in their listed order).
+// Errors: bad_request (structure) when `resource` is not an object with a known resourceType;
+// bad_request (value) naming the element's search parameter when an indexed date is malformed.
+core::Result<storage::IndexRows> extract(const json::Value& resource,
+                                         const ExtractOptions& options);
+
+// Returns whether `code` on `resource_type` is extracted: its expression compiles in the
+// FHIRPath subset and its value types are indexed. False for unknown codes, composite and
+// special parameters, _content, _text, _query, and _lastUpdated (kept by the store itself).
+bool is_supported(std::string_view resource_type, std::string_view code);
+
+// Support details for the coverage report: `supported` as is_supported(); `note` says why not,
+// or, for a supported parameter, which of its value types are not indexed (may be empty).
+struct ParamSupport {
+  bool supported = false;
+  std::string note;
+};
+ParamSupport param_support(std::string_view resource_type, std::string_view code);
+
+}  // namespace ipa::search

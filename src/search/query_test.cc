@@ -1,0 +1,165 @@
+#include "search/query.h"
+
+#include <gtest/gtest.h>
+
+namespace ipa::search {
+namespace {
+
+using storage::IndexKind;
+using storage::Prefix;
+
+ParsedSearch parse_ok(const std::string& type, const Params& params, bool strict = false) {
+  QueryOptions o;
+  o.base_url = "https://ehr.example/fhir";
+  o.strict = strict;
+  auto r = parse_search(type, params, o);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().diagnostics);
+  return r.ok() ? std::move(r).value() : ParsedSearch{};
+}
+
+TEST(SearchParse, TokenForms) {
+  struct Case {
+    std::string value;
+    std::optional<std::string> system;
+    std::optional<std::string> code;
+  };
+  std::vector<Case> cases = {
+      {"laboratory", std::nullopt, "laboratory"},
+      {"http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
+       "http://terminology.hl7.org/CodeSystem/observation-category", "laboratory"},
+      {"|laboratory", "", "laboratory"},
+      {"http://loinc.org|", "http://loinc.org", std::nullopt},
+      {R"(a\|b)", std::nullopt, "a|b"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.value);
+    auto p = parse_ok("Observation", {{"category", c.value}});
+    ASSERT_EQ(p.plan.all_of.size(), 1u);
+    const auto& cond = p.plan.all_of[0].any_of[0];
+    EXPECT_EQ(cond.kind, IndexKind::kToken);
+    EXPECT_EQ(cond.param, "category");
+    EXPECT_EQ(cond.system, c.system);
+    EXPECT_EQ(cond.code, c.code);
+  }
+}
+
+TEST(SearchParse, CommasOrRepeatsAnd) {
+  auto p =
+      parse_ok("Observation",
+               {{"status", "final,amended"}, {"category", "laboratory"}, {"category", R"(a\,b)"}});
+  ASSERT_EQ(p.plan.all_of.size(), 3u);
+  EXPECT_EQ(p.plan.all_of[0].any_of.size(), 2u);
+  EXPECT_EQ(p.plan.all_of[2].any_of[0].code, "a,b");
+}
+
+TEST(SearchParse, ReferenceFormsAreEquivalent) {
+  for (const char* v : {"123", "Patient/123", "https://ehr.example/fhir/Patient/123"}) {
+    SCOPED_TRACE(v);
+    auto p = parse_ok("Observation", {{"patient", v}});
+    const auto& c = p.plan.all_of[0].any_of[0];
+    EXPECT_EQ(c.kind, IndexKind::kReference);
+    EXPECT_EQ(c.target_type, "Patient");
+    EXPECT_EQ(c.target_id, "123");
+    EXPECT_TRUE(c.url.empty());
+  }
+  auto other = parse_ok("Observation", {{"subject", "https://elsewhere.example/fhir/Patient/9"}});
+  EXPECT_EQ(other.plan.all_of[0].any_of[0].url, "https://elsewhere.example/fhir/Patient/9");
+  auto typed = parse_ok("Observation", {{"subject:Patient", "7"}});
+  EXPECT_EQ(typed.plan.all_of[0].any_of[0].target_type, "Patient");
+}
+
+TEST(SearchParse, DatePrefixesAndPrecision) {
+  auto p = parse_ok("Observation", {{"date", "ge2020-03"}, {"date", "lt2021"}});
+  ASSERT_EQ(p.plan.all_of.size(), 2u);
+  const auto& a = p.plan.all_of[0].any_of[0];
+  EXPECT_EQ(a.prefix, Prefix::kGe);
+  EXPECT_EQ(a.high - a.low, 31LL * 86400000);
+  EXPECT_EQ(p.plan.all_of[1].any_of[0].prefix, Prefix::kLt);
+  auto tz = parse_ok("Observation", {{"date", "2020-03-04T10:31:00+02:00"}});
+  EXPECT_EQ(tz.plan.all_of[0].any_of[0].high - tz.plan.all_of[0].any_of[0].low, 1000);
+}
+
+TEST(SearchParse, StringsAreFolded) {
+  auto p = parse_ok("Patient", {{"family", "MÜLLER"}, {"given:exact", "Jörg"}});
+  EXPECT_EQ(p.plan.all_of[0].any_of[0].text, "muller");
+  EXPECT_EQ(p.plan.all_of[1].any_of[0].text, "Jörg");
+  EXPECT_EQ(p.plan.all_of[1].any_of[0].string_mode, storage::StringMode::kExact);
+}
+
+TEST(SearchParse, ChainOneLevel) {
+  auto p = parse_ok("Observation", {{"subject:Patient.name", "peter"}});
+  const auto& c = p.plan.all_of[0].any_of[0];
+  ASSERT_NE(c.chain, nullptr);
+  EXPECT_EQ(c.chain->resource_type, "Patient");
+  EXPECT_EQ(c.chain->all_of[0].any_of[0].text, "peter");
+}
+
+TEST(SearchParse, ResultParameters) {
+  auto p = parse_ok("MedicationRequest", {{"_count", "5000"},
+                                          {"_sort", "-authoredon,_lastUpdated"},
+                                          {"_include", "MedicationRequest:medication"},
+                                          {"_revinclude", "Provenance:target"},
+                                          {"_total", "accurate"}});
+  EXPECT_EQ(p.plan.count, 1000);
+  ASSERT_EQ(p.plan.sort.size(), 2u);
+  EXPECT_TRUE(p.plan.sort[0].descending);
+  EXPECT_EQ(p.plan.sort[1].kind, IndexKind::kLastUpdated);
+  ASSERT_EQ(p.includes.size(), 1u);
+  EXPECT_EQ(p.includes[0].param, "medication");
+  ASSERT_EQ(p.revincludes.size(), 1u);
+  EXPECT_EQ(p.total, TotalMode::kAccurate);
+}
+
+TEST(SearchParse, LenientIgnoresStrictRejects) {
+  auto lenient = parse_ok("Patient", {{"nonsense", "1"}, {"gender", "male"}});
+  EXPECT_EQ(lenient.ignored.size(), 1u);
+  EXPECT_EQ(lenient.applied.size(), 1u);
+  QueryOptions o;
+  o.strict = true;
+  auto strict = parse_search("Patient", {{"nonsense", "1"}}, o);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.error().http_status, 400);
+}
+
+struct BadCase {
+  std::string type;
+  std::string name;
+  std::string value;
+};
+
+TEST(SearchParse, MalformedValuesAre400NamingTheParameter) {
+  std::vector<BadCase> cases = {
+      {"Observation", "date", "yesterday"},
+      {"Observation", "date", "2020-13-01"},
+      {"Observation", "date", "xx2020"},
+      {"Observation", "value-quantity", "abc"},
+      {"Observation", "value-quantity", "5|http://unitsofmeasure.org"},
+      {"Observation", "category", "a|b|c"},
+      {"Observation", "patient", "Nope/1"},
+      {"Observation", "code:bogus", "x"},
+      {"Observation", "status:missing", "maybe"},
+      {"Patient", "_count", "-1"},
+      {"Patient", "_count", "ten"},
+      {"Patient", "_total", "all"},
+      {"Patient", "_summary", "yes"},
+      {"Patient", "_include", "Nope:thing"},
+      {"Patient", "_include", "Patient"},
+      {"Patient", "family", ""},
+      {"RiskAssessment", "probability", "big"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + "=" + c.value);
+    auto r = parse_search(c.type, {{c.name, c.value}}, QueryOptions{});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().http_status, 400);
+    EXPECT_EQ(r.error().expression, c.name);
+  }
+}
+
+TEST(SearchParse, Escapes) {
+  EXPECT_EQ(split_unescaped(R"(a,b\,c)", ','), (std::vector<std::string>{"a", R"(b\,c)"}));
+  EXPECT_EQ(unescape(R"(b\,c\|d\$e\\f)"), R"(b,c|d$e\f)");
+}
+
+}  // namespace
+}  // namespace ipa::search
