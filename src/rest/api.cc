@@ -279,6 +279,12 @@ http::Response FhirApi::handle(const http::Request& req) {
     }
     return internal::history(s, type, "", *params, *shape);
   }
+  if (type == "DocumentReference" && id == "$docref" && parts.size() == 2) {
+    if (method != "GET" && method != "POST") {
+      return internal::error_response(core::method_not_allowed("$docref takes GET or POST."));
+    }
+    return internal::docref(s, *params, method == "POST" ? req.body : std::string(), *shape);
+  }
   if (id[0] == '_' || id[0] == '$') {
     return internal::error_response(
         core::not_found("No such endpoint: " + req.path + " (operations come with later work)."));
@@ -318,6 +324,13 @@ http::Response FhirApi::handle(const http::Request& req) {
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "/[id]."));
   }
 
+  if (type == "Patient" && parts.size() == 3 && (parts[2] == "$summary" || parts[2] == "$everything")) {
+    if (method != "GET") {
+      return internal::error_response(core::method_not_allowed(parts[2] + " is read with GET."));
+    }
+    if (parts[2] == "$summary") return internal::ips_summary(s, id, *shape);
+    return internal::everything(s, id, *params, *shape);
+  }
   if (type == "Patient" && parts.size() == 3 && fhir::is_resource_type(parts[2])) {
     if (method != "GET") {
       return internal::error_response(

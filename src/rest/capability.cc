@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fhir/model.h"
+#include "search/extract.h"
 #include "rest/internal/common.h"
 
 namespace ipa::rest::internal {
@@ -51,8 +52,8 @@ Value resource_entry(std::string_view type) {
     r.set("supportedProfile", std::move(profiles));
   }
   Value interactions = Value::array();
-  for (const char* code :
-       {"read", "vread", "update", "delete", "history-instance", "history-type", "create"}) {
+  for (const char* code : {"read", "vread", "update", "delete", "history-instance", "history-type",
+                           "create", "search-type"}) {
     Value i = Value::object();
     i.set("code", str(code));
     interactions.push_back(std::move(i));
@@ -65,6 +66,39 @@ Value resource_entry(std::string_view type) {
   r.set("conditionalRead", str("full-support"));
   r.set("conditionalUpdate", Value::boolean(false));
   r.set("conditionalDelete", str("not-supported"));
+  Value includes = Value::array();
+  Value params = Value::array();
+  for (const fhir::SearchParamInfo& p : fhir::search_params(type)) {
+    bool special = p.code == "_id" || p.code == "_lastUpdated";
+    if (!special && !search::is_supported(type, p.code)) continue;
+    Value sp = Value::object();
+    sp.set("name", str(std::string(p.code)));
+    if (!p.url.empty()) sp.set("definition", str(std::string(p.url)));
+    sp.set("type", str(std::string(fhir::search_param_type_name(p.type))));
+    params.push_back(std::move(sp));
+    if (p.type == fhir::SearchParamType::kReference) {
+      includes.push_back(str(std::string(type) + ":" + std::string(p.code)));
+    }
+  }
+  if (!includes.items().empty()) r.set("searchInclude", std::move(includes));
+  // Provenance:target works on every type (IPA-CS lists it on each IPA resource).
+  r.set("searchRevInclude", code_list({"Provenance:target"}));
+  if (!params.items().empty()) r.set("searchParam", std::move(params));
+  Value ops = Value::array();
+  auto op = [&](const char* name, const char* definition) {
+    Value o = Value::object();
+    o.set("name", str(name));
+    o.set("definition", str(definition));
+    ops.push_back(std::move(o));
+  };
+  if (type == "DocumentReference") {
+    op("docref", "http://hl7.org/fhir/uv/ipa/OperationDefinition/docref");
+  }
+  if (type == "Patient") {
+    op("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything");
+    op("summary", "http://hl7.org/fhir/uv/ips/OperationDefinition/summary");
+  }
+  if (!ops.items().empty()) r.set("operation", std::move(ops));
   return r;
 }
 
@@ -94,9 +128,9 @@ std::string build_capability_statement(const ApiOptions& o, core::TimePoint star
   Value rest = Value::object();
   rest.set("mode", str("server"));
   rest.set("documentation",
-           str("FHIR R4 read, vread, create, update, delete, history, batch and transaction "
-               "for every R4 resource type. Search and SMART App Launch authorization are "
-               "being added; until authorization lands this server binds to loopback only."));
+           str("FHIR R4 read, vread, create, update, delete, history, search, batch and "
+               "transaction for every R4 resource type. SMART App Launch authorization is being "
+               "added; until it lands this server binds to loopback only."));
   Value resources = Value::array();
   for (std::string_view type : fhir::resource_types()) resources.push_back(resource_entry(type));
   rest.set("resource", std::move(resources));

@@ -1,5 +1,7 @@
 #include "search/extract.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -114,7 +116,48 @@ struct Param {
   std::shared_ptr<const FhirPath> path;  // null when unsupported
   bool supported = false;
   std::string note;
+  // For a `code` element with a required binding to one code system (Patient.gender): that
+  // system, so that `gender=http://hl7.org/fhir/administrative-gender|male` matches too.
+  std::string implicit_system;
 };
+
+// The code system of a plain path's `code` element bound (required) to a single system, or "".
+std::string implicit_system_of(const fhir::TypeInfo& type, std::string_view expression) {
+  std::string_view expr = expression;
+  std::string prefix = std::string(type.name) + ".";
+  size_t start = 0;
+  while (start <= expr.size()) {
+    size_t bar = expr.find('|', start);
+    std::string_view part = expr.substr(start, bar == std::string_view::npos ? expr.size() - start
+                                                                              : bar - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.substr(0, prefix.size()) == prefix) {
+      std::string_view rest = part.substr(prefix.size());
+      const fhir::TypeInfo* t = &type;
+      const fhir::ElementInfo* e = nullptr;
+      while (!rest.empty()) {
+        size_t dot = rest.find('.');
+        std::string_view seg = rest.substr(0, dot);
+        for (char c : seg) {
+          if (!std::isalnum(static_cast<unsigned char>(c))) return "";
+        }
+        e = t->find_element(seg);
+        if (e == nullptr) return "";
+        t = e->type;
+        rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+      }
+      if (e != nullptr && e->binding != nullptr && e->binding->systems.size() == 1 &&
+          t->primitive == fhir::PrimitiveKind::kCode) {
+        return std::string(e->binding->systems[0]);
+      }
+      return "";
+    }
+    if (bar == std::string_view::npos) break;
+    start = bar + 1;
+  }
+  return "";
+}
 
 struct TypeParams {
   std::vector<Param> params;  // sorted by code, as fhir::search_params()
@@ -131,6 +174,9 @@ struct Registry {
 Param make_param(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
   Param p;
   p.info = &info;
+  if (info.type == SearchParamType::kToken) {
+    p.implicit_system = implicit_system_of(type, info.expression);
+  }
   if (info.code == "_lastUpdated") {
     p.note = "kept by the store from meta.lastUpdated, not extracted";
     return p;
@@ -234,7 +280,7 @@ class Emitter {
     param_ = p.info->code;
     switch (p.info->type) {
       case SearchParamType::kToken:
-        token(item, shape);
+        token(item, shape, p.implicit_system);
         return {};
       case SearchParamType::kString:
         string(item, shape);
@@ -272,7 +318,7 @@ class Emitter {
   }
 
   // FHIR R4 search.html#token: Coding, CodeableConcept, Identifier, ContactPoint, code, boolean.
-  void token(const FhirPathItem& item, Shape shape) {
+  void token(const FhirPathItem& item, Shape shape, const std::string& implicit_system) {
     const json::Value& v = *item.node;
     switch (shape) {
       case Shape::kCoding:
@@ -316,7 +362,10 @@ class Emitter {
         if (v.is_bool()) add_token("", v.as_bool() ? "true" : "false", "");
         return;
       default:
-        if ((v.is_string() || v.is_number()) && !v.text().empty()) add_token("", v.text(), "");
+        if ((v.is_string() || v.is_number()) && !v.text().empty()) {
+          add_token("", v.text(), "");
+          if (!implicit_system.empty()) add_token(implicit_system, v.text(), "");
+        }
         return;
     }
   }

@@ -90,7 +90,8 @@ TEST(Extract, Patient) {
   EXPECT_EQ(tokens(rows, "identifier:of-type"),
             Strings{"http://terminology.hl7.org/CodeSystem/v2-0203|MR|12345"});
   EXPECT_EQ(tokens(rows, "active"), Strings{"|true"});
-  EXPECT_EQ(tokens(rows, "gender"), Strings{"|female"});
+  EXPECT_EQ(tokens(rows, "gender"),
+            (Strings{"|female", "http://hl7.org/fhir/administrative-gender|female"}));
   EXPECT_EQ(tokens(rows, "phone"), Strings{"phone|(03) 5555 6473"});
   EXPECT_EQ(tokens(rows, "email"), Strings{"email|anna@example.org"});
   EXPECT_EQ(tokens(rows, "telecom").size(), 2u);
@@ -137,7 +138,8 @@ TEST(Extract, VitalSignsObservationWithComponents) {
   EXPECT_EQ(tokens(rows, "component-code"),
             (Strings{"http://loinc.org|8480-6", "http://loinc.org|8462-4"}));
   EXPECT_EQ(tokens(rows, "combo-code").size(), 4u);
-  EXPECT_EQ(tokens(rows, "status"), Strings{"|final"});
+  EXPECT_EQ(tokens(rows, "status"),
+            (Strings{"|final", "http://hl7.org/fhir/observation-status|final"}));
   EXPECT_EQ(tokens(rows, "category"),
             Strings{"http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"});
   const auto quantities = of(rows.quantities, "component-value-quantity");
@@ -239,7 +241,8 @@ TEST(Extract, MedicationRequestByReferenceAndByCode) {
             Strings{"http://www.nlm.nih.gov/research/umls/rxnorm|1049221"});
   EXPECT_EQ(of(by_code.tokens, "code")[0].text, "acetaminophen");
   EXPECT_TRUE(references(by_code, "medication").empty());
-  EXPECT_EQ(tokens(by_code, "intent"), Strings{"|order"});
+  EXPECT_EQ(tokens(by_code, "intent"),
+            (Strings{"|order", "http://hl7.org/fhir/CodeSystem/medicationrequest-intent|order"}));
 }
 
 TEST(Extract, Immunization) {

@@ -48,6 +48,17 @@ TEST_F(RestTest, MetadataIsAnInstanceStatementInstantiatingIpa) {
     }
     if (res.get_string("type") == "Observation") {
       observation = true;
+      bool category = false;
+      for (const auto& sp : res.find("searchParam")->items()) {
+        if (sp.get_string("name") == "category") {
+          category = true;
+          EXPECT_EQ(sp.get_string("type"), "token");
+          EXPECT_EQ(sp.get_string("definition"),
+                    "http://hl7.org/fhir/SearchParameter/Observation-category");
+        }
+      }
+      EXPECT_TRUE(category);
+      EXPECT_EQ(res.find("searchRevInclude")->items()[0].text(), "Provenance:target");
       EXPECT_EQ(res.find("supportedProfile")->items()[1].text(),
                 "http://hl7.org/fhir/StructureDefinition/vitalsigns");
     }

@@ -293,7 +293,8 @@ TEST_F(SearchTest, PostSearchAndCompartmentGiveTheSameResults) {
                             {{"Content-Type", "application/x-www-form-urlencoded"}});
   ASSERT_EQ(post.status, 200) << post.body;
   std::set<std::string> post_ids;
-  for (const auto& e : body_json(post).find("entry")->items()) {
+  json::Value post_bundle = body_json(post);
+  for (const auto& e : post_bundle.find("entry")->items()) {
     post_ids.insert(std::string(e.find("resource")->get_string("id")));
   }
   EXPECT_EQ(post_ids, get);
@@ -337,6 +338,63 @@ TEST_F(SearchTest, ConditionalCreateWithSearchCriteria) {
   EXPECT_EQ(again.status, 200);
   auto bad = server_->send("POST", "/fhir/Patient", body, {{"If-None-Exist", "nonsense=1"}});
   EXPECT_EQ(bad.status, 400);
+}
+
+TEST_F(SearchTest, DocrefOffersTheSummaryAndTheWindow) {
+  json::Value only_patient = bundle("/fhir/DocumentReference/$docref?patient=pat-0001");
+  EXPECT_EQ(only_patient.get_string("type"), "searchset");
+  bool summary = false;
+  std::string summary_url;
+  int stored = 0;
+  for (const auto& e : only_patient.find("entry")->items()) {
+    const json::Value& d = *e.find("resource");
+    if (has_coding(*d.find("type"), "60591-5")) {
+      summary = true;
+      summary_url = d.find("content")->items()[0].find("attachment")->get_string("url");
+    } else {
+      ++stored;
+    }
+  }
+  EXPECT_TRUE(summary);
+  EXPECT_EQ(stored, static_cast<int>(all_matches("/fhir/DocumentReference?patient=pat-0001").size()));
+  // The summary is generated when read; reading changes nothing stored.
+  auto before = body_json(server_->get("/fhir/_history?_count=1")).find("total")->as_int();
+  auto ips = server_->get(summary_url.substr(server_->base().size() - 5));
+  ASSERT_EQ(ips.status, 200) << ips.body.substr(0, 300);
+  json::Value doc = body_json(ips);
+  EXPECT_EQ(doc.get_string("type"), "document");
+  EXPECT_EQ(doc.find("entry")->items()[0].find("resource")->get_string("resourceType"), "Composition");
+  EXPECT_EQ(body_json(server_->get("/fhir/_history?_count=1")).find("total")->as_int(), before);
+  // on-demand only: just the summary; a window: no summary, only documents in it.
+  json::Value on_demand = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&on-demand=true");
+  EXPECT_EQ(on_demand.find("entry")->items().size(), 1u);
+  json::Value window = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=2100-01-01T00:00:00Z");
+  EXPECT_EQ(window.find("entry")->items().size(), static_cast<size_t>(stored));
+  json::Value none = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=1900-01-02T00:00:00Z");
+  EXPECT_EQ(none.find("entry"), nullptr);
+  // Unknown patient: an empty Bundle (R54); no patient: 400.
+  json::Value unknown = bundle("/fhir/DocumentReference/$docref?patient=nobody");
+  EXPECT_EQ(unknown.find("total")->as_int(), 0);
+  EXPECT_EQ(server_->get("/fhir/DocumentReference/$docref").status, 400);
+  EXPECT_EQ(server_->get("/fhir/DocumentReference/$docref?patient=pat-0001&start=soon").status, 400);
+  // POST with a Parameters body gives the same.
+  auto post = server_->send("POST", "/fhir/DocumentReference/$docref",
+                            R"({"resourceType":"Parameters","parameter":[{"name":"patient","valueId":"pat-0001"},{"name":"on-demand","valueBoolean":true}]})");
+  ASSERT_EQ(post.status, 200) << post.body;
+  EXPECT_EQ(body_json(post).find("entry")->items().size(), 1u);
+}
+
+TEST_F(SearchTest, EverythingPagesTheCompartmentAndSupportingResources) {
+  std::vector<json::Value> all = all_matches("/fhir/Patient/pat-0001/$everything?_count=25");
+  std::set<std::string> types;
+  for (const auto& r : all) types.insert(std::string(r.get_string("resourceType")));
+  for (const char* t : {"Patient", "Observation", "Condition", "DocumentReference", "Medication",
+                        "Practitioner", "Encounter", "Provenance"}) {
+    EXPECT_TRUE(types.count(t)) << t;
+  }
+  auto one = all_matches("/fhir/Patient/pat-0001/$everything?_type=Condition&_count=1000");
+  EXPECT_EQ(one.size(), all_matches("/fhir/Condition?patient=pat-0001").size());
+  EXPECT_EQ(server_->get("/fhir/Patient/nobody/$everything").status, 404);
 }
 
 }  // namespace

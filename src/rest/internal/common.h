@@ -98,6 +98,13 @@ http::Response process_bundle(State& s, json::Value bundle, const Shape& shape);
 http::Response run_search(State& s, const std::string& type, const Params& params, const Shape& shape,
                       bool strict, const std::string& compartment_patient);
 
+// Operations: DocumentReference/$docref (GET or POST with Parameters), Patient/[id]/$summary,
+// Patient/[id]/$everything.
+http::Response docref(State& s, const Params& query, const std::string& body, const Shape& shape);
+http::Response ips_summary(State& s, const std::string& pid, const Shape& shape);
+http::Response everything(State& s, const std::string& pid, const Params& params,
+                          const Shape& shape);
+
 // History bundle (FHIR R4 http.html#history).
 http::Response history(State& s, const std::string& type, const std::string& id,
                        const Params& params, const Shape& shape);
