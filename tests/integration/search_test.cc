@@ -149,7 +149,9 @@ TEST_F(SearchTest, ObservationCombinations) {
   EXPECT_EQ(dated.size() + older.size(), vitals.size());
   for (const auto& o : dated) {
     std::string eff(o.get_string("effectiveDateTime"));
-    if (!eff.empty()) EXPECT_GE(eff, "2019-01-01");
+    if (!eff.empty()) {
+      EXPECT_GE(eff, "2019-01-01");
+    }
   }
   auto status = all_matches("/fhir/Observation?patient=pat-0001&category=laboratory&status=final");
   EXPECT_LE(status.size(), labs.size());
@@ -215,7 +217,9 @@ TEST_F(SearchTest, MedicationsWithIncludeAndProvenanceRevinclude) {
     }
   }
   EXPECT_GT(requests, 0);
-  if (any_reference) EXPECT_GT(meds, 0);
+  if (any_reference) {
+    EXPECT_GT(meds, 0);
+  }
   EXPECT_EQ(provs, 1);
   EXPECT_FALSE(all_matches("/fhir/MedicationRequest?patient=pat-0001&intent=order").empty() &&
                all_matches("/fhir/MedicationRequest?patient=pat-0001&intent=plan").empty());

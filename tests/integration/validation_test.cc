@@ -62,7 +62,9 @@ TEST(Validation, BadWritesAreRejectedAndNothingIsStored) {
     json::Value oo = body_json(r);
     EXPECT_EQ(oo.get_string("resourceType"), "OperationOutcome");
     EXPECT_EQ(issue_code(oo), c.code) << r.body;
-    if (!c.expression.empty()) EXPECT_EQ(issue_expression(oo), c.expression) << r.body;
+    if (!c.expression.empty()) {
+      EXPECT_EQ(issue_expression(oo), c.expression) << r.body;
+    }
   }
   auto history = body_json(server.get("/fhir/_history"));
   EXPECT_EQ(history.find("total")->as_int(), 0) << "a rejected write left something behind";

@@ -843,6 +843,18 @@ Status migrate(Connection& conn) {
 
 }  // namespace
 
+Result<std::vector<std::string>> explain_search(const std::string& path, const SearchPlan& plan) {
+  auto conn = Connection::open(path, false);
+  if (!conn.ok()) return std::move(conn).error();
+  internal::Sql sql = internal::render_page(plan);
+  sql.text = "EXPLAIN QUERY PLAN " + sql.text;
+  std::vector<std::string> lines;
+  IPA_RETURN_IF_ERROR(run_sql(**conn, sql, [&](sqlite3_stmt* st) {
+    lines.push_back(column_text(st, 3));
+  }));
+  return lines;
+}
+
 Result<std::unique_ptr<ResourceStore>> open_sqlite_store(const SqliteOptions& options) {
   auto writer = Connection::open(options.path, options.synchronous_full);
   if (!writer.ok()) return std::move(writer).error();

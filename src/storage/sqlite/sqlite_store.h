@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/result.h"
@@ -24,5 +25,10 @@ struct SqliteOptions {
 // Opens (and migrates) the store. Errors: unavailable 503 when the file cannot be opened, or
 // internal when the schema is newer than this program.
 core::Result<std::unique_ptr<ResourceStore>> open_sqlite_store(const SqliteOptions& options);
+
+// Diagnostics for tests of index use: the detail lines of SQLite's EXPLAIN QUERY PLAN for the
+// page query of `plan`, run on the database at `path`.
+core::Result<std::vector<std::string>> explain_search(const std::string& path,
+                                                      const SearchPlan& plan);
 
 }  // namespace ipa::storage::sqlite
