@@ -27,7 +27,7 @@ struct Vector {
 // RFC 4648 section 10, with the '=' padding removed as RFC 7515 section 2 requires.
 TEST(Base64url, Rfc4648Section10) {
   const std::vector<Vector> cases = {
-      {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
       {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
   };
   for (const auto& c : cases) {
@@ -103,8 +103,7 @@ TEST(Random, BytesAndTokens) {
 
 TEST(Sha256, KnownDigests) {
   // FIPS 180-2 appendix B.1 and the empty-string digest.
-  EXPECT_EQ(hex(sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(hex(sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 

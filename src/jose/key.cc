@@ -258,11 +258,11 @@ core::Result<PkeyPtr> ec_from_jwk(const json::Value& jwk) {
   std::string point = "\x04" + *x + *y;  // SEC 1 uncompressed point
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
   BnPtr bn_d;
-  bool ok = bld &&
-            OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group,
-                                            0) &&
-            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                             point.size());
+  bool ok =
+      bld &&
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0) &&
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size());
   if (ok && d->has_value()) {
     bn_d = bn_from(**d);
     ok = bn_d && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, bn_d.get());
@@ -286,10 +286,14 @@ std::string bio_contents(BIO* bio) {
 
 std::string_view alg_name(Alg alg) {
   switch (alg) {
-    case Alg::kRS256: return "RS256";
-    case Alg::kRS384: return "RS384";
-    case Alg::kES256: return "ES256";
-    case Alg::kES384: return "ES384";
+    case Alg::kRS256:
+      return "RS256";
+    case Alg::kRS384:
+      return "RS384";
+    case Alg::kES256:
+      return "ES256";
+    case Alg::kES384:
+      return "ES384";
   }
   return "";
 }
@@ -301,16 +305,15 @@ std::optional<Alg> parse_alg(std::string_view name) {
   return std::nullopt;
 }
 
-struct Key::Impl {
+namespace {
+
+// A validated key: what every import path produces.
+struct Material {
   PkeyPtr pkey;
   KeyType type = KeyType::kRsa;
   const Curve* curve = nullptr;  // EC only
   bool has_private = false;
-  std::string kid;
-  std::optional<Alg> alg;
 };
-
-namespace {
 
 // Returns whether `pkey` verifies its own signature: proves a private part matches its public
 // part, whatever members it was built from.
@@ -333,11 +336,11 @@ bool self_test(EVP_PKEY* pkey) {
 
 // Classifies and validates `pkey`, whatever its source. `is_private` says whether it was
 // imported with its private part.
-core::Result<std::unique_ptr<Key::Impl>> adopt(PkeyPtr pkey, bool is_private) {
-  auto impl = std::make_unique<Key::Impl>();
-  impl->has_private = is_private;
+core::Result<Material> adopt(PkeyPtr pkey, bool is_private) {
+  Material m;
+  m.has_private = is_private;
   if (EVP_PKEY_is_a(pkey.get(), "RSA")) {
-    impl->type = KeyType::kRsa;
+    m.type = KeyType::kRsa;
     int bits = EVP_PKEY_get_bits(pkey.get());
     if (bits < kMinRsaBits) return malformed("RSA keys must have at least 2048 bits");
     if (bits > kMaxRsaBits) return unsupported("RSA keys over 16384 bits are not supported");
@@ -349,21 +352,24 @@ core::Result<std::unique_ptr<Key::Impl>> adopt(PkeyPtr pkey, bool is_private) {
       return malformed("the RSA exponent must be odd and greater than 1");
     }
   } else if (EVP_PKEY_is_a(pkey.get(), "EC")) {
-    impl->type = KeyType::kEc;
+    m.type = KeyType::kEc;
     std::array<char, 64> group{};
     size_t group_len = 0;
     if (EVP_PKEY_get_group_name(pkey.get(), group.data(), group.size(), &group_len) != 1) {
       return unsupported("EC keys with explicit curve parameters are not supported");
     }
-    impl->curve = curve_by_group(std::string_view(group.data(), group_len));
-    if (impl->curve == nullptr) {
-      return unsupported("EC curve '" + std::string(group.data(), group_len) + "' is not supported");
+    m.curve = curve_by_group(std::string_view(group.data(), group_len));
+    if (m.curve == nullptr) {
+      return unsupported("EC curve '" + std::string(group.data(), group_len) +
+                         "' is not supported");
     }
     // Point on the curve, in the right subgroup; with a private part, d in range and matching.
     PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
     if (!ctx) return core::internal("EVP_PKEY_CTX_new_from_pkey failed: " + openssl_errors());
-    int rc = is_private ? EVP_PKEY_check(ctx.get()) : EVP_PKEY_public_check(ctx.get());
-    if (rc != 1) return malformed("the EC key fails validation (point not on the curve?)");
+    if (EVP_PKEY_public_check(ctx.get()) != 1) return malformed("the EC point is not on the curve");
+    if (is_private && EVP_PKEY_check(ctx.get()) != 1) {
+      return malformed("the private part does not match the public part");
+    }
   } else {
     return unsupported("only RSA and EC keys are supported");
   }
@@ -371,11 +377,17 @@ core::Result<std::unique_ptr<Key::Impl>> adopt(PkeyPtr pkey, bool is_private) {
     return malformed("the private part does not match the public part");
   }
   ERR_clear_error();
-  impl->pkey = std::move(pkey);
-  return impl;
+  m.pkey = std::move(pkey);
+  return m;
 }
 
 }  // namespace
+
+struct Key::Impl : Material {
+  explicit Impl(Material m) : Material(std::move(m)) {}
+  std::string kid;
+  std::optional<Alg> alg;
+};
 
 Key::Key(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Key::Key(Key&&) noexcept = default;
@@ -399,7 +411,7 @@ core::Result<Key> Key::generate(Alg alg) {
   if (raw == nullptr) return core::internal("EVP_PKEY_Q_keygen failed: " + openssl_errors());
   auto impl = adopt(PkeyPtr(raw), /*is_private=*/true);
   if (!impl.ok()) return core::internal("generated key rejected: " + impl.error().diagnostics);
-  Key key(std::move(impl).value());
+  Key key(std::make_unique<Impl>(std::move(impl).value()));
   key.set_alg(alg);
   key.set_kid(key.thumbprint());
   return key;
@@ -444,11 +456,11 @@ core::Result<Key> Key::from_jwk(const json::Value& jwk) {
   if (!pkey.ok()) return std::move(pkey).error();
   auto impl = adopt(std::move(pkey).value(), jwk.find("d") != nullptr);
   if (!impl.ok()) return std::move(impl).error();
-  Key key(std::move(impl).value());
+  Key key(std::make_unique<Impl>(std::move(impl).value()));
   key.impl_->kid = std::move(kid);
   if (alg) {
-    if (!key.fits(*alg)) return unsupported("alg '" + std::string(alg_name(*alg)) +
-                                            "' does not fit the key type");
+    if (!key.fits(*alg))
+      return unsupported("alg '" + std::string(alg_name(*alg)) + "' does not fit the key type");
     key.impl_->alg = alg;
   }
   return key;
@@ -470,7 +482,7 @@ core::Result<Key> Key::from_pem(std::string_view pem) {
   if (!pkey) return malformed("not a readable unencrypted PEM private or public key");
   auto impl = adopt(std::move(pkey), is_private);
   if (!impl.ok()) return std::move(impl).error();
-  return Key(std::move(impl).value());
+  return Key(std::make_unique<Impl>(std::move(impl).value()));
 }
 
 json::Value Key::public_jwk() const {
@@ -580,8 +592,8 @@ std::string Key::thumbprint() const {
 core::Result<std::string> Key::sign(Alg alg, std::string_view data) const {
   assert(impl_);
   if (!impl_->has_private) return core::internal("sign() with a public-only key");
-  if (!fits(alg)) return core::internal("sign() with a key that does not fit " +
-                                        std::string(alg_name(alg)));
+  if (!fits(alg))
+    return core::internal("sign() with a key that does not fit " + std::string(alg_name(alg)));
   MdCtxPtr ctx(EVP_MD_CTX_new());
   auto in = reinterpret_cast<const unsigned char*>(data.data());
   size_t len = 0;
@@ -622,12 +634,12 @@ bool Key::verify(Alg alg, std::string_view data, std::string_view signature) con
     BnPtr r = bn_from(signature.substr(0, field));
     BnPtr s = bn_from(signature.substr(field));
     EcdsaSigPtr ecdsa(ECDSA_SIG_new());
-    if (!r || !s || !ecdsa || ECDSA_SIG_set0(ecdsa.get(), r.get(), s.get()) != 1) {
+    if (!r || !s || !ecdsa) {
       ERR_clear_error();
       return false;
     }
-    r.release();  // now owned by ecdsa
-    s.release();
+    // ECDSA_SIG_set0 takes ownership of r and s; it fails only on null arguments.
+    if (ECDSA_SIG_set0(ecdsa.get(), r.release(), s.release()) != 1) return false;
     unsigned char* out = nullptr;
     int der_len = i2d_ECDSA_SIG(ecdsa.get(), &out);
     if (der_len <= 0) {
@@ -639,12 +651,11 @@ bool Key::verify(Alg alg, std::string_view data, std::string_view signature) con
     sig = der;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool ok = ctx &&
-            EVP_DigestVerifyInit(ctx.get(), nullptr, digest_for(alg), nullptr,
-                                 impl_->pkey.get()) == 1 &&
-            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                             sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                             data.size()) == 1;
+  bool ok =
+      ctx &&
+      EVP_DigestVerifyInit(ctx.get(), nullptr, digest_for(alg), nullptr, impl_->pkey.get()) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
   ERR_clear_error();
   return ok;
 }

@@ -7,29 +7,20 @@
 #include <vector>
 
 #include "jose/bytes.h"
+#include "jose/test_vectors.h"
 
 namespace ipa::jose {
 namespace {
+
+using namespace vectors;  // NOLINT(google-build-using-namespace): RFC test vectors
 
 constexpr Alg kAllAlgs[] = {Alg::kRS256, Alg::kRS384, Alg::kES256, Alg::kES384};
 
 json::Value parse(std::string_view text) { return json::parse(text).value(); }
 
-// RFC 7638 section 3.1: the example RSA key and its thumbprint.
-constexpr std::string_view kRfc7638N =
-    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJEC"
-    "PebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qv"
-    "zqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6We"
-    "Zu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-
-// RFC 7515 appendix A.3: the example P-256 key.
-constexpr std::string_view kA3X = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
-constexpr std::string_view kA3Y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
-constexpr std::string_view kA3D = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
-
 std::string ec_jwk(std::string_view x, std::string_view y, std::string_view d = "") {
-  std::string out = R"({"kty":"EC","crv":"P-256","x":")" + std::string(x) + R"(","y":")" +
-                    std::string(y) + "\"";
+  std::string out =
+      R"({"kty":"EC","crv":"P-256","x":")" + std::string(x) + R"(","y":")" + std::string(y) + "\"";
   if (!d.empty()) out += R"(,"d":")" + std::string(d) + "\"";
   return out + "}";
 }
@@ -121,7 +112,7 @@ TEST(Key, Rfc7638Thumbprint) {
   auto key = Key::from_jwk(parse(R"({"kty":"RSA","n":")" + std::string(kRfc7638N) +
                                  R"(","e":"AQAB","alg":"RS256","kid":"2011-04-29"})"));
   ASSERT_TRUE(key.ok()) << key.error().diagnostics;
-  EXPECT_EQ(key->thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  EXPECT_EQ(key->thumbprint(), kRfc7638Thumbprint);
   EXPECT_EQ(key->kid(), "2011-04-29");
   EXPECT_EQ(key->alg(), Alg::kRS256);
   EXPECT_FALSE(key->has_private());
@@ -212,6 +203,7 @@ TEST(Key, FromPemRejects) {
   auto small = Key::from_pem(kRsa1024);
   ASSERT_FALSE(small.ok());
   EXPECT_EQ(small.error().type, core::IssueType::kValue);
+  EXPECT_NE(small.error().diagnostics.find("2048"), std::string::npos);
   for (std::string_view bad : {"", "not a pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n"}) {
     auto key = Key::from_pem(bad);
     ASSERT_FALSE(key.ok());
@@ -229,6 +221,11 @@ TEST(Key, Rfc7515AppendixA3KeyImports) {
   EXPECT_EQ(key->public_jwk().get_string("x"), kA3X);
   EXPECT_EQ(key->public_jwk().get_string("y"), kA3Y);
   EXPECT_EQ(key->private_jwk().get_string("d"), kA3D);
+}
+
+// Left-pads a P-256 coordinate to the 48 bytes of a P-384 one.
+std::string widen_to_p384(std::string_view coordinate) {
+  return base64url_encode(std::string(16, '\0') + base64url_decode(coordinate).value());
 }
 
 struct BadJwk {
@@ -274,37 +271,36 @@ TEST(Key, FromJwkRejects) {
       {"RSA partial CRT", json::write(rsa_partial_crt), IssueType::kValue},
       {"EC without y", R"({"kty":"EC","crv":"P-256","x":")" + std::string(kA3X) + "\"}",
        IssueType::kValue},
-      {"EC without crv", R"({"kty":"EC","x":")" + std::string(kA3X) + R"(","y":")" +
-                             std::string(kA3Y) + "\"}",
+      {"EC without crv",
+       R"({"kty":"EC","x":")" + std::string(kA3X) + R"(","y":")" + std::string(kA3Y) + "\"}",
        IssueType::kValue},
       {"EC point not on curve", ec_jwk(kA3X, y_off_curve), IssueType::kValue},
-      {"EC x too short", ec_jwk(kA3X.substr(0, 42), kA3Y), IssueType::kValue},
+      {"EC x too short", ec_jwk(kA3X.substr(0, 40), kA3Y), IssueType::kValue},  // 30 bytes
       {"EC x bad base64url", ec_jwk("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVE+", kA3Y),
        IssueType::kValue},
       {"EC d of another key", json::write(ec_mismatch), IssueType::kValue},
       {"EC P-256 point on P-384",
-       R"({"kty":"EC","crv":"P-384","x":")" + base64url_encode(std::string(16, '\0')) +
-           std::string(kA3X) + R"(","y":")" + base64url_encode(std::string(16, '\0')) +
-           std::string(kA3Y) + "\"}",
+       R"({"kty":"EC","crv":"P-384","x":")" + widen_to_p384(kA3X) + R"(","y":")" +
+           widen_to_p384(kA3Y) + "\"}",
        IssueType::kValue},
       {"oct", R"({"kty":"oct","k":"AAAA"})", IssueType::kNotSupported},
       {"OKP", R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})",
        IssueType::kNotSupported},
       {"P-521", R"({"kty":"EC","crv":"P-521","x":"AA","y":"AA"})", IssueType::kNotSupported},
-      {"alg PS256", R"({"kty":"RSA","alg":"PS256","e":"AQAB","n":")" + std::string(kRfc7638N) +
-                        "\"}",
+      {"alg PS256",
+       R"({"kty":"RSA","alg":"PS256","e":"AQAB","n":")" + std::string(kRfc7638N) + "\"}",
        IssueType::kNotSupported},
-      {"alg ES256 on RSA", R"({"kty":"RSA","alg":"ES256","e":"AQAB","n":")" +
-                               std::string(kRfc7638N) + "\"}",
+      {"alg ES256 on RSA",
+       R"({"kty":"RSA","alg":"ES256","e":"AQAB","n":")" + std::string(kRfc7638N) + "\"}",
        IssueType::kNotSupported},
-      {"alg ES384 on P-256", R"({"kty":"EC","crv":"P-256","alg":"ES384","x":")" +
-                                 std::string(kA3X) + R"(","y":")" + std::string(kA3Y) + "\"}",
+      {"alg ES384 on P-256",
+       R"({"kty":"EC","crv":"P-256","alg":"ES384","x":")" + std::string(kA3X) + R"(","y":")" +
+           std::string(kA3Y) + "\"}",
        IssueType::kNotSupported},
-      {"use enc", R"({"kty":"RSA","use":"enc","e":"AQAB","n":")" + std::string(kRfc7638N) +
-                      "\"}",
+      {"use enc", R"({"kty":"RSA","use":"enc","e":"AQAB","n":")" + std::string(kRfc7638N) + "\"}",
        IssueType::kNotSupported},
-      {"key_ops encrypt", R"({"kty":"RSA","key_ops":["encrypt"],"e":"AQAB","n":")" +
-                              std::string(kRfc7638N) + "\"}",
+      {"key_ops encrypt",
+       R"({"kty":"RSA","key_ops":["encrypt"],"e":"AQAB","n":")" + std::string(kRfc7638N) + "\"}",
        IssueType::kNotSupported},
   };
   for (const auto& c : cases) {
