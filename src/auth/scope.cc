@@ -55,8 +55,8 @@ bool percent_decode(std::string_view in, std::string& out) {
 // v2 letters, each at most once, in c-r-u-d-s order (S63: `.sr`, `.dus` are not read loosely).
 bool parse_v2_letters(std::string_view p, uint8_t& bits) {
   static constexpr std::string_view kOrder = "cruds";
-  static constexpr std::array<uint8_t, 5> kBits = {kPermCreate, kPermRead, kPermUpdate,
-                                                   kPermDelete, kPermSearch};
+  static constexpr std::array<uint8_t, 5> kBits = {kPermCreate, kPermRead, kPermUpdate, kPermDelete,
+                                                   kPermSearch};
   if (p.empty()) return false;
   size_t next = 0;
   bits = 0;
@@ -131,7 +131,7 @@ Result<Scope> parse_clinical(std::string_view text, Level level, std::string_vie
     if (s.v1) return invalid(text, "a query needs v2 permissions");
     auto query = parse_query(text, rest.substr(q + 1));
     IPA_RETURN_IF_ERROR(query);
-    s.query = *std::move(query);
+    s.query = std::move(query).value();
   }
   return s;
 }
@@ -242,7 +242,7 @@ Result<ScopeSet> ScopeSet::parse(std::string_view text) {
     if (end > start) {
       auto scope = parse_scope(text.substr(start, end - start));
       IPA_RETURN_IF_ERROR(scope);
-      if (!set.has_text(scope->text)) set.scopes_.push_back(*std::move(scope));
+      if (!set.has_text(scope->text)) set.scopes_.push_back(std::move(scope).value());
     }
     start = end + 1;
   }
@@ -369,9 +369,11 @@ std::string describe(const Scope& scope) {
     case ScopeKind::kClinical:
       break;
   }
-  static const std::pair<uint8_t, std::string_view> kVerbs[] = {
-      {kPermRead, "read"},   {kPermSearch, "search"}, {kPermCreate, "add to"},
-      {kPermUpdate, "change"}, {kPermDelete, "delete"}};
+  static const std::pair<uint8_t, std::string_view> kVerbs[] = {{kPermRead, "read"},
+                                                                {kPermSearch, "search"},
+                                                                {kPermCreate, "add to"},
+                                                                {kPermUpdate, "change"},
+                                                                {kPermDelete, "delete"}};
   std::vector<std::string_view> verbs;
   for (const auto& [bit, verb] : kVerbs) {
     if (scope.permissions & bit) verbs.push_back(verb);

@@ -29,16 +29,16 @@ enum Permission : uint8_t {
 };
 
 enum class ScopeKind {
-  kClinical,        // patient/Observation.rs, user/*.read, ...
-  kLaunch,          // launch (EHR launch)
-  kLaunchPatient,   // launch/patient
-  kLaunchOther,     // launch/encounter and other launch/<type>
-  kOpenid,          // openid
-  kFhirUser,        // fhirUser
-  kProfile,         // profile (SMART v1 identity scope)
-  kOfflineAccess,   // offline_access
-  kOnlineAccess,    // online_access
-  kOpaque,          // unknown scope: kept, echoed, grants nothing
+  kClinical,       // patient/Observation.rs, user/*.read, ...
+  kLaunch,         // launch (EHR launch)
+  kLaunchPatient,  // launch/patient
+  kLaunchOther,    // launch/encounter and other launch/<type>
+  kOpenid,         // openid
+  kFhirUser,       // fhirUser
+  kProfile,        // profile (SMART v1 identity scope)
+  kOfflineAccess,  // offline_access
+  kOnlineAccess,   // online_access
+  kOpaque,         // unknown scope: kept, echoed, grants nothing
 };
 
 enum class Level { kPatient, kUser, kSystem };

@@ -26,12 +26,12 @@ struct Client {
   std::string name;
   ClientType type = ClientType::kPublic;
   std::vector<std::string> redirect_uris;
-  std::string scope;         // space-separated scopes the client may be granted; empty: any
-  std::string jwks;          // inline JWK Set JSON (asymmetric, discouraged), or empty
-  std::string jwks_uri;      // JWK Set URL (asymmetric, preferred), or empty
-  std::string secret_hash;   // symmetric clients: hash of the client secret, else empty
+  std::string scope;        // space-separated scopes the client may be granted; empty: any
+  std::string jwks;         // inline JWK Set JSON (asymmetric, discouraged), or empty
+  std::string jwks_uri;     // JWK Set URL (asymmetric, preferred), or empty
+  std::string secret_hash;  // symmetric clients: hash of the client secret, else empty
   std::string token_endpoint_auth_method;  // none, private_key_jwt, client_secret_basic, ..._post
-  std::string registration;  // RFC 7591 client metadata JSON as registered, or empty
+  std::string registration;                // RFC 7591 client metadata JSON as registered, or empty
   core::TimePoint created;
 };
 
@@ -39,7 +39,7 @@ struct User {
   std::string username;
   std::string password_hash;  // PHC string (Argon2id); never logged
   std::string display_name;
-  std::string fhir_user;      // e.g. "Patient/pat-0001" or "RelatedPerson/rp-0002-01"
+  std::string fhir_user;              // e.g. "Patient/pat-0001" or "RelatedPerson/rp-0002-01"
   std::vector<std::string> patients;  // Patient ids the user may see: own, children, cared-for
   core::TimePoint created;
 };

@@ -94,7 +94,7 @@ class Stmt {
   Status run(std::optional<core::Error> on_constraint = std::nullopt) {
     int rc = sqlite3_step(st_);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
-    if ((rc & 0xff) == SQLITE_CONSTRAINT && on_constraint) return *std::move(on_constraint);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT && on_constraint) return std::move(on_constraint).value();
     return db_error(db_, rc, "step");
   }
   std::string text(int i) const {
@@ -241,8 +241,8 @@ class SqliteAuthStore final : public AuthStore {
     }
     if (version > kAuthSchemaVersion) {
       return core::internal("auth schema version " + std::to_string(version) +
-                            " is newer than this program (" +
-                            std::to_string(kAuthSchemaVersion) + ")");
+                            " is newer than this program (" + std::to_string(kAuthSchemaVersion) +
+                            ")");
     }
     for (int64_t v = version; v < kAuthSchemaVersion; ++v) {
       IPA_RETURN_IF_ERROR(db_->exec(kMigrations[v]));
@@ -593,7 +593,7 @@ class SqliteAuthStore final : public AuthStore {
     auto old = read_refresh_token(presented_hash);
     IPA_RETURN_IF_ERROR(old);
     Consumed<RefreshToken> out;
-    out.record = *std::move(old);
+    out.record = std::move(old).value();
     if (out.record.used) {
       out.reused = true;
       return out;
@@ -624,7 +624,8 @@ class SqliteAuthStore final : public AuthStore {
     Txn txn(*db_);
     IPA_RETURN_IF_ERROR(txn.begin());
     // An expired record no longer blocks (the assertion it guarded is expired too).
-    IPA_PREPARE(del, *db_, "DELETE FROM auth_jti WHERE client_id = ?1 AND jti = ?2 AND expires <= ?3");
+    IPA_PREPARE(del, *db_,
+                "DELETE FROM auth_jti WHERE client_id = ?1 AND jti = ?2 AND expires <= ?3");
     IPA_RETURN_IF_ERROR(del.bind(1, client_id).bind(2, jti).bind(3, now()).run());
     IPA_PREPARE(ins, *db_, "INSERT INTO auth_jti(client_id, jti, expires) VALUES(?1, ?2, ?3)");
     ins.bind(1, client_id).bind(2, jti).bind(3, expires);
@@ -939,9 +940,9 @@ class SqliteAuthStore final : public AuthStore {
 
 Result<std::unique_ptr<AuthStore>> open_sqlite_auth_store(const SqliteOptions& options) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(options.path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(options.path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   auto db = std::make_unique<Db>(raw);  // closes `raw` on every path, even a failed open
   if (rc != SQLITE_OK) {
     return core::unavailable("The authorization database cannot be opened.")
@@ -949,8 +950,8 @@ Result<std::unique_ptr<AuthStore>> open_sqlite_auth_store(const SqliteOptions& o
   }
   sqlite3_busy_timeout(raw, 5000);
   IPA_RETURN_IF_ERROR(db->exec("PRAGMA journal_mode=WAL"));
-  IPA_RETURN_IF_ERROR(db->exec(options.synchronous_full ? "PRAGMA synchronous=FULL"
-                                                        : "PRAGMA synchronous=NORMAL"));
+  IPA_RETURN_IF_ERROR(
+      db->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   IPA_RETURN_IF_ERROR(db->exec("PRAGMA foreign_keys=ON"));
   auto store = std::make_unique<SqliteAuthStore>(std::move(db), options.clock);
   IPA_RETURN_IF_ERROR(store->migrate());

@@ -395,8 +395,8 @@ TEST_F(AuthStoreTest, ThrottleWindows) {
 TEST_F(AuthStoreTest, AuditBatches) {
   std::vector<AuditEvent> batch;
   for (int i = 0; i < 5; ++i) {
-    batch.push_back({clock_->now(), "token", "app", "alice", "pat-0001", "success",
-                     "n=" + std::to_string(i)});
+    batch.push_back(
+        {clock_->now(), "token", "app", "alice", "pat-0001", "success", "n=" + std::to_string(i)});
   }
   ASSERT_TRUE(store_->append_audit(batch).ok());
   ASSERT_TRUE(store_->append_audit({}).ok());
