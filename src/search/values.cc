@@ -159,14 +159,44 @@ std::optional<std::pair<double, double>> decimal_range(std::string_view text) {
     if (negative) exponent = -exponent;
   }
   if (pos != s.size()) return std::nullopt;
-  double value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(value)) {
-    return std::nullopt;
+  // Exact bounds: value = sign * D * 10^k, half a unit is 5 * 10^(k-1), so the bounds are
+  // (10D -/+ 5) * 10^(k-1), written as decimal strings and converted once. Two adjacent ranges
+  // then meet at the very same double (0.6 -> [0.55, 0.65) and 0.5 -> [0.45, 0.55)).
+  const bool negative = text.size() > 0 && text[0] == '-';
+  std::string digits;
+  for (size_t i = int_start; i < s.size() && s[i] != 'e' && s[i] != 'E'; ++i) {
+    if (s[i] != '.') digits.push_back(s[i]);
   }
-  const double half_unit = 0.5 * std::pow(10.0, exponent - fraction_digits);
-  if (!std::isfinite(half_unit)) return std::nullopt;
-  return std::pair{value - half_unit, value + half_unit};
+  const long long k = static_cast<long long>(exponent) - fraction_digits;
+  std::string up = digits + "5";  // 10D + 5
+  std::string down;               // 10D - 5
+  if (digits.find_first_not_of('0') == std::string::npos) {
+    down = "-5";
+  } else {
+    down = digits;
+    int i = static_cast<int>(down.size()) - 1;
+    while (down[static_cast<size_t>(i)] == '0') down[static_cast<size_t>(i--)] = '9';
+    --down[static_cast<size_t>(i)];
+    down += "5";
+  }
+  auto to_double = [&](const std::string& mantissa, bool neg) -> std::optional<double> {
+    std::string t = (neg ? "-" : "") + mantissa + "e" + std::to_string(k - 1);
+    double v = 0;
+    auto [p, e] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (e != std::errc() || p != t.data() + t.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+  };
+  std::optional<double> low, high;
+  if (!negative) {
+    low = to_double(down, false);
+    high = to_double(up, false);
+  } else {
+    low = to_double(up, true);
+    // -(10D - 5): when D is 0 the mantissa is "-5", so the bound is +5e(k-1).
+    high = down[0] == '-' ? to_double(down.substr(1), false) : to_double(down, true);
+  }
+  if (!low || !high) return std::nullopt;
+  return std::pair{*low, *high};
 }
 
 }  // namespace ipa::search

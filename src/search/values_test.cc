@@ -124,3 +124,31 @@ TEST(DecimalRange, RejectsMalformed) {
 
 }  // namespace
 }  // namespace ipa::search
+
+namespace ipa::search {
+namespace {
+
+// Adjacent precision ranges meet at exactly the same double (found by the differential test:
+// 0.6 with sa0.5 must match).
+TEST(DecimalRange, AdjacentRangesMeetExactly) {
+  for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
+           {"0.5", "0.6"}, {"0.6", "0.7"}, {"-31.9", "-31.8"}, {"44.034", "44.035"},
+           {"-41.001", "-41.000"}, {"160.3", "160.4"}, {"-0.1", "0.0"}, {"0", "1"}, {"9", "10"}}) {
+    SCOPED_TRACE(std::string(a) + " " + b);
+    auto lo = decimal_range(a);
+    auto hi = decimal_range(b);
+    ASSERT_TRUE(lo && hi);
+    EXPECT_EQ(lo->second, hi->first);
+  }
+  auto zero = decimal_range("0");
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(zero->first, -0.5);
+  EXPECT_EQ(zero->second, 0.5);
+  auto neg = decimal_range("-1.50");
+  ASSERT_TRUE(neg);
+  EXPECT_EQ(neg->first, -1.505);
+  EXPECT_EQ(neg->second, -1.495);
+}
+
+}  // namespace
+}  // namespace ipa::search

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -29,8 +30,8 @@ namespace ipa::testing {
 namespace {
 
 constexpr uint64_t kDefaultSeed = 20240611;
-constexpr int kDefaultIterations = 400;
-constexpr int kMaxReportedFailures = 25;
+constexpr int kDefaultIterations = 3000;
+constexpr int kMaxReportedFailures = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Random numbers: splitmix64 (Steele, Lea, Flood 2014), so a seed replays the same run anywhere.
@@ -466,8 +467,8 @@ Resource make_observation(const std::string& id, const std::vector<std::string>&
   r.type = "Observation";
   r.id = id;
   std::string status = rng.pick(kStatuses);
-  std::string json =
-      "{\"resourceType\":\"Observation\",\"id\":" + json_string(id) + ",\"status\":" + json_string(status);
+  std::string json = "{\"resourceType\":\"Observation\",\"id\":" + json_string(id) +
+                     ",\"status\":" + json_string(status);
   r.tokens["status"] = {{"", status, ""}, {kStatusSystem, status, ""}};
 
   int categories = static_cast<int>(rng.range(0, 2));
@@ -1051,8 +1052,22 @@ class QueryMaker {
     int64_t mantissa;
     auto it = r.quantities.find("value-quantity");
     if (it != r.quantities.end() && !it->second.empty() && rng_.chance(75)) {
+      const Decimal& stored = it->second[0].value;
+      const bool same_precision = rng_.chance(60);
+      if (same_precision) {
+        // The stored precision: ranges that touch or coincide (sa/eb/eq boundaries).
+        size_t dot = stored.text.find('.');
+        frac = dot == std::string::npos ? 0 : static_cast<int>(stored.text.size() - dot - 1);
+        unit = frac == 0 ? 1 : frac == 1 ? 10 : frac == 2 ? 100 : 1000;
+      }
       // The stored value at this precision (rounded towards zero), or one unit off.
-      mantissa = it->second[0].value.value / (kScale / unit) + rng_.range(-1, 1) * rng_.range(0, 1);
+      int64_t offset = rng_.range(-1, 1);
+      if (same_precision && rng_.chance(35)) {
+        // A search range that ends exactly where the stored range starts, or the reverse.
+        offset = rng_.chance(50) ? -1 : 1;
+        v.prefix = offset < 0 ? Prefix::kSa : Prefix::kEb;
+      }
+      mantissa = stored.value / (kScale / unit) + offset;
     } else {
       mantissa = rng_.range(-20 * unit, 210 * unit);
     }
@@ -1250,6 +1265,7 @@ TEST(DifferentialSearch, ServerAgreesWithBruteForce) {
   for (const Resource& r : store) view.push_back(&r);
 
   QueryMaker maker(rng, view, patient_ids, base);
+  std::map<std::string, int> stats;  // what the run covered, printed at the end
   int failures = 0;
   for (int it = 0; it < iterations && failures < kMaxReportedFailures; ++it) {
     if (it > 0 && it % 40 == 0) {
@@ -1274,7 +1290,17 @@ TEST(DifferentialSearch, ServerAgreesWithBruteForce) {
       q.count = static_cast<int>(rng.range(std::max(1, n / 6), std::max(1, n / 2 + 1)));
     }
     const std::string path = q.path();
+    ++stats[expected.empty() ? "queries with no match" : "queries with matches"];
+    for (const Clause& c : q.clauses) {
+      std::string key = c.code + (c.modifier.empty() ? "" : ":" + c.modifier);
+      for (const QueryValue& v : c.values) {
+        bool ranged = c.kind == Kind::kDate || c.kind == Kind::kQuantity;
+        ++stats[key + (ranged ? std::string(" ") + kPrefixText[static_cast<int>(v.prefix)] : "")];
+      }
+      if (c.values.empty()) ++stats[key];
+    }
     Pages got = fetch_all(server, path);
+    stats["pages"] += got.pages;
     std::string where = replay + ", iteration " + std::to_string(it) + ", query " + path;
     if (!got.error.empty()) {
       ++failures;
@@ -1310,6 +1336,9 @@ TEST(DifferentialSearch, ServerAgreesWithBruteForce) {
       ADD_FAILURE() << msg.str();
     }
   }
+  std::string summary = replay + " covered:";
+  for (const auto& [what, n] : stats) summary += "\n  " + what + ": " + std::to_string(n);
+  std::cout << summary << "\n";
 }
 
 // FHIR R4 http.html#paging: while a client follows next links, new matching resources are
@@ -1322,27 +1351,18 @@ TEST(DifferentialSearch, PagingAcrossConcurrentWrites) {
   ASSERT_GT(server.port(), 0);
   const std::string base = server.base();
   std::vector<std::string> patient_ids = {"p000", "p001"};
-  std::vector<Resource> stable;
   for (const std::string& id : patient_ids) ASSERT_EQ(put(server, make_patient(id, rng)), "");
-  auto make_matching = [&](const std::string& id) {
+  // An Observation whose code is urn:paging|<tag>, so that every write for a tag matches the
+  // query of that tag.
+  auto make_matching = [&](const std::string& id, const std::string& tag) {
     Resource r = make_observation(id, patient_ids, base, rng);
-    // Same code, category and status for all, so every write matches the queries below.
-    r.tokens["code"].clear();
-    std::string json = r.json;
-    size_t code = json.find(",\"code\":{");
-    size_t end = json.find("]}", code) + 2;
-    json.replace(code, end - code,
-                 ",\"code\":{\"coding\":[{\"system\":\"urn:paging\",\"code\":\"pg\"}]}");
-    r.json = json;
-    r.tokens["code"].push_back({"urn:paging", "pg", ""});
+    r.tokens["code"] = {{"urn:paging", tag, ""}};
+    size_t code = r.json.find(",\"code\":{");
+    size_t end = r.json.find("]}", code) + 2;
+    r.json.replace(code, end - code,
+                   ",\"code\":{\"coding\":[{\"system\":\"urn:paging\",\"code\":\"" + tag + "\"}]}");
     return r;
   };
-  for (int i = 0; i < 60; ++i) {
-    stable.push_back(make_matching(pad_id("s", i)));
-    ASSERT_EQ(put(server, stable.back()), "");
-  }
-  std::vector<const Resource*> view;
-  for (const Resource& r : stable) view.push_back(&r);
 
   const std::vector<std::string> sorts = {"",
                                           "date",
@@ -1350,18 +1370,28 @@ TEST(DifferentialSearch, PagingAcrossConcurrentWrites) {
                                           "value-quantity,-date",
                                           "-value-quantity",
                                           "status,-date",
-                                          "subject,date"};
+                                          "subject,date",
+                                          "code,-status"};
   int written = 0;
-  for (const std::string& sort : sorts) {
+  for (size_t round = 0; round < sorts.size(); ++round) {
+    const std::string& sort = sorts[round];
+    const std::string tag = "pg" + std::to_string(round);
+    std::vector<Resource> stable;
+    for (int i = 0; i < 30; ++i) {
+      stable.push_back(make_matching(tag + "-s" + pad(i, 3), tag));
+      ASSERT_EQ(put(server, stable.back()), "");
+    }
+    std::vector<const Resource*> view;
+    for (const Resource& r : stable) view.push_back(&r);
     Query q;
     q.type = "Observation";
     Clause c;
     c.code = "code";
     c.kind = Kind::kToken;
     QueryValue v;
-    v.text = "urn:paging|pg";
+    v.text = "urn:paging|" + tag;
     v.system = "urn:paging";
-    v.code = "pg";
+    v.code = tag;
     c.values.push_back(v);
     q.clauses.push_back(c);
     std::string path = q.path() + "&_count=" + std::to_string(rng.range(3, 7));
@@ -1390,7 +1420,7 @@ TEST(DifferentialSearch, PagingAcrossConcurrentWrites) {
       }
     };
     std::vector<Resource> fresh;
-    for (int i = 0; i < 40; ++i) fresh.push_back(make_matching(pad_id("w", written + i)));
+    for (int i = 0; i < 30; ++i) fresh.push_back(make_matching(pad_id("w", written + i), tag));
     std::thread writer([&] {
       for (const Resource& r : fresh) {
         if (stop) break;
@@ -1398,8 +1428,8 @@ TEST(DifferentialSearch, PagingAcrossConcurrentWrites) {
       }
     });
     written += static_cast<int>(fresh.size());
-    Pages got =
-        fetch_all(server, path, [&] { write(make_matching("n" + std::to_string(++written))); });
+    Pages got = fetch_all(server, path,
+                          [&] { write(make_matching("n" + std::to_string(++written), tag)); });
     stop = true;
     writer.join();
     const std::string where = "seed " + std::to_string(seed) + ", query " + path;

@@ -152,13 +152,12 @@ void Builder::condition(const Condition& c, const std::string& r) {
       sql_ += r + ".id = ";
       bind(c.text);
       return;
-    case IndexKind::kLastUpdated: {
-      // The stored instant is the range [t, t + 1 ms).
-      int64_t span = c.high - c.low;
-      range(r + ".last_updated", "(" + r + ".last_updated + 1)", c.prefix, c.low, c.high,
-            c.low - span / 10, c.high + span / 10);
+    case IndexKind::kLastUpdated:
+      // The stored instant is the range [t, t + 1 ms). For `ap` the search module already
+      // widened [low, high) by 10 % of the distance from now.
+      range(r + ".last_updated", "(" + r + ".last_updated + 1)", c.prefix, c.low, c.high, c.low,
+            c.high);
       return;
-    }
     case IndexKind::kToken:
       probe("idx_token", r, c.param);
       if (c.text_search) {
@@ -197,8 +196,8 @@ void Builder::condition(const Condition& c, const std::string& r) {
     case IndexKind::kDate: {
       probe("idx_date", r, c.param);
       sql_ += " AND ";
-      int64_t span = c.high - c.low;
-      range("x.low", "x.high", c.prefix, c.low, c.high, c.low - span / 10, c.high + span / 10);
+      // `ap` was widened by the search module (10 % of the distance from now).
+      range("x.low", "x.high", c.prefix, c.low, c.high, c.low, c.high);
       sql_ += ")";
       return;
     }
