@@ -6,6 +6,7 @@
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
 #include "rest/internal/common.h"
+#include "rest/internal/smart.h"
 #include "rest/negotiate.h"
 
 namespace ipa::rest {
@@ -160,6 +161,12 @@ bool strict(const http::Request& req) {
   return req.header("Prefer").find("handling=strict") != std::string::npos;
 }
 
+// A resource the grant does not cover looks like one that does not exist (R30, S91).
+http::Response hidden(const std::string& type, const std::string& id) {
+  return internal::error_response(
+      core::not_found("Resource " + type + "/" + id + " is not known."));
+}
+
 core::Error unknown_type(const std::string& type) {
   return core::not_found("Resource type '" + type + "' is not known to FHIR R4.");
 }
@@ -167,9 +174,17 @@ core::Error unknown_type(const std::string& type) {
 }  // namespace
 
 FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
-                 std::shared_ptr<core::Clock> clock, std::unique_ptr<core::IdGenerator> ids)
+                 std::shared_ptr<core::Clock> clock, std::unique_ptr<core::IdGenerator> ids,
+                 std::shared_ptr<storage::AuthStore> auth_store)
     : impl_(std::make_unique<Impl>(std::move(options), store, std::move(clock), std::move(ids))) {
-  impl_->capability_json = internal::build_capability_statement(impl_->options, impl_->clock->now());
+  if (auth_store) {
+    impl_->auth = internal::make_auth_state(impl_->options.base_url, impl_->options.base_path,
+                                            std::move(auth_store), impl_->clock,
+                                            internal::curl_jwks_fetcher());
+  }
+  impl_->capability_json = internal::build_capability_statement(
+      impl_->options, impl_->clock->now(),
+      impl_->auth ? impl_->auth->auth_base : std::string());
 }
 
 FhirApi::~FhirApi() = default;
@@ -177,12 +192,29 @@ FhirApi::~FhirApi() = default;
 const ApiOptions& FhirApi::options() const { return impl_->options; }
 
 http::Response FhirApi::handle(const http::Request& req) {
+  http::Response r = handle_request(req);
+  // The FHIR API and its discovery documents answer any origin (S88): access is by bearer
+  // token, never by cookie. The authorization pages under /auth are not for scripts.
+  if (req.path.rfind(impl_->options.base_path, 0) == 0) {
+    bool has = false;
+    for (const auto& h : r.headers) has |= h.name == "Access-Control-Allow-Origin";
+    if (!has) r.headers.push_back({"Access-Control-Allow-Origin", "*"});
+  }
+  return r;
+}
+
+http::Response FhirApi::handle_request(const http::Request& req) {
   State& s = *impl_;
   if (req.path == "/livez") return internal::json_response(200, R"({"status":"ok"})");
   if (req.path == "/readyz") {
     core::Status st = s.store.ping();
     if (!st.ok()) return internal::error_response(core::unavailable("The store is not ready."));
     return internal::json_response(200, R"({"status":"ready"})");
+  }
+  if (s.auth && req.path.rfind("/auth/", 0) == 0) {
+    auto r = internal::handle_auth(s, req, req.path.substr(6));
+    if (r) return std::move(*r);
+    return internal::error_response(core::not_found("No such endpoint: " + req.path));
   }
   const std::string& bp = s.options.base_path;
   if (req.path.compare(0, bp.size(), bp) != 0 ||
@@ -195,6 +227,29 @@ http::Response FhirApi::handle(const http::Request& req) {
   if (!shape.ok()) return internal::error_response(shape.error());
   std::vector<std::string> parts = split_path(std::string_view(req.path).substr(bp.size()));
   const std::string& method = req.method == "HEAD" ? "GET" : req.method;
+  if (s.auth) {
+    if (auto d = internal::handle_discovery(s, req, parts)) return std::move(*d);
+  }
+  if (!parts.empty() && parts[0] == ".well-known") {
+    return internal::error_response(core::not_found("No such endpoint: " + req.path));
+  }
+  // Every FHIR interaction but metadata needs a valid access token when access control is on
+  // (S90-S91); `caller` is null when it is off.
+  std::optional<internal::Caller> caller_value;
+  const internal::Caller* caller = nullptr;
+  bool open_path = !parts.empty() && parts[0] == "metadata";
+  if (s.auth && method == "OPTIONS") return internal::cors_preflight();
+  if (s.auth && !open_path) {
+    auto c = internal::authenticate(s, req);
+    if (!c.ok()) return internal::bearer_challenge(c.error());
+    caller_value = std::move(*c);
+    caller = &*caller_value;
+    if (method != "GET" && !(method == "POST" && parts.size() == 2 &&
+                             (parts[1] == "_search" || parts[1] == "$docref"))) {
+      return internal::bearer_challenge(core::forbidden(
+          "Apps have read-only access to this server (IPA is read-only); writes are refused."));
+    }
+  }
 
   bool binary_read = method == "GET" && parts.size() >= 2 && parts[0] == "Binary" &&
                      parts[1][0] != '_' && parts[1][0] != '$';
@@ -232,6 +287,10 @@ http::Response FhirApi::handle(const http::Request& req) {
     if (method != "GET" || parts.size() != 1) {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
     }
+    if (caller) {
+      return internal::bearer_challenge(
+          core::forbidden("Whole-system history is not available to apps."));
+    }
     return internal::history(s, "", "", *params, *shape);
   }
 
@@ -249,7 +308,7 @@ http::Response FhirApi::handle(const http::Request& req) {
       return write_response(s, std::move(r), *shape, req);
     }
     if (method == "GET") {
-      return internal::run_search(s, type, *params, *shape, strict(req), "");
+      return internal::run_search(s, type, *params, *shape, strict(req), "", caller);
     }
     return internal::error_response(
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "."));
@@ -271,11 +330,15 @@ http::Response FhirApi::handle(const http::Request& req) {
     if (!form.ok()) return internal::error_response(form.error());
     Params all = *params;
     all.insert(all.end(), form->begin(), form->end());
-    return internal::run_search(s, type, all, *shape, strict(req), "");
+    return internal::run_search(s, type, all, *shape, strict(req), "", caller);
   }
   if (id == "_history" && parts.size() == 2) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
+    }
+    if (caller) {
+      return internal::bearer_challenge(
+          core::forbidden("Type history is not available to apps; search instead."));
     }
     return internal::history(s, type, "", *params, *shape);
   }
@@ -283,7 +346,8 @@ http::Response FhirApi::handle(const http::Request& req) {
     if (method != "GET" && method != "POST") {
       return internal::error_response(core::method_not_allowed("$docref takes GET or POST."));
     }
-    return internal::docref(s, *params, method == "POST" ? req.body : std::string(), *shape);
+    return internal::docref(s, *params, method == "POST" ? req.body : std::string(), *shape,
+                            caller);
   }
   if (id[0] == '_' || id[0] == '$') {
     return internal::error_response(
@@ -296,8 +360,14 @@ http::Response FhirApi::handle(const http::Request& req) {
 
   if (parts.size() == 2) {
     if (method == "GET") {
+      if (caller) {
+        if (auto st = internal::allow(*caller, auth::Interaction::kRead, type); !st.ok()) {
+          return internal::bearer_challenge(st.error());
+        }
+      }
       auto res = s.store.read(type, id);
       if (!res.ok()) return internal::error_response(res.error(), shape->pretty);
+      if (caller && !internal::visible(s, *caller, *res)) return hidden(type, id);
       if (not_modified(req, *res)) return not_modified_response(*res);
       if (*format == Format::kRaw) return raw_binary(*res);
       return resource_response(s, 200, *res, *shape, internal::Return::kRepresentation);
@@ -328,19 +398,36 @@ http::Response FhirApi::handle(const http::Request& req) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed(parts[2] + " is read with GET."));
     }
+    if (caller && id != caller->patient) {
+      return internal::bearer_challenge(
+          core::forbidden(parts[2] + " is only available for the patient in context."));
+    }
+    if (caller) {
+      if (auto st = internal::allow(*caller, auth::Interaction::kRead, "Patient"); !st.ok()) {
+        return internal::bearer_challenge(st.error());
+      }
+    }
     if (parts[2] == "$summary") return internal::ips_summary(s, id, *shape);
-    return internal::everything(s, id, *params, *shape);
+    return internal::everything(s, id, *params, *shape, caller);
   }
   if (type == "Patient" && parts.size() == 3 && fhir::is_resource_type(parts[2])) {
     if (method != "GET") {
       return internal::error_response(
           core::method_not_allowed("Compartment search is read with GET."));
     }
-    return internal::run_search(s, parts[2], *params, *shape, strict(req), id);
+    return internal::run_search(s, parts[2], *params, *shape, strict(req), id, caller);
   }
   if (parts[2] == "_history") {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
+    }
+    if (caller) {
+      if (auto st = internal::allow(*caller, auth::Interaction::kRead, type); !st.ok()) {
+        return internal::bearer_challenge(st.error());
+      }
+      auto current = s.store.read(type, id);
+      if (!current.ok()) return internal::error_response(current.error(), shape->pretty);
+      if (!internal::visible(s, *caller, *current)) return hidden(type, id);
     }
     if (parts.size() == 3) return internal::history(s, type, id, *params, *shape);
     if (parts.size() == 4) {

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "http/server.h"
 #include "json/json.h"
+#include "storage/auth_store.h"
 #include "storage/resource_store.h"
 
 namespace ipa::rest {
@@ -26,8 +27,12 @@ struct ApiOptions {
 
 class FhirApi {
  public:
+  // With an `auth_store`, access control is on: the SMART authorization server is served under
+  // {origin}/auth and every FHIR interaction but metadata needs an access token. Without one,
+  // the API is open (development and tests on loopback only).
   FhirApi(ApiOptions options, storage::ResourceStore& store, std::shared_ptr<core::Clock> clock,
-          std::unique_ptr<core::IdGenerator> ids);
+          std::unique_ptr<core::IdGenerator> ids,
+          std::shared_ptr<storage::AuthStore> auth_store = nullptr);
   ~FhirApi();
 
   // Answers any request; paths outside base_path, /livez and /readyz get 404.
@@ -43,6 +48,8 @@ class FhirApi {
   const ApiOptions& options() const;
 
  private:
+  http::Response handle_request(const http::Request& request);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

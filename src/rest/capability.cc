@@ -104,7 +104,8 @@ Value resource_entry(std::string_view type) {
 
 }  // namespace
 
-std::string build_capability_statement(const ApiOptions& o, core::TimePoint started) {
+std::string build_capability_statement(const ApiOptions& o, core::TimePoint started,
+                                       const std::string& auth_base) {
   Value cs = Value::object();
   cs.set("resourceType", str("CapabilityStatement"));
   cs.set("status", str("active"));
@@ -127,10 +128,43 @@ std::string build_capability_statement(const ApiOptions& o, core::TimePoint star
                     "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch"}));
   Value rest = Value::object();
   rest.set("mode", str("server"));
-  rest.set("documentation",
-           str("FHIR R4 read, vread, create, update, delete, history, search, batch and "
-               "transaction for every R4 resource type. SMART App Launch authorization is being "
-               "added; until it lands this server binds to loopback only."));
+  if (auth_base.empty()) {
+    rest.set("documentation",
+             str("FHIR R4 read, vread, create, update, delete, history, search, batch and "
+                 "transaction for every R4 resource type. Access control is OFF on this "
+                 "instance (development mode, loopback only)."));
+  } else {
+    rest.set("documentation",
+             str("FHIR R4 for International Patient Access. Apps authorize with SMART App "
+                 "Launch 2.0 (standalone launch, patient-level scopes) and get read and search "
+                 "access to one patient's record. 400 invalid parameter, 401 no or bad token, "
+                 "403 insufficient scope, 404 unknown resource or outside the grant."));
+    // rest.security (IPA-CS; SMART's oauth-uris extension, still widely consumed: R16).
+    Value security = Value::object();
+    security.set("cors", Value::boolean(true));
+    Value coding = Value::object();
+    coding.set("system", str("http://terminology.hl7.org/CodeSystem/restful-security-service"));
+    coding.set("code", str("SMART-on-FHIR"));
+    Value service = Value::object();
+    service.set("coding", Value::array({std::move(coding)}));
+    security.set("service", Value::array({std::move(service)}));
+    auto uri_ext = [](const char* url, const std::string& value) {
+      Value e = Value::object();
+      e.set("url", str(url));
+      e.set("valueUri", str(value));
+      return e;
+    };
+    Value oauth = Value::object();
+    oauth.set("url", str("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
+    oauth.set("extension", Value::array({uri_ext("authorize", auth_base + "/authorize"),
+                                         uri_ext("token", auth_base + "/token"),
+                                         uri_ext("introspect", auth_base + "/introspect"),
+                                         uri_ext("revoke", auth_base + "/revoke")}));
+    security.set("extension", Value::array({std::move(oauth)}));
+    security.set("description",
+                 str("SMART App Launch 2.0: discovery at [base]/.well-known/smart-configuration."));
+    rest.set("security", std::move(security));
+  }
   Value resources = Value::array();
   for (std::string_view type : fhir::resource_types()) resources.push_back(resource_entry(type));
   rest.set("resource", std::move(resources));

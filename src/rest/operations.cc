@@ -6,6 +6,7 @@
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "rest/internal/common.h"
+#include "rest/internal/smart.h"
 #include "search/cursor.h"
 #include "search/values.h"
 
@@ -192,7 +193,8 @@ bool type_matches(const json::Value& doc, const DocrefParams& p) {
 
 }  // namespace
 
-http::Response docref(State& s, const Params& query, const std::string& body, const Shape& shape) {
+http::Response docref(State& s, const Params& query, const std::string& body, const Shape& shape,
+                      const Caller* caller) {
   Params params = query;
   if (!body.empty()) {
     auto v = parse_resource(body, "Parameters");
@@ -203,6 +205,16 @@ http::Response docref(State& s, const Params& query, const std::string& body, co
   }
   auto p = docref_params(params);
   if (!p.ok()) return error_response(p.error(), shape.pretty);
+  if (caller != nullptr) {
+    // R57 / S70: the operation needs DocumentReference search for the patient in context.
+    if (auto st = allow(*caller, auth::Interaction::kSearch, "DocumentReference"); !st.ok()) {
+      return bearer_challenge(st.error());
+    }
+    if (p->patient != caller->patient) {
+      return bearer_challenge(
+          core::forbidden("$docref is only available for the patient in context."));
+    }
+  }
   std::string out = R"({"resourceType":"Bundle","type":"searchset")";
   std::vector<std::string> entries;
   auto patient = s.store.read("Patient", p->patient);
@@ -227,6 +239,7 @@ http::Response docref(State& s, const Params& query, const std::string& body, co
         if (!v.ok()) continue;
         if (v->get_string("status") == "entered-in-error") continue;
         if (!in_window(*v, *p) || !type_matches(*v, *p)) continue;
+        if (caller != nullptr && !visible(s, *caller, d)) continue;
         std::string e = R"({"fullUrl":)";
         json::write_string(e, s.options.base_url + "/DocumentReference/" + d.id);
         e += R"(,"resource":)" + d.json + R"(,"search":{"mode":"match"}})";
@@ -347,7 +360,7 @@ http::Response ips_summary(State& s, const std::string& pid, const Shape& shape)
 }
 
 http::Response everything(State& s, const std::string& pid, const Params& params,
-                          const Shape& shape) {
+                          const Shape& shape, const Caller* caller) {
   auto patient = s.store.read("Patient", pid);
   if (!patient.ok()) return error_response(patient.error(), shape.pretty);
   std::optional<int64_t> since;
@@ -422,6 +435,7 @@ http::Response everything(State& s, const std::string& pid, const Params& params
   std::vector<storage::StoredResource> kept;
   for (auto& r : all) {
     if (!types.empty() && !types.count(r.resource_type)) continue;
+    if (caller != nullptr && !visible(s, *caller, r)) continue;
     if (since && std::chrono::duration_cast<std::chrono::milliseconds>(
                      r.last_updated.time_since_epoch())
                          .count() < *since) {

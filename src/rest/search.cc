@@ -7,6 +7,7 @@
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "rest/internal/common.h"
+#include "rest/internal/smart.h"
 #include "search/cursor.h"
 #include "search/query.h"
 
@@ -72,7 +73,8 @@ std::vector<storage::ResourceKey> keys_of(const std::vector<storage::StoredResou
 
 // _include and _revinclude (with :iterate up to three rounds), never repeating a resource.
 core::Result<std::vector<storage::StoredResource>> included(
-    State& s, const search::ParsedSearch& q, const std::vector<storage::StoredResource>& matches) {
+    State& s, const search::ParsedSearch& q, const std::vector<storage::StoredResource>& matches,
+    const Caller* caller) {
   std::set<storage::ResourceKey> seen;
   for (const auto& m : matches) seen.insert({m.resource_type, m.id});
   std::vector<storage::StoredResource> out;
@@ -81,6 +83,8 @@ core::Result<std::vector<storage::StoredResource>> included(
     std::vector<storage::StoredResource> added;
     auto add = [&](std::vector<storage::StoredResource> rs) {
       for (auto& r : rs) {
+        // Included resources pass the same grant checks as reads.
+        if (caller != nullptr && !visible(s, *caller, r)) continue;
         if (seen.insert({r.resource_type, r.id}).second) added.push_back(std::move(r));
       }
     };
@@ -114,8 +118,17 @@ core::Result<std::vector<storage::StoredResource>> included(
 
 }  // namespace
 
-http::Response run_search(State& s, const std::string& type, const Params& params, const Shape& shape,
-                      bool strict, const std::string& compartment_patient) {
+http::Response run_search(State& s, const std::string& type, const Params& request_params,
+                          const Shape& shape, bool strict, const std::string& compartment_patient,
+                          const Caller* caller) {
+  Params params = request_params;
+  std::string bound_patient;
+  if (caller != nullptr) {
+    auto bounds = search_bounds(*caller, type);
+    if (!bounds.ok()) return bearer_challenge(bounds.error());
+    params.insert(params.end(), bounds->extra.begin(), bounds->extra.end());
+    bound_patient = bounds->patient;
+  }
   search::QueryOptions qo;
   qo.base_url = s.options.base_url;
   qo.strict = strict;
@@ -140,6 +153,21 @@ http::Response run_search(State& s, const std::string& type, const Params& param
     self_base += "Patient/" + compartment_patient + "/";
   }
   self_base += type;
+  if (!bound_patient.empty()) {
+    // R30: a patient-level grant sees only its patient's matches (an empty Bundle for others).
+    bool other = !compartment_patient.empty() && compartment_patient != bound_patient;
+    storage::Condition c;
+    c.kind = storage::IndexKind::kId;
+    if (type == "Patient") {
+      c.text = other ? std::string("\x01") : bound_patient;
+      q.plan.all_of.push_back(storage::Clause{{c}, false});
+    } else if (other) {
+      c.text = "\x01";  // no id looks like this: nothing matches
+      q.plan.all_of.push_back(storage::Clause{{c}, false});
+    } else {
+      q.plan.compartment_patient = bound_patient;
+    }
+  }
   std::string self_query = query_string(q.applied);
   // The cursor is bound to exactly this search.
   std::string binding = self_base + "?" + self_query;
@@ -163,7 +191,7 @@ http::Response run_search(State& s, const std::string& type, const Params& param
   if (!page.ok()) return error_response(page.error(), shape.pretty);
   std::vector<storage::StoredResource> extra;
   if (!count_only && (!q.includes.empty() || !q.revincludes.empty())) {
-    auto inc = included(s, q, page->entries);
+    auto inc = included(s, q, page->entries, caller);
     if (!inc.ok()) return error_response(inc.error(), shape.pretty);
     extra = std::move(*inc);
   }

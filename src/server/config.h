@@ -21,6 +21,7 @@ struct Config {
   int idle_timeout_ms = 60000;
   bool sync_full = true;     // SQLite synchronous=FULL (power-loss durable)
   std::string port_file;     // when set, the bound port is written there once listening
+  bool no_auth = false;      // development only: no access control (loopback only)
 };
 
 }  // namespace ipa::server

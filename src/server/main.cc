@@ -15,12 +15,20 @@
 #include "rest/api.h"
 #include "server/config.h"
 #include "server/import.h"
+#include "storage/sqlite/auth_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "auth/password.h"
+#include "auth/client_auth.h"
+#include "jose/jwks.h"
 
 namespace ipa::server {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The published demo sign-in password and app (README); demo data only.
+constexpr const char* kDemoPassword = "ipa-demo";
+constexpr const char* kDemoClientId = "ipa-demo-app";
 
 void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
   opts["store"] = app.add_option("--store", c.store, "SQLite database file")->envname("IPA_STORE");
@@ -53,6 +61,10 @@ void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opt
   opts["port_file"] = app.add_option("--port-file", c.port_file,
                                      "write the bound port to this file once listening")
                           ->envname("IPA_PORT_FILE");
+  opts["no_auth"] = app.add_flag("--no-auth", c.no_auth,
+                                 "development only: serve the FHIR API without access control "
+                                 "(refused unless bound to loopback)")
+                        ->envname("IPA_NO_AUTH");
 }
 
 // Applies the TOML file's values to every option not given by flag or environment.
@@ -73,7 +85,7 @@ bool apply_config_file(const std::string& path, Config& c,
   static const std::map<std::string, int> kKnown = {
       {"address", 0}, {"port", 0}, {"threads", 0}, {"base_url", 0}, {"store", 0},
       {"log_level", 0}, {"body_limit", 0}, {"header_timeout_ms", 0}, {"body_timeout_ms", 0},
-      {"idle_timeout_ms", 0}, {"sync_full", 0}, {"port_file", 0}};
+      {"idle_timeout_ms", 0}, {"sync_full", 0}, {"port_file", 0}, {"no_auth", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -99,6 +111,7 @@ bool apply_config_file(const std::string& path, Config& c,
   num("idle_timeout_ms", c.idle_timeout_ms);
   str("port_file", c.port_file);
   if (auto v = t["sync_full"].value<bool>(); v && unset("sync")) c.sync_full = *v;
+  if (auto v = t["no_auth"].value<bool>(); v && unset("no_auth")) c.no_auth = *v;
   return true;
 }
 
@@ -126,7 +139,36 @@ std::string default_base(const Config& c, uint16_t port) {
 }
 
 // Binds first (the port may be 0), then builds the API with the real base URL.
+bool loopback(const std::string& address) {
+  return address == "127.0.0.1" || address == "::1" || address == "localhost" ||
+         address.rfind("127.", 0) == 0;
+}
+
+core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& c) {
+  storage::sqlite::SqliteOptions o;
+  o.path = c.store;
+  o.synchronous_full = c.sync_full;
+  auto a = storage::sqlite::open_sqlite_auth_store(o);
+  if (!a.ok()) return std::move(a).error();
+  return std::shared_ptr<storage::AuthStore>(std::move(*a));
+}
+
 int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
+  if (c.no_auth && !loopback(c.address)) {
+    spdlog::error("--no-auth serves every record to anyone: refused on {} (loopback only)",
+                  c.address);
+    return 2;
+  }
+  std::shared_ptr<storage::AuthStore> auth_store;
+  if (!c.no_auth) {
+    auto a = open_auth_store(c);
+    if (!a.ok()) {
+      spdlog::error("cannot open the auth store: {} {}", a.error().diagnostics,
+                    a.error().log_detail);
+      return 1;
+    }
+    auth_store = std::move(*a);
+  }
   http::ServerOptions so;
   so.address = c.address;
   so.port = static_cast<uint16_t>(c.port);
@@ -153,11 +195,17 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
   }
   rest::ApiOptions ao;
   ao.base_url = default_base(c, (*server)->port());
-  api = std::make_unique<rest::FhirApi>(ao, store, core::system_clock(), core::random_ids());
+  api = std::make_unique<rest::FhirApi>(ao, store, core::system_clock(), core::random_ids(),
+                                        auth_store);
   api_ptr = api.get();
   spdlog::info("listening on {}:{}; FHIR base {}", c.address, (*server)->port(), ao.base_url);
-  spdlog::warn("access control is off: SMART authorization is not implemented yet; bind to "
-               "loopback only");
+  if (c.no_auth) {
+    spdlog::warn("access control is OFF (--no-auth): every record is served to anyone who can "
+                 "reach {}:{}", c.address, (*server)->port());
+  } else {
+    spdlog::info("access control is on: SMART App Launch at {}/.well-known/smart-configuration",
+                 ao.base_url);
+  }
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";
     std::ofstream(tmp) << (*server)->port() << "\n";
@@ -166,17 +214,171 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
   if (demo_banner) {
     const std::string& b = ao.base_url;
     std::printf(
-        "\nipa-server demo is running at %s\n\nTry:\n"
+        "\nipa-server demo is running at %s\n\n"
         "  curl %s/metadata\n"
-        "  curl %s/Patient/pat-0001\n"
-        "  curl %s/Observation/_history?_count=5\n"
+        "  curl %s/.well-known/smart-configuration\n\n"
+        "Access control is %s. Demo sign-ins (password %s): pat-0001 (a parent who may see\n"
+        "pat-0001, pat-0002 and pat-0003), pat-0005 (who may see pat-0005 and its old linked\n"
+        "record pat-0004), and pat-NNNN for every other patient. Registered public app:\n"
+        "client_id %s, any loopback redirect_uri http://127.0.0.1:<port>/callback.\n"
         "Stop with Ctrl-C.\n\n",
-        b.c_str(), b.c_str(), b.c_str(), b.c_str());
+        b.c_str(), b.c_str(), b.c_str(), c.no_auth ? "OFF (--no-auth)" : "on",
+        kDemoPassword, kDemoClientId);
     std::fflush(stdout);
   }
   http::run_until_signal(**server);
   spdlog::info("stopped");
   return 0;
+}
+
+std::string patient_id(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, n < 10000 ? "pat-%04d" : "pat-%05d", n);
+  return buf;
+}
+
+// Demo users (one per patient; the parent sees her children; the link pair's person sees both
+// records) and a public demo app. Created once; existing entries are kept.
+int load_demo_auth(const Config& c, int patients) {
+  auto a = open_auth_store(c);
+  if (!a.ok()) {
+    spdlog::error("cannot open the auth store: {}", a.error().diagnostics);
+    return 1;
+  }
+  storage::AuthStore& store = **a;
+  if (store.get_user("pat-0001").ok()) return 0;
+  // One Argon2id hash shared by all demo users: they share the published demo password.
+  auto hash = auth::hash_password(kDemoPassword);
+  if (!hash.ok()) return 1;
+  for (int n = 1; n <= patients; ++n) {
+    storage::User u;
+    u.username = patient_id(n);
+    u.password_hash = *hash;
+    u.fhir_user = "Patient/" + u.username;
+    u.display_name = "Demo user " + u.username;
+    u.patients = {u.username};
+    if (n == 1 && patients >= 3) u.patients = {"pat-0001", "pat-0002", "pat-0003"};
+    if (n == 5 && patients >= 5) u.patients = {"pat-0005", "pat-0004"};
+    if (n == 4 && patients >= 5) continue;  // the old record has no sign-in of its own
+    if (auto st = store.create_user(u); !st.ok()) {
+      spdlog::error("demo user {}: {}", u.username, st.error().diagnostics);
+      return 1;
+    }
+  }
+  storage::Client app;
+  app.client_id = kDemoClientId;
+  app.name = "IPA demo app";
+  app.type = storage::ClientType::kPublic;
+  app.redirect_uris = {"http://127.0.0.1:8000/callback", "http://localhost:8000/callback"};
+  app.token_endpoint_auth_method = "none";
+  app.created = core::system_clock()->now();
+  if (auto st = store.create_client(app); !st.ok() && st.error().http_status != 409) {
+    spdlog::error("demo client: {}", st.error().diagnostics);
+    return 1;
+  }
+  spdlog::info("created demo sign-ins for {} patients and the app {}", patients, kDemoClientId);
+  return 0;
+}
+
+struct AdminArgs {
+  CLI::App* user_add = nullptr;
+  CLI::App* client_add = nullptr;
+  std::string username, password_file, fhir_user, display_name;
+  std::vector<std::string> patients;
+  std::string client_id, client_name, type = "public", jwks_file, jwks_uri, secret_file, scope;
+  std::vector<std::string> redirect_uris;
+};
+
+std::string read_file_trimmed(const std::string& path, bool* ok) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  *ok = static_cast<bool>(in) || !text.empty();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+// `ipa-server admin`: users and clients, written straight into the store.
+int run_admin(const Config& c, const AdminArgs& a) {
+  auto store = open_auth_store(c);
+  if (!store.ok()) {
+    std::fprintf(stderr, "cannot open the auth store: %s\n", store.error().diagnostics.c_str());
+    return 1;
+  }
+  if (a.user_add->parsed()) {
+    bool ok = false;
+    std::string password = read_file_trimmed(a.password_file, &ok);
+    if (!ok || password.size() < 8) {
+      std::fprintf(stderr, "the password file must hold a password of at least 8 characters\n");
+      return 2;
+    }
+    auto hash = auth::hash_password(password);
+    if (!hash.ok()) return 1;
+    storage::User u;
+    u.username = a.username;
+    u.password_hash = *hash;
+    u.fhir_user = a.fhir_user;
+    u.display_name = a.display_name.empty() ? a.username : a.display_name;
+    u.patients = a.patients;
+    u.created = core::system_clock()->now();
+    auto st = (*store)->create_user(u);
+    if (!st.ok()) {
+      std::fprintf(stderr, "user %s: %s\n", a.username.c_str(), st.error().diagnostics.c_str());
+      return 1;
+    }
+    std::printf("user %s added (may see %zu patient records)\n", a.username.c_str(),
+                u.patients.size());
+    return 0;
+  }
+  if (a.client_add->parsed()) {
+    storage::Client cl;
+    cl.client_id = a.client_id;
+    cl.name = a.client_name.empty() ? a.client_id : a.client_name;
+    cl.redirect_uris = a.redirect_uris;
+    cl.scope = a.scope;
+    cl.created = core::system_clock()->now();
+    if (a.type == "public") {
+      cl.type = storage::ClientType::kPublic;
+      cl.token_endpoint_auth_method = "none";
+    } else if (a.type == "asymmetric") {
+      cl.type = storage::ClientType::kConfidentialAsymmetric;
+      cl.token_endpoint_auth_method = "private_key_jwt";
+      cl.jwks_uri = a.jwks_uri;
+      if (!a.jwks_file.empty()) {
+        bool ok = false;
+        cl.jwks = read_file_trimmed(a.jwks_file, &ok);
+        auto parsed = json::parse(cl.jwks);
+        if (!ok || !parsed.ok() || !jose::Jwks::parse(*parsed).ok()) {
+          std::fprintf(stderr, "%s is not a usable JWK Set\n", a.jwks_file.c_str());
+          return 2;
+        }
+      }
+      if (cl.jwks.empty() == cl.jwks_uri.empty()) {
+        std::fprintf(stderr, "an asymmetric client needs exactly one of --jwks-file, --jwks-uri\n");
+        return 2;
+      }
+    } else if (a.type == "symmetric") {
+      cl.type = storage::ClientType::kConfidentialSymmetric;
+      cl.token_endpoint_auth_method = "client_secret_basic";
+      bool ok = false;
+      std::string secret = read_file_trimmed(a.secret_file, &ok);
+      if (!ok || secret.size() < 16) {
+        std::fprintf(stderr, "the secret file must hold a secret of at least 16 characters\n");
+        return 2;
+      }
+      cl.secret_hash = auth::client_secret_hash(secret);
+    } else {
+      std::fprintf(stderr, "--type is public, asymmetric or symmetric\n");
+      return 2;
+    }
+    auto st = (*store)->create_client(cl);
+    if (!st.ok()) {
+      std::fprintf(stderr, "client %s: %s\n", a.client_id.c_str(), st.error().diagnostics.c_str());
+      return 1;
+    }
+    std::printf("client %s added\n", a.client_id.c_str());
+    return 0;
+  }
+  return 2;
 }
 
 int load_demo(storage::ResourceStore& store, int patients) {
@@ -282,6 +484,36 @@ int main(int argc, char** argv) {
   add_store_options(*import_cmd, import_cfg, import_opts);
   import_cmd->add_option("paths", import_paths, "files or folders")->required();
 
+  Config admin_cfg;
+  std::map<std::string, CLI::Option*> admin_opts;
+  AdminArgs admin;
+  auto* admin_cmd = app.add_subcommand("admin", "manage sign-ins and registered apps");
+  add_store_options(*admin_cmd, admin_cfg, admin_opts);
+  admin_cmd->require_subcommand(1);
+  auto* admin_user = admin_cmd->add_subcommand("user", "sign-ins")->require_subcommand(1);
+  admin.user_add = admin_user->add_subcommand("add", "add a sign-in");
+  admin.user_add->add_option("--username", admin.username)->required();
+  admin.user_add->add_option("--password-file", admin.password_file,
+                             "file holding the password (never on the command line)")
+      ->required();
+  admin.user_add->add_option("--fhir-user", admin.fhir_user,
+                             "the user's own resource, e.g. Patient/123 or RelatedPerson/9")
+      ->required();
+  admin.user_add->add_option("--patient", admin.patients,
+                             "a Patient id the user may see (repeat for each)")
+      ->required();
+  admin.user_add->add_option("--name", admin.display_name);
+  auto* admin_client = admin_cmd->add_subcommand("client", "registered apps")->require_subcommand(1);
+  admin.client_add = admin_client->add_subcommand("add", "register an app");
+  admin.client_add->add_option("--client-id", admin.client_id)->required();
+  admin.client_add->add_option("--name", admin.client_name);
+  admin.client_add->add_option("--redirect-uri", admin.redirect_uris)->required();
+  admin.client_add->add_option("--type", admin.type, "public, asymmetric or symmetric");
+  admin.client_add->add_option("--jwks-file", admin.jwks_file, "asymmetric: the JWK Set");
+  admin.client_add->add_option("--jwks-uri", admin.jwks_uri, "asymmetric: the JWK Set URL");
+  admin.client_add->add_option("--secret-file", admin.secret_file, "symmetric: the secret");
+  admin.client_add->add_option("--scope", admin.scope, "scopes the app may be granted");
+
   int gen_patients = 50;
   std::string gen_out;
   auto* gen_cmd = app.add_subcommand("gen", "write the synthetic dataset as NDJSON");
@@ -292,8 +524,11 @@ int main(int argc, char** argv) {
 
   if (*gen_cmd) return gen(gen_patients, gen_out);
 
-  Config* cfg = *serve_cmd ? &serve_cfg : *demo_cmd ? &demo_cfg : &import_cfg;
-  auto& opts = *serve_cmd ? serve_opts : *demo_cmd ? demo_opts : import_opts;
+  Config* cfg = *serve_cmd  ? &serve_cfg
+                : *demo_cmd ? &demo_cfg
+                : *admin_cmd ? &admin_cfg
+                             : &import_cfg;
+  auto& opts = *serve_cmd ? serve_opts : *demo_cmd ? demo_opts : *admin_cmd ? admin_opts : import_opts;
   if (!apply_config_file(config_file, *cfg, opts)) return 2;
   ipa::core::init_logging(cfg->log_level);
   if (*demo_cmd && cfg->store.empty()) cfg->store = (fs::path(data_dir) / "ipa.db").string();
@@ -304,6 +539,7 @@ int main(int argc, char** argv) {
                   store.error().log_detail);
     return 1;
   }
+  if (*admin_cmd) return run_admin(*cfg, admin);
   if (*import_cmd) {
     ipa::rest::ApiOptions ao;
     ao.base_url = "http://localhost/fhir";
@@ -322,6 +558,8 @@ int main(int argc, char** argv) {
   }
   if (*demo_cmd) {
     int rc = load_demo(**store, demo_patients);
+    if (rc != 0) return rc;
+    rc = load_demo_auth(*cfg, demo_patients);
     if (rc != 0) return rc;
   }
   return serve(*cfg, **store, demo_cmd->parsed());

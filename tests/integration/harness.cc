@@ -83,7 +83,8 @@ RunResult run_server_command(const std::vector<std::string>& args,
 }
 
 ServerProcess::ServerProcess(const std::string& store_path, std::vector<std::string> extra,
-                             std::vector<std::string> env, const std::string& command) {
+                             std::vector<std::string> env, const std::string& command,
+                             bool with_auth) {
   std::string dir = fs::path(store_path).parent_path().string();
   std::string port_file = store_path + ".port";
   log_path_ = store_path + ".log";
@@ -94,6 +95,7 @@ ServerProcess::ServerProcess(const std::string& store_path, std::vector<std::str
   if (std::find(extra.begin(), extra.end(), "--sync-full") == extra.end()) {
     args.insert(args.end(), {"--sync-full", "false"});  // tests need no power-loss durability
   }
+  if (!with_auth) args.push_back("--no-auth");
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn(args, env, store_path + ".out", log_path_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -39,9 +39,11 @@ RunResult run_server_command(const std::vector<std::string>& args,
 class ServerProcess {
  public:
   // Starts `ipa-server serve --store <dir>/ipa.db --port 0 ...extra` and waits until it listens.
-  // `command` may be "demo" to start `ipa-server demo` the same way.
+  // `command` may be "demo" to start `ipa-server demo` the same way. Access control is off
+  // (--no-auth) unless `with_auth`.
   explicit ServerProcess(const std::string& store_path, std::vector<std::string> extra = {},
-                         std::vector<std::string> env = {}, const std::string& command = "serve");
+                         std::vector<std::string> env = {}, const std::string& command = "serve",
+                         bool with_auth = false);
   ~ServerProcess();
 
   uint16_t port() const { return port_; }

@@ -370,7 +370,7 @@ TEST_F(RestTest, RequestLogHasNoQueryValues) {
   }
   EXPECT_NE(log.find("path=/fhir/Patient/x"), std::string::npos) << log;
   EXPECT_EQ(log.find("abc123"), std::string::npos) << log;
-  EXPECT_NE(log.find("access control is off"), std::string::npos);
+  EXPECT_NE(log.find("access control is OFF"), std::string::npos);
 }
 
 }  // namespace

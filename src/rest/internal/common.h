@@ -24,10 +24,12 @@ core::Result<Params> parse_query(std::string_view query);
 std::string_view param(const Params& params, std::string_view name);
 bool has_param(const Params& params, std::string_view name);
 
+struct AuthState;
+struct Caller;
+
 struct State {
   State(ApiOptions o, storage::ResourceStore& st, std::shared_ptr<core::Clock> c,
-        std::unique_ptr<core::IdGenerator> i)
-      : options(std::move(o)), store(st), clock(std::move(c)), ids(std::move(i)) {}
+        std::unique_ptr<core::IdGenerator> i);  // in smart.cc, where AuthState is complete
 
   ApiOptions options;
   storage::ResourceStore& store;
@@ -35,6 +37,8 @@ struct State {
   std::unique_ptr<core::IdGenerator> ids;
   std::mutex ids_mu;
   std::string capability_json;
+  std::unique_ptr<AuthState> auth;  // null: access control is off
+  ~State();
 
   std::string next_id() {
     std::lock_guard<std::mutex> lock(ids_mu);
@@ -95,22 +99,27 @@ core::Result<json::Value> parse_bundle(std::string_view body);
 http::Response process_bundle(State& s, json::Value bundle, const Shape& shape);
 
 // Search (FHIR R4 search.html); `compartment_patient` non-empty for Patient/[id]/[type].
-http::Response run_search(State& s, const std::string& type, const Params& params, const Shape& shape,
-                      bool strict, const std::string& compartment_patient);
+// With a `caller` (access control on), the search is bounded by its grant.
+http::Response run_search(State& s, const std::string& type, const Params& params,
+                          const Shape& shape, bool strict, const std::string& compartment_patient,
+                          const Caller* caller);
 
 // Operations: DocumentReference/$docref (GET or POST with Parameters), Patient/[id]/$summary,
 // Patient/[id]/$everything.
-http::Response docref(State& s, const Params& query, const std::string& body, const Shape& shape);
+http::Response docref(State& s, const Params& query, const std::string& body, const Shape& shape,
+                      const Caller* caller);
 http::Response ips_summary(State& s, const std::string& pid, const Shape& shape);
 http::Response everything(State& s, const std::string& pid, const Params& params,
-                          const Shape& shape);
+                          const Shape& shape, const Caller* caller);
 
 // History bundle (FHIR R4 http.html#history).
 http::Response history(State& s, const std::string& type, const std::string& id,
                        const Params& params, const Shape& shape);
 
-// The CapabilityStatement, built once from what this server implements.
-std::string build_capability_statement(const ApiOptions& options, core::TimePoint started);
+// The CapabilityStatement, built once from what this server implements; `auth_base` non-empty
+// when the SMART authorization server is on (rest.security).
+std::string build_capability_statement(const ApiOptions& options, core::TimePoint started,
+                                       const std::string& auth_base);
 
 std::string location_of(const State& s, const storage::StoredResource& r);
 

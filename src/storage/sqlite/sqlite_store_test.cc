@@ -28,8 +28,10 @@ std::unique_ptr<ResourceStore> open_fresh(std::shared_ptr<ManualClock> clock) {
   return std::move(s).value();
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(StoreFactory(open_fresh)));
-INSTANTIATE_TEST_SUITE_P(Sqlite, SearchConformance, ::testing::Values(StoreFactory(open_fresh)));
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(StoreFactory(open_fresh)),
+                         [](const auto&) { return std::string("sqlite"); });
+INSTANTIATE_TEST_SUITE_P(Sqlite, SearchConformance, ::testing::Values(StoreFactory(open_fresh)),
+                         [](const auto&) { return std::string("sqlite"); });
 
 TEST(SqliteStore, ReopenKeepsDataAndSchema) {
   std::string path = temp_db();

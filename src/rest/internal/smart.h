@@ -1,0 +1,93 @@
+// The SMART App Launch authorization server (endpoints under /auth/ and the discovery documents
+// under the FHIR base) and the guard that enforces its grants on the FHIR API. Safe for
+// concurrent use; all state lives in the AuthStore.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/client_auth.h"
+#include "auth/random.h"
+#include "auth/scope.h"
+#include "auth/tokens.h"
+#include "http/server.h"
+#include "storage/auth_store.h"
+#include "storage/resource_store.h"
+
+namespace ipa::rest::internal {
+
+struct State;
+
+struct AuthState {
+  std::shared_ptr<storage::AuthStore> store;
+  std::shared_ptr<auth::SigningKeys> keys;
+  std::unique_ptr<auth::TokenIssuer> issuer;
+  std::unique_ptr<auth::TokenValidator> validator;
+  std::unique_ptr<auth::ClientAuthenticator> client_auth;
+  std::shared_ptr<auth::Random> random;
+  std::string issuer_url;  // = the FHIR base
+  std::string auth_base;   // e.g. https://ehr.example.org/auth
+  bool secure_cookies = false;
+};
+
+// What a valid access token allows on this request.
+struct Caller {
+  std::shared_ptr<const auth::AccessTokenClaims> claims;
+  auth::ScopeSet scopes;
+  std::string patient;  // in-context patient, or empty
+};
+
+// Builds the authorization server for `base_url` (the FHIR base; the AS lives at
+// {origin}/auth). Errors: internal when the store is unusable.
+std::unique_ptr<AuthState> make_auth_state(const std::string& base_url, const std::string& base_path,
+                                           std::shared_ptr<storage::AuthStore> store,
+                                           std::shared_ptr<core::Clock> clock,
+                                           std::shared_ptr<auth::JwksFetcher> fetcher);
+
+// Answers /auth/* and the discovery documents; nullopt when the path is not one of them.
+std::optional<http::Response> handle_auth(State& s, const http::Request& req,
+                                          const std::string& sub_path);
+
+// The discovery documents under the FHIR base ("/.well-known/..."), or nullopt.
+std::optional<http::Response> handle_discovery(State& s, const http::Request& req,
+                                               const std::vector<std::string>& parts);
+
+// Authenticates a FHIR API request: the caller, or the 401 response to send.
+core::Result<Caller> authenticate(State& s, const http::Request& req);
+
+// The 401 / 403 responses of RFC 6750 section 3.
+http::Response bearer_challenge(const core::Error& e);
+
+// CORS preflight answer for the FHIR API (S88): any origin, Authorization and Content-Type.
+http::Response cors_preflight();
+
+// Fetches client JWK Sets (jwks_uri) with libcurl; https only, except loopback hosts (tests).
+std::shared_ptr<auth::JwksFetcher> curl_jwks_fetcher();
+
+}  // namespace ipa::rest::internal
+
+namespace ipa::rest::internal {
+
+// ---- the grant on the FHIR API (guard.cc) ------------------------------------------------------
+
+// Whether the caller's scopes allow `interaction` on `type` at all. Errors: 403 (insufficient
+// scope); 403 for interactions apps may not use here (writes, whole-type history).
+core::Status allow(const Caller& c, auth::Interaction interaction, const std::string& type);
+
+// Whether a stored resource may reach the caller: in the patient's compartment (or the Patient
+// itself), a Binary whose securityContext is the patient's, or a supporting resource outside any
+// compartment; and matching the granular constraints of the caller's scopes. Store errors count
+// as not visible (deny when unsure).
+bool visible(State& s, const Caller& c, const storage::StoredResource& r);
+
+// Restrictions a search must carry for the caller: extra parameters (granular scopes) and the
+// patient whose compartment bounds the search. Errors: 403 when the type cannot be searched with
+// a patient-level grant.
+struct SearchBounds {
+  std::vector<std::pair<std::string, std::string>> extra;           // AND-ed into the search
+  std::string patient;    // compartment (or _id for Patient); empty when unbounded
+};
+core::Result<SearchBounds> search_bounds(const Caller& c, const std::string& type);
+
+}  // namespace ipa::rest::internal
