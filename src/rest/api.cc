@@ -181,6 +181,7 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
     impl_->auth = internal::make_auth_state(impl_->options.base_url, impl_->options.base_path,
                                             std::move(auth_store), impl_->clock,
                                             internal::curl_jwks_fetcher());
+    impl_->auth->open_registration = impl_->options.open_registration;
   }
   impl_->capability_json = internal::build_capability_statement(
       impl_->options, impl_->clock->now(),

@@ -23,6 +23,9 @@ struct ApiOptions {
   std::string software_version = "0.1.0";
   int default_count = 50;
   int max_count = 1000;
+  // RFC 7591 dynamic client registration at /auth/register, open to anyone (off by default:
+  // most deployments register apps by hand).
+  bool open_registration = false;
 };
 
 class FhirApi {

@@ -13,6 +13,7 @@
 #include "auth/pkce.h"
 #include "http/fetch.h"
 #include "jose/bytes.h"
+#include "jose/jwks.h"
 #include "rest/internal/common.h"
 #include "rest/internal/pages.h"
 
@@ -256,6 +257,7 @@ http::Response smart_configuration(State& s) {
   v.set("token_endpoint", str(a.auth_base + "/token"));
   v.set("introspection_endpoint", str(a.auth_base + "/introspect"));
   v.set("revocation_endpoint", str(a.auth_base + "/revoke"));
+  if (a.open_registration) v.set("registration_endpoint", str(a.auth_base + "/register"));
   v.set("grant_types_supported", list({"authorization_code", "refresh_token"}));
   v.set("response_types_supported", list({"code"}));
   v.set("code_challenge_methods_supported", list({"S256"}));
@@ -278,6 +280,7 @@ http::Response openid_configuration(State& s) {
   v.set("jwks_uri", str(a.auth_base + "/jwks"));
   v.set("introspection_endpoint", str(a.auth_base + "/introspect"));
   v.set("revocation_endpoint", str(a.auth_base + "/revoke"));
+  if (a.open_registration) v.set("registration_endpoint", str(a.auth_base + "/register"));
   v.set("response_types_supported", list({"code"}));
   v.set("subject_types_supported", list({"public"}));
   v.set("id_token_signing_alg_values_supported", list({"RS256"}));
@@ -979,6 +982,134 @@ http::Response revoke_endpoint(State& s, const http::Request& req) {
   return r;
 }
 
+// ---- dynamic client registration (RFC 7591; S18) ------------------------------------------
+
+http::Response register_error(const std::string& error, const std::string& description) {
+  return oauth_error(400, error, description);
+}
+
+bool acceptable_redirect(const std::string& uri) {
+  // https anywhere; http only on loopback (RFC 8252 section 7.3); no fragments.
+  if (uri.find('#') != std::string::npos) return false;
+  if (uri.rfind("https://", 0) == 0) return uri.size() > 8;
+  for (const char* p : {"http://127.0.0.1", "http://[::1]", "http://localhost"}) {
+    if (uri.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+http::Response register_client(State& s, const http::Request& req) {
+  AuthState& a = *s.auth;
+  if (req.method != "POST") return oauth_error(400, "invalid_request", "Use POST.");
+  if (!a.open_registration) {
+    return oauth_error(403, "access_denied",
+                       "Dynamic registration is closed on this server; ask its operator.");
+  }
+  std::string ct = req.header("Content-Type");
+  if (ct.substr(0, ct.find(';')) != "application/json") {
+    return register_error("invalid_client_metadata", "Send the client metadata as application/json.");
+  }
+  auto body = json::parse(req.body);
+  if (!body.ok() || !body->is_object()) {
+    return register_error("invalid_client_metadata", "The body is not a JSON object.");
+  }
+  const Value& m = *body;
+  storage::Client c;
+  const Value* uris = m.find("redirect_uris");
+  if (uris == nullptr || !uris->is_array() || uris->items().empty()) {
+    return register_error("invalid_redirect_uri", "redirect_uris must list at least one URI.");
+  }
+  for (const Value& u : uris->items()) {
+    if (!u.is_string() || !acceptable_redirect(u.text())) {
+      return register_error("invalid_redirect_uri",
+                            "Each redirect URI must be https, or http on a loopback address.");
+    }
+    c.redirect_uris.push_back(u.text());
+  }
+  std::string method(m.get_string("token_endpoint_auth_method"));
+  if (method.empty()) method = m.find("jwks") || m.find("jwks_uri") ? "private_key_jwt" : "none";
+  if (const Value* gt = m.find("grant_types")) {
+    for (const Value& g : gt->items()) {
+      if (!g.is_string() || (g.text() != "authorization_code" && g.text() != "refresh_token")) {
+        return register_error("invalid_client_metadata",
+                              "grant_types may only hold authorization_code and refresh_token.");
+      }
+    }
+  }
+  if (const Value* rt = m.find("response_types")) {
+    for (const Value& r : rt->items()) {
+      if (!r.is_string() || r.text() != "code") {
+        return register_error("invalid_client_metadata", "response_types may only hold code.");
+      }
+    }
+  }
+  std::string secret;
+  if (method == "none") {
+    c.type = storage::ClientType::kPublic;
+  } else if (method == "private_key_jwt") {
+    c.type = storage::ClientType::kConfidentialAsymmetric;
+    const Value* jwks_value = m.find("jwks");
+    std::string jwks_uri(m.get_string("jwks_uri"));
+    if ((jwks_value == nullptr) == jwks_uri.empty()) {
+      return register_error("invalid_client_metadata",
+                            "private_key_jwt needs exactly one of jwks and jwks_uri.");
+    }
+    if (jwks_value != nullptr) {
+      // S17: every key has kty and kid and bare key material.
+      auto set = jose::Jwks::parse(*jwks_value);
+      if (!set.ok()) return register_error("invalid_client_metadata", set.error().diagnostics);
+      for (const auto& k : set->keys()) {
+        if (k.kid().empty()) {
+          return register_error("invalid_client_metadata", "Every JWK needs a kid.");
+        }
+        if (k.has_private()) {
+          return register_error("invalid_client_metadata",
+                                "The JWK Set holds a private key; register public keys only.");
+        }
+      }
+      c.jwks = json::write(set->to_public_json());
+    } else {
+      if (jwks_uri.rfind("https://", 0) != 0 && jwks_uri.rfind("http://127.0.0.1", 0) != 0) {
+        return register_error("invalid_client_metadata", "jwks_uri must be https.");
+      }
+      c.jwks_uri = jwks_uri;
+    }
+  } else if (method == "client_secret_basic" || method == "client_secret_post") {
+    c.type = storage::ClientType::kConfidentialSymmetric;
+    secret = a.random->token();
+    c.secret_hash = auth::client_secret_hash(secret);
+  } else {
+    return register_error("invalid_client_metadata",
+                          "token_endpoint_auth_method must be none, private_key_jwt, "
+                          "client_secret_basic or client_secret_post.");
+  }
+  c.token_endpoint_auth_method = method;
+  std::string scope(m.get_string("scope"));
+  if (!scope.empty() && !auth::ScopeSet::parse(scope).ok()) {
+    return register_error("invalid_client_metadata", "scope is not a valid SMART scope string.");
+  }
+  c.scope = scope;
+  c.name = std::string(m.get_string("client_name"));
+  c.client_id = a.random->token(16);
+  c.created = s.clock->now();
+  Value out = m;
+  out.set("client_id", str(c.client_id));
+  out.set("client_id_issued_at", Value::number(auth::numeric_date(c.created)));
+  out.set("token_endpoint_auth_method", str(method));
+  if (!secret.empty()) {
+    out.set("client_secret", str(secret));
+    out.set("client_secret_expires_at", Value::number(0));
+  }
+  c.registration = json::write(m);
+  if (auto st = a.store->create_client(c); !st.ok()) return oauth_error(500, "server_error", "");
+  (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "register", c.client_id, "", "",
+                                                   "success", method}});
+  http::Response r = json_doc(201, out);
+  no_store(r);
+  cors_any(r);
+  return r;
+}
+
 }  // namespace
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -1062,7 +1193,7 @@ std::optional<http::Response> handle_discovery(State& s, const http::Request& re
 std::optional<http::Response> handle_auth(State& s, const http::Request& req,
                                           const std::string& sub) {
   if (req.method == "OPTIONS" && (sub == "token" || sub == "introspect" || sub == "revoke" ||
-                                  sub == "jwks")) {
+                                  sub == "jwks" || sub == "register")) {
     http::Response r;
     r.status = 204;
     cors_any(r);
@@ -1079,6 +1210,7 @@ std::optional<http::Response> handle_auth(State& s, const http::Request& req,
   if (sub == "token") return token(s, req);
   if (sub == "introspect") return introspect(s, req);
   if (sub == "revoke") return revoke_endpoint(s, req);
+  if (sub == "register") return register_client(s, req);
   return std::nullopt;
 }
 

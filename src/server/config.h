@@ -22,6 +22,7 @@ struct Config {
   bool sync_full = true;     // SQLite synchronous=FULL (power-loss durable)
   std::string port_file;     // when set, the bound port is written there once listening
   bool no_auth = false;      // development only: no access control (loopback only)
+  bool open_registration = false;  // RFC 7591 dynamic registration for anyone
 };
 
 }  // namespace ipa::server

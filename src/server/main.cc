@@ -65,6 +65,10 @@ void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opt
                                  "development only: serve the FHIR API without access control "
                                  "(refused unless bound to loopback)")
                         ->envname("IPA_NO_AUTH");
+  opts["open_registration"] =
+      app.add_option("--open-registration", c.open_registration,
+                     "offer RFC 7591 dynamic client registration to anyone (true/false)")
+          ->envname("IPA_OPEN_REGISTRATION");
 }
 
 // Applies the TOML file's values to every option not given by flag or environment.
@@ -85,7 +89,8 @@ bool apply_config_file(const std::string& path, Config& c,
   static const std::map<std::string, int> kKnown = {
       {"address", 0}, {"port", 0}, {"threads", 0}, {"base_url", 0}, {"store", 0},
       {"log_level", 0}, {"body_limit", 0}, {"header_timeout_ms", 0}, {"body_timeout_ms", 0},
-      {"idle_timeout_ms", 0}, {"sync_full", 0}, {"port_file", 0}, {"no_auth", 0}};
+      {"idle_timeout_ms", 0}, {"sync_full", 0}, {"port_file", 0}, {"no_auth", 0},
+      {"open_registration", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -112,6 +117,9 @@ bool apply_config_file(const std::string& path, Config& c,
   str("port_file", c.port_file);
   if (auto v = t["sync_full"].value<bool>(); v && unset("sync")) c.sync_full = *v;
   if (auto v = t["no_auth"].value<bool>(); v && unset("no_auth")) c.no_auth = *v;
+  if (auto v = t["open_registration"].value<bool>(); v && unset("open_registration")) {
+    c.open_registration = *v;
+  }
   return true;
 }
 
@@ -195,6 +203,7 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
   }
   rest::ApiOptions ao;
   ao.base_url = default_base(c, (*server)->port());
+  ao.open_registration = c.open_registration;
   api = std::make_unique<rest::FhirApi>(ao, store, core::system_clock(), core::random_ids(),
                                         auth_store);
   api_ptr = api.get();
@@ -467,6 +476,7 @@ int main(int argc, char** argv) {
 
   Config demo_cfg;
   demo_cfg.store.clear();
+  demo_cfg.open_registration = true;  // the demo lets any app register itself
   std::map<std::string, CLI::Option*> demo_opts;
   std::string data_dir = "data";
   int demo_patients = 50;

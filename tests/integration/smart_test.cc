@@ -9,6 +9,8 @@
 
 #include "harness.h"
 #include "jose/bytes.h"
+#include "jose/jws.h"
+#include "jose/key.h"
 
 namespace ipa::testing {
 namespace {
@@ -484,6 +486,89 @@ TEST_F(SmartTest, RevocationEndsTheGrant) {
                          {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
+}
+
+TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
+  auto reg = [&](const std::string& body) {
+    return server_->send("POST", "/auth/register", body, {{"Content-Type", "application/json"}});
+  };
+  EXPECT_EQ(body_json(reg(R"({"redirect_uris":["http://evil.example/cb"]})")).get_string("error"),
+            "invalid_redirect_uri");
+  EXPECT_EQ(body_json(reg(R"({"redirect_uris":[]})")).get_string("error"), "invalid_redirect_uri");
+  EXPECT_EQ(body_json(reg(R"({"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]})"))
+                .get_string("error"),
+            "invalid_client_metadata");
+  auto key = jose::Key::generate(jose::Alg::kES384);
+  ASSERT_TRUE(key.ok());
+  json::Value priv_set = json::Value::object();
+  priv_set.set("keys", json::Value::array({key->private_jwk()}));
+  auto leaked = reg(R"({"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":)" +
+                    json::write(priv_set) + "}");
+  EXPECT_EQ(body_json(leaked).get_string("error"), "invalid_client_metadata");
+
+  json::Value set = json::Value::object();
+  set.set("keys", json::Value::array({key->public_jwk()}));
+  auto ok = reg(R"({"client_name":"Asymmetric test app","redirect_uris":[")" + std::string(kRedirect) +
+                R"("],"token_endpoint_auth_method":"private_key_jwt","jwks":)" + json::write(set) +
+                "}");
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  std::string client_id(body_json(ok).get_string("client_id"));
+  ASSERT_FALSE(client_id.empty());
+
+  // A launch with the new client, then the code exchange with a private_key_jwt assertion.
+  Launch l;
+  l.username = "pat-0006";
+  Browser b(*server_);
+  std::string path = authorize_path(l);
+  path.replace(path.find("client_id=ipa-demo-app"), 22, "client_id=" + client_id);
+  auto r = b.get(path);
+  ASSERT_EQ(r.status, 303) << r.body;
+  auto page = b.get(path_of(r.header("Location")));
+  std::string request = hidden_value(page.body, "request");
+  r = b.post("/auth/login", form({{"request", request},
+                                  {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                  {"username", "pat-0006"}, {"password", "ipa-demo"}}));
+  page = b.get(path_of(r.header("Location")));
+  r = b.post("/auth/consent", form({{"request", request},
+                                    {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                    {"scope", "launch/patient"}, {"scope", "patient/Patient.rs"},
+                                    {"decision", "approve"}}));
+  std::string code = url_param(r.header("Location"), "code");
+  ASSERT_FALSE(code.empty()) << r.header("Location");
+  std::string token_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/auth/token";
+  auto assertion = [&](const std::string& aud, int64_t exp_in) {
+    json::Value claims = json::Value::object();
+    claims.set("iss", json::Value::string(client_id));
+    claims.set("sub", json::Value::string(client_id));
+    claims.set("aud", json::Value::string(aud));
+    claims.set("jti", json::Value::string(jose::random_token(16)));
+    claims.set("exp", json::Value::number(std::time(nullptr) + exp_in));
+    return *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT");
+  };
+  std::string jwt = assertion(token_url, 240);
+  auto exchanged = token({{"grant_type", "authorization_code"}, {"code", code},
+                          {"redirect_uri", kRedirect}, {"code_verifier", l.verifier},
+                          {"client_assertion_type",
+                           "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                          {"client_assertion", jwt}});
+  ASSERT_EQ(exchanged.status, 200) << exchanged.body;
+  EXPECT_EQ(body_json(exchanged).get_string("scope"), "launch/patient patient/Patient.rs");
+  // A replayed assertion (same jti), a wrong audience and a too-long lifetime are refused.
+  auto refresh_with = [&](const std::string& a) {
+    return token({{"grant_type", "refresh_token"}, {"refresh_token", "whatever"},
+                  {"client_assertion_type",
+                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                  {"client_assertion", a}});
+  };
+  EXPECT_EQ(body_json(refresh_with(jwt)).get_string("error"), "invalid_client");
+  EXPECT_EQ(body_json(refresh_with(assertion("https://other.example/token", 240)))
+                .get_string("error"),
+            "invalid_client");
+  EXPECT_EQ(body_json(refresh_with(assertion(token_url, 3600))).get_string("error"),
+            "invalid_client");
+  // A fresh, valid assertion authenticates; the unknown refresh token is then invalid_grant.
+  EXPECT_EQ(body_json(refresh_with(assertion(token_url, 240))).get_string("error"),
+            "invalid_grant");
 }
 
 }  // namespace

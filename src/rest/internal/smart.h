@@ -29,6 +29,7 @@ struct AuthState {
   std::string issuer_url;  // = the FHIR base
   std::string auth_base;   // e.g. https://ehr.example.org/auth
   bool secure_cookies = false;
+  bool open_registration = false;  // RFC 7591 dynamic registration offered to anyone
 };
 
 // What a valid access token allows on this request.
