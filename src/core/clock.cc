@@ -82,9 +82,9 @@ std::string format_instant(TimePoint t) {
 
 bool parse_instant(std::string_view s, TimePoint& out) {
   int y, mo, d, h, mi, se;
-  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) ||
-      s[7] != '-' || !digits(s, 8, 2, d) || s[10] != 'T' || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se)) {
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || s[10] != 'T' || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se)) {
     return false;
   }
   size_t pos = 19;
@@ -123,8 +123,9 @@ bool parse_instant(std::string_view s, TimePoint& out) {
   auto tp = std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
             std::chrono::seconds{se} - std::chrono::minutes{offset_min};
   // TimePoint counts nanoseconds in 64 bits (years 1678 to 2262): clamp instants beyond.
-  constexpr auto kMaxSeconds = std::chrono::duration_cast<std::chrono::seconds>(
-      TimePoint::duration::max()) - std::chrono::seconds{1};
+  constexpr auto kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()) -
+      std::chrono::seconds{1};
   if (tp.time_since_epoch() > kMaxSeconds) {
     out = TimePoint::max();
     return true;

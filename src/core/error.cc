@@ -6,36 +6,60 @@ namespace ipa::core {
 
 std::string_view issue_code(IssueType type) {
   switch (type) {
-    case IssueType::kInvalid: return "invalid";
-    case IssueType::kStructure: return "structure";
-    case IssueType::kRequired: return "required";
-    case IssueType::kValue: return "value";
-    case IssueType::kInvariant: return "invariant";
-    case IssueType::kSecurity: return "security";
-    case IssueType::kLogin: return "login";
-    case IssueType::kForbidden: return "forbidden";
-    case IssueType::kNotSupported: return "not-supported";
-    case IssueType::kDuplicate: return "duplicate";
-    case IssueType::kNotFound: return "not-found";
-    case IssueType::kDeleted: return "deleted";
-    case IssueType::kTooLong: return "too-long";
-    case IssueType::kConflict: return "conflict";
-    case IssueType::kBusinessRule: return "business-rule";
-    case IssueType::kProcessing: return "processing";
-    case IssueType::kException: return "exception";
-    case IssueType::kTransient: return "transient";
-    case IssueType::kThrottled: return "throttled";
-    case IssueType::kInformational: return "informational";
+    case IssueType::kInvalid:
+      return "invalid";
+    case IssueType::kStructure:
+      return "structure";
+    case IssueType::kRequired:
+      return "required";
+    case IssueType::kValue:
+      return "value";
+    case IssueType::kInvariant:
+      return "invariant";
+    case IssueType::kSecurity:
+      return "security";
+    case IssueType::kLogin:
+      return "login";
+    case IssueType::kForbidden:
+      return "forbidden";
+    case IssueType::kNotSupported:
+      return "not-supported";
+    case IssueType::kDuplicate:
+      return "duplicate";
+    case IssueType::kNotFound:
+      return "not-found";
+    case IssueType::kDeleted:
+      return "deleted";
+    case IssueType::kTooLong:
+      return "too-long";
+    case IssueType::kConflict:
+      return "conflict";
+    case IssueType::kBusinessRule:
+      return "business-rule";
+    case IssueType::kProcessing:
+      return "processing";
+    case IssueType::kException:
+      return "exception";
+    case IssueType::kTransient:
+      return "transient";
+    case IssueType::kThrottled:
+      return "throttled";
+    case IssueType::kInformational:
+      return "informational";
   }
   return "exception";
 }
 
 std::string_view severity_code(Severity severity) {
   switch (severity) {
-    case Severity::kFatal: return "fatal";
-    case Severity::kError: return "error";
-    case Severity::kWarning: return "warning";
-    case Severity::kInformation: return "information";
+    case Severity::kFatal:
+      return "fatal";
+    case Severity::kError:
+      return "error";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kInformation:
+      return "information";
   }
   return "error";
 }

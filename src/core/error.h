@@ -57,21 +57,21 @@ struct Error {
 };
 
 // Named factories: one per HTTP status the project answers with.
-Error bad_request(IssueType type, std::string diagnostics);              // 400
-Error unauthenticated(std::string diagnostics);                          // 401
-Error forbidden(std::string diagnostics);                                // 403
-Error not_found(std::string diagnostics);                                // 404
-Error method_not_allowed(std::string diagnostics);                       // 405
-Error not_acceptable(std::string diagnostics);                           // 406
-Error conflict(std::string diagnostics);                                 // 409
-Error gone(std::string diagnostics);                                     // 410
-Error precondition_failed(std::string diagnostics);                      // 412
-Error too_large(std::string diagnostics);                                // 413
-Error unsupported_media_type(std::string diagnostics);                   // 415
-Error unprocessable(IssueType type, std::string diagnostics);            // 422
-Error too_many_requests(std::string diagnostics);                        // 429
-Error internal(std::string log_detail);                                  // 500
-Error not_implemented(std::string diagnostics);                          // 501
-Error unavailable(std::string diagnostics);                              // 503
+Error bad_request(IssueType type, std::string diagnostics);    // 400
+Error unauthenticated(std::string diagnostics);                // 401
+Error forbidden(std::string diagnostics);                      // 403
+Error not_found(std::string diagnostics);                      // 404
+Error method_not_allowed(std::string diagnostics);             // 405
+Error not_acceptable(std::string diagnostics);                 // 406
+Error conflict(std::string diagnostics);                       // 409
+Error gone(std::string diagnostics);                           // 410
+Error precondition_failed(std::string diagnostics);            // 412
+Error too_large(std::string diagnostics);                      // 413
+Error unsupported_media_type(std::string diagnostics);         // 415
+Error unprocessable(IssueType type, std::string diagnostics);  // 422
+Error too_many_requests(std::string diagnostics);              // 429
+Error internal(std::string log_detail);                        // 500
+Error not_implemented(std::string diagnostics);                // 501
+Error unavailable(std::string diagnostics);                    // 503
 
 }  // namespace ipa::core

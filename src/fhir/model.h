@@ -79,9 +79,9 @@ struct ElementInfo {
   std::string_view choice_base;  // empty unless a choice variant
   const TypeInfo* type;          // never null; for Resource-typed elements the abstract Resource
   int min;
-  int max;                         // kUnbounded for *
-  bool is_array;                   // FHIR JSON uses an array (json.html#arrays): base max > 1
-  bool is_summary;                 // in the summary view (_summary=true; ElementDefinition.isSummary)
+  int max;          // kUnbounded for *
+  bool is_array;    // FHIR JSON uses an array (json.html#arrays): base max > 1
+  bool is_summary;  // in the summary view (_summary=true; ElementDefinition.isSummary)
   const RequiredBinding* binding;  // null unless the element has a required binding
 
   bool is_choice() const { return !choice_base.empty(); }

@@ -95,12 +95,17 @@ bool Value::erase(std::string_view key) {
 bool Value::operator==(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
-    case Kind::kNull: return true;
-    case Kind::kBool: return bool_ == other.bool_;
+    case Kind::kNull:
+      return true;
+    case Kind::kBool:
+      return bool_ == other.bool_;
     case Kind::kNumber:
-    case Kind::kString: return text_ == other.text_;
-    case Kind::kArray: return array_ == other.array_;
-    case Kind::kObject: return object_ == other.object_;
+    case Kind::kString:
+      return text_ == other.text_;
+    case Kind::kArray:
+      return array_ == other.array_;
+    case Kind::kObject:
+      return object_ == other.object_;
   }
   return false;
 }
@@ -274,13 +279,27 @@ void write_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default:
         out.append("\\u00");
         out.push_back(kHex[c >> 4]);
@@ -300,10 +319,18 @@ void newline(std::string& out, int depth) {
 
 void write_value(std::string& out, const Value& v, bool pretty, int depth) {
   switch (v.kind()) {
-    case Kind::kNull: out.append("null"); return;
-    case Kind::kBool: out.append(v.as_bool() ? "true" : "false"); return;
-    case Kind::kNumber: out.append(v.text()); return;
-    case Kind::kString: write_string(out, v.text()); return;
+    case Kind::kNull:
+      out.append("null");
+      return;
+    case Kind::kBool:
+      out.append(v.as_bool() ? "true" : "false");
+      return;
+    case Kind::kNumber:
+      out.append(v.text());
+      return;
+    case Kind::kString:
+      write_string(out, v.text());
+      return;
     case Kind::kArray: {
       out.push_back('[');
       bool first = true;

@@ -40,11 +40,11 @@ TEST(Json, RejectsBadInput) {
   std::vector<BadCase> cases = {
       {R"({"a":1,"a":2})", "duplicate key \"a\""},
       {R"({"x":{"k":1,"k":1}})", "duplicate key \"k\""},
-      {"\"\xff\xfe\"", "Invalid JSON"},           // invalid UTF-8
-      {"\"\xc0\xaf\"", "Invalid JSON"},           // overlong encoding
-      {"\"\xed\xa0\x80\"", "Invalid JSON"},       // surrogate encoded in UTF-8
-      {R"({"a":1,})", "Invalid JSON"},            // trailing comma
-      {R"({"a":1} x)", "Invalid JSON"},           // trailing content
+      {"\"\xff\xfe\"", "Invalid JSON"},      // invalid UTF-8
+      {"\"\xc0\xaf\"", "Invalid JSON"},      // overlong encoding
+      {"\"\xed\xa0\x80\"", "Invalid JSON"},  // surrogate encoded in UTF-8
+      {R"({"a":1,})", "Invalid JSON"},       // trailing comma
+      {R"({"a":1} x)", "Invalid JSON"},      // trailing content
       {R"({"a":1}{"b":2})", "Invalid JSON"},
       {R"({"a":NaN})", "Invalid JSON"},
       {R"({"a":01})", "Invalid JSON"},

@@ -41,10 +41,10 @@ http::Response resource_response(State& s, int status, const storage::StoredReso
     r.status = status;
   } else if (ret == internal::Return::kOperationOutcome) {
     r = internal::json_response(
-        status, json::write(fhir::information_outcome(
-                                "Stored " + res.resource_type + "/" + res.id + " version " +
-                                std::to_string(res.version_id) + "."),
-                            json::WriteOptions{.pretty = shape.pretty}));
+        status,
+        json::write(fhir::information_outcome("Stored " + res.resource_type + "/" + res.id +
+                                              " version " + std::to_string(res.version_id) + "."),
+                    json::WriteOptions{.pretty = shape.pretty}));
   } else {
     auto body = internal::shaped(res.json, shape);
     if (!body.ok()) return internal::error_response(body.error());
@@ -184,8 +184,7 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
     impl_->auth->open_registration = impl_->options.open_registration;
   }
   impl_->capability_json = internal::build_capability_statement(
-      impl_->options, impl_->clock->now(),
-      impl_->auth ? impl_->auth->auth_base : std::string());
+      impl_->options, impl_->clock->now(), impl_->auth ? impl_->auth->auth_base : std::string());
 }
 
 FhirApi::~FhirApi() = default;
@@ -322,8 +321,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
           core::method_not_allowed("[type]/_search takes a POST with a form body."));
     }
     std::string ct = req.header("Content-Type");
-    if (!req.body.empty() &&
-        ct.substr(0, ct.find(';')) != "application/x-www-form-urlencoded") {
+    if (!req.body.empty() && ct.substr(0, ct.find(';')) != "application/x-www-form-urlencoded") {
       return internal::error_response(core::unsupported_media_type(
           "POST [type]/_search takes application/x-www-form-urlencoded."));
     }
@@ -386,16 +384,16 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method == "DELETE") {
       auto if_match = if_match_of(req);
       if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
-      auto r = in_transaction(s, [&](storage::Writer& w) {
-        return internal::do_delete(s, w, type, id, *if_match);
-      });
+      auto r = in_transaction(
+          s, [&](storage::Writer& w) { return internal::do_delete(s, w, type, id, *if_match); });
       return write_response(s, std::move(r), *shape, req);
     }
     return internal::error_response(
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "/[id]."));
   }
 
-  if (type == "Patient" && parts.size() == 3 && (parts[2] == "$summary" || parts[2] == "$everything")) {
+  if (type == "Patient" && parts.size() == 3 &&
+      (parts[2] == "$summary" || parts[2] == "$everything")) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed(parts[2] + " is read with GET."));
     }

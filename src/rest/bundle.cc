@@ -13,18 +13,30 @@ namespace {
 
 std::string status_line(int status) {
   switch (status) {
-    case 200: return "200 OK";
-    case 201: return "201 Created";
-    case 204: return "204 No Content";
-    case 400: return "400 Bad Request";
-    case 403: return "403 Forbidden";
-    case 404: return "404 Not Found";
-    case 405: return "405 Method Not Allowed";
-    case 409: return "409 Conflict";
-    case 410: return "410 Gone";
-    case 412: return "412 Precondition Failed";
-    case 422: return "422 Unprocessable Entity";
-    default: return std::to_string(status);
+    case 200:
+      return "200 OK";
+    case 201:
+      return "201 Created";
+    case 204:
+      return "204 No Content";
+    case 400:
+      return "400 Bad Request";
+    case 403:
+      return "403 Forbidden";
+    case 404:
+      return "404 Not Found";
+    case 405:
+      return "405 Method Not Allowed";
+    case 409:
+      return "409 Conflict";
+    case 410:
+      return "410 Gone";
+    case 412:
+      return "412 Precondition Failed";
+    case 422:
+      return "422 Unprocessable Entity";
+    default:
+      return std::to_string(status);
   }
 }
 
@@ -82,9 +94,9 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
     start = slash + 1;
   }
   if (parts.empty() || !fhir::is_resource_type(parts[0])) {
-    return core::bad_request(core::IssueType::kInvalid,
-                             base + ".request.url '" + std::string(req->get_string("url")) +
-                                 "' does not name a resource type.")
+    return core::bad_request(core::IssueType::kInvalid, base + ".request.url '" +
+                                                            std::string(req->get_string("url")) +
+                                                            "' does not name a resource type.")
         .at(base + ".request.url");
   }
   out.type = parts[0];
@@ -103,8 +115,8 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
         .at(base + ".request.url");
   }
   if (!out.id.empty() && !fhir::is_valid_id(out.id)) {
-    return core::bad_request(core::IssueType::kInvalid, base + ": '" + out.id +
-                                                            "' is not a valid id.")
+    return core::bad_request(core::IssueType::kInvalid,
+                             base + ": '" + out.id + "' is not a valid id.")
         .at(base + ".request.url");
   }
   bool needs_resource = out.method == "POST" || out.method == "PUT";
@@ -125,8 +137,8 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
         .at(base + ".request.url");
   }
   if ((out.method == "PUT" || out.method == "DELETE") && out.id.empty()) {
-    return core::bad_request(core::IssueType::kNotSupported,
-                             base + ": conditional " + out.method + " is not supported; name the id.")
+    return core::bad_request(core::IssueType::kNotSupported, base + ": conditional " + out.method +
+                                                                 " is not supported; name the id.")
         .at(base + ".request.url");
   }
   if (out.method == "GET" && (out.id.empty() || !out.query.empty())) {
@@ -306,7 +318,8 @@ http::Response process_bundle(State& s, json::Value bundle, const Shape& shape) 
         slot = std::move(r);
         return {};
       });
-      append_entry(out, s, st.ok() ? std::move(*slot) : core::Result<Outcome>(at_entry(st.error(), i)));
+      append_entry(out, s,
+                   st.ok() ? std::move(*slot) : core::Result<Outcome>(at_entry(st.error(), i)));
     }
   }
   out += "]}";

@@ -3,8 +3,8 @@
 #include <map>
 
 #include "fhir/model.h"
-#include "search/extract.h"
 #include "rest/internal/common.h"
+#include "search/extract.h"
 
 namespace ipa::rest::internal {
 namespace {
@@ -22,14 +22,17 @@ Value code_list(std::initializer_list<const char*> codes) {
 // IPA 1.0.0 profiles per resource type (IPA-CS rest.resource.supportedProfile).
 const std::map<std::string_view, std::vector<std::string_view>>& ipa_profiles() {
   static const std::map<std::string_view, std::vector<std::string_view>> kProfiles = {
-      {"AllergyIntolerance", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-allergyintolerance"}},
+      {"AllergyIntolerance",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-allergyintolerance"}},
       {"Condition",
        {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-condition",
         "http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-problem-list-item"}},
-      {"DocumentReference", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-documentreference"}},
+      {"DocumentReference",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-documentreference"}},
       {"Immunization", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-immunization"}},
       {"Medication", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medication"}},
-      {"MedicationRequest", {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medicationrequest"}},
+      {"MedicationRequest",
+       {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medicationrequest"}},
       {"MedicationStatement",
        {"http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-medicationstatement"}},
       {"Observation",
@@ -117,7 +120,8 @@ std::string build_capability_statement(const ApiOptions& o, core::TimePoint star
   software.set("version", str(o.software_version));
   cs.set("software", std::move(software));
   Value impl = Value::object();
-  impl.set("description", str("ipa-server: an HL7 FHIR R4 server for International Patient Access"));
+  impl.set("description",
+           str("ipa-server: an HL7 FHIR R4 server for International Patient Access"));
   impl.set("url", str(o.base_url));
   cs.set("implementation", std::move(impl));
   cs.set("instantiates", code_list({"http://hl7.org/fhir/uv/ipa/CapabilityStatement/ipa-server"}));
@@ -125,7 +129,8 @@ std::string build_capability_statement(const ApiOptions& o, core::TimePoint star
   cs.set("format", code_list({"json", "application/fhir+json"}));
   cs.set("implementationGuide",
          code_list({"http://hl7.org/fhir/uv/ipa/ImplementationGuide/hl7.fhir.uv.ipa",
-                    "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch"}));
+                    "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/"
+                    "hl7.fhir.uv.smart-app-launch"}));
   Value rest = Value::object();
   rest.set("mode", str("server"));
   if (auth_base.empty()) {

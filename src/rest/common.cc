@@ -1,3 +1,5 @@
+#include "rest/internal/common.h"
+
 #include <spdlog/spdlog.h>
 
 #include "fhir/model.h"
@@ -5,7 +7,6 @@
 #include "fhir/validate.h"
 #include "search/extract.h"
 #include "search/query.h"
-#include "rest/internal/common.h"
 
 namespace ipa::rest::internal {
 
@@ -99,8 +100,8 @@ core::Result<Shape> parse_shape(const Params& params) {
       size_t start = 0;
       while (start <= v.size()) {
         size_t comma = v.find(',', start);
-        std::string name = v.substr(start, comma == std::string::npos ? std::string::npos
-                                                                       : comma - start);
+        std::string name =
+            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!name.empty()) shape.elements.push_back(name);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -119,7 +120,8 @@ void mark_subsetted(json::Value& resource) {
     meta = resource.find("meta");
   }
   json::Value tag = json::Value::object();
-  tag.set("system", json::Value::string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
+  tag.set("system",
+          json::Value::string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
   tag.set("code", json::Value::string("SUBSETTED"));
   tag.set("display", json::Value::string("subsetted"));
   json::Value* tags = meta->find("tag");
@@ -147,9 +149,8 @@ core::Result<std::string> shaped(const std::string& stored_json, const Shape& sh
     for (auto& m : v.members()) {
       bool keep = false;
       if (!shape.elements.empty()) {
-        keep = always_kept(m.first) ||
-               std::find(shape.elements.begin(), shape.elements.end(), m.first) !=
-                   shape.elements.end();
+        keep = always_kept(m.first) || std::find(shape.elements.begin(), shape.elements.end(),
+                                                 m.first) != shape.elements.end();
       } else if (shape.summary == "text") {
         keep = always_kept(m.first) || m.first == "text";
         if (!keep) {
@@ -252,7 +253,8 @@ std::string render(const json::Value& body, const std::string& id,
                    const storage::VersionStamp& stamp) {
   json::Object out;
   out.reserve(body.members().size() + 2);
-  out.emplace_back("resourceType", json::Value::string(std::string(body.get_string("resourceType"))));
+  out.emplace_back("resourceType",
+                   json::Value::string(std::string(body.get_string("resourceType"))));
   out.emplace_back("id", json::Value::string(id));
   json::Value meta = json::Value::object();
   meta.set("versionId", json::Value::string(std::to_string(stamp.version_id)));
@@ -340,9 +342,9 @@ core::Result<Outcome> do_update(State& s, storage::Writer& w, const std::string&
         .at(type + ".id");
   }
   if (body_id != id) {
-    return core::bad_request(core::IssueType::kInvalid,
-                             "The body's id '" + std::string(body_id) +
-                                 "' differs from the URL's id '" + id + "'.")
+    return core::bad_request(core::IssueType::kInvalid, "The body's id '" + std::string(body_id) +
+                                                            "' differs from the URL's id '" + id +
+                                                            "'.")
         .at(type + ".id");
   }
   if (!fhir::is_valid_id(id)) {

@@ -40,10 +40,10 @@ core::Status allow(const Caller& c, auth::Interaction interaction, const std::st
   }
   auth::Access access = c.scopes.check(interaction, type, context_of(c));
   if (!access.allowed()) {
-    return core::forbidden("The access token's scopes do not allow " +
-                           std::string(interaction == auth::Interaction::kRead ? "reading"
-                                                                                : "searching") +
-                           " " + type + ".");
+    return core::forbidden(
+        "The access token's scopes do not allow " +
+        std::string(interaction == auth::Interaction::kRead ? "reading" : "searching") + " " +
+        type + ".");
   }
   return {};
 }
@@ -73,8 +73,7 @@ bool visible(State& s, const Caller& c, const storage::StoredResource& r) {
         if (id != c.patient) return false;
       } else {
         auto comps = s.store.compartments_of(t, id);
-        if (!comps.ok() ||
-            std::find(comps->begin(), comps->end(), c.patient) == comps->end()) {
+        if (!comps.ok() || std::find(comps->begin(), comps->end(), c.patient) == comps->end()) {
           return false;
         }
       }

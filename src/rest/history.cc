@@ -11,8 +11,7 @@ core::Result<int> parse_count(std::string_view v, const ApiOptions& o) {
   int n = 0;
   for (char c : v) {
     if (c < '0' || c > '9' || n > 1'000'000) {
-      return core::bad_request(core::IssueType::kInvalid,
-                               "_count must be a non-negative integer.")
+      return core::bad_request(core::IssueType::kInvalid, "_count must be a non-negative integer.")
           .at("_count");
     }
     n = n * 10 + (c - '0');

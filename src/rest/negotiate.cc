@@ -27,8 +27,8 @@ std::vector<MediaRange> parse_accept(std::string_view header) {
   size_t start = 0;
   while (start <= header.size()) {
     size_t comma = header.find(',', start);
-    std::string_view part =
-        header.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view part = header.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     start = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
     size_t semi = part.find(';');
     MediaRange r;
@@ -36,9 +36,8 @@ std::vector<MediaRange> parse_accept(std::string_view header) {
     if (r.type.empty()) continue;
     while (semi != std::string_view::npos) {
       size_t next = part.find(';', semi + 1);
-      std::string param = lower_trim(part.substr(semi + 1, next == std::string_view::npos
-                                                               ? std::string_view::npos
-                                                               : next - semi - 1));
+      std::string param = lower_trim(part.substr(
+          semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
       if (param.rfind("q=", 0) == 0) {
         try {
           r.q = std::stod(param.substr(2));
@@ -59,8 +58,8 @@ bool is_json_type(std::string_view t) {
 }
 
 bool is_fhir_type(std::string_view t) {
-  return is_json_type(t) || t == "application/fhir+xml" || t == "application/xml" ||
-         t == "xml" || t == "text/xml" || t == "application/xml+fhir" || t == "ttl" ||
+  return is_json_type(t) || t == "application/fhir+xml" || t == "application/xml" || t == "xml" ||
+         t == "text/xml" || t == "application/xml+fhir" || t == "ttl" ||
          t == "application/fhir+turtle" || t == "text/turtle";
 }
 

@@ -134,8 +134,9 @@ Value summary_docref(State& s, const std::string& pid) {
   d.set("resourceType", str("DocumentReference"));
   d.set("id", str(summary_id(pid)));
   Value meta = Value::object();
-  meta.set("profile",
-           Value::array({str("http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-documentreference")}));
+  meta.set(
+      "profile",
+      Value::array({str("http://hl7.org/fhir/uv/ipa/StructureDefinition/ipa-documentreference")}));
   d.set("meta", std::move(meta));
   d.set("status", str("current"));
   d.set("type", concept_of(coding("http://loinc.org", "60591-5", "Patient summary Document"),
@@ -283,8 +284,10 @@ http::Response ips_summary(State& s, const std::string& pid, const Shape& shape)
       {"Allergies and Intolerances", "48765-2", "Allergies and adverse reactions Document",
        "AllergyIntolerance"},
       {"Problem List", "11450-4", "Problem list - Reported", "Condition"},
-      {"Medication Summary", "10160-0", "History of Medication use Narrative", "MedicationStatement"},
-      {"Medication Requests", "10160-0", "History of Medication use Narrative", "MedicationRequest"},
+      {"Medication Summary", "10160-0", "History of Medication use Narrative",
+       "MedicationStatement"},
+      {"Medication Requests", "10160-0", "History of Medication use Narrative",
+       "MedicationRequest"},
       {"Immunizations", "11369-6", "History of Immunization Narrative", "Immunization"},
       {"Results", "30954-2", "Relevant diagnostic tests/laboratory data Narrative", "Observation"},
   };
@@ -293,7 +296,8 @@ http::Response ips_summary(State& s, const std::string& pid, const Shape& shape)
   composition.set("resourceType", str("Composition"));
   composition.set("id", str("ips-composition-" + pid));
   composition.set("status", str("final"));
-  composition.set("type", concept_of(coding("http://loinc.org", "60591-5", "Patient summary Document")));
+  composition.set("type",
+                  concept_of(coding("http://loinc.org", "60591-5", "Patient summary Document")));
   Value subject = Value::object();
   subject.set("reference", str("Patient/" + pid));
   composition.set("subject", subject);
@@ -339,7 +343,8 @@ http::Response ips_summary(State& s, const std::string& pid, const Shape& shape)
   }
   composition.set("section", std::move(sections));
 
-  std::string out = R"({"resourceType":"Bundle","identifier":{"system":"urn:ietf:rfc:3986","value":")";
+  std::string out =
+      R"({"resourceType":"Bundle","identifier":{"system":"urn:ietf:rfc:3986","value":")";
   out += "urn:ipa-server:ips:" + pid + R"("},"type":"document","timestamp":")" + now +
          R"(","entry":[{"fullUrl":)";
   json::write_string(out, s.options.base_url + "/Composition/ips-composition-" + pid);
@@ -371,16 +376,17 @@ http::Response everything(State& s, const std::string& pid, const Params& params
     if (k == "_since") {
       auto r = search::date_range(v);
       if (!r) {
-        return error_response(core::bad_request(core::IssueType::kInvalid,
-                                                "_since must be an instant.")
-                                  .at("_since"));
+        return error_response(
+            core::bad_request(core::IssueType::kInvalid, "_since must be an instant.")
+                .at("_since"));
       }
       since = r->low;
     } else if (k == "_type") {
       size_t start = 0;
       while (start <= v.size()) {
         size_t comma = v.find(',', start);
-        std::string t = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string t =
+            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (!fhir::is_resource_type(t)) {
           return error_response(core::bad_request(core::IssueType::kInvalid,
                                                   "_type '" + t + "' is not a resource type.")
@@ -394,9 +400,9 @@ http::Response everything(State& s, const std::string& pid, const Params& params
       try {
         count = std::clamp(std::stoi(v), 1, s.options.max_count);
       } catch (...) {
-        return error_response(core::bad_request(core::IssueType::kInvalid,
-                                                "_count must be a positive integer.")
-                                  .at("_count"));
+        return error_response(
+            core::bad_request(core::IssueType::kInvalid, "_count must be a positive integer.")
+                .at("_count"));
       }
     } else if (k == "_cursor") {
       cursor = v;
@@ -436,9 +442,9 @@ http::Response everything(State& s, const std::string& pid, const Params& params
   for (auto& r : all) {
     if (!types.empty() && !types.count(r.resource_type)) continue;
     if (caller != nullptr && !visible(s, *caller, r)) continue;
-    if (since && std::chrono::duration_cast<std::chrono::milliseconds>(
-                     r.last_updated.time_since_epoch())
-                         .count() < *since) {
+    if (since &&
+        std::chrono::duration_cast<std::chrono::milliseconds>(r.last_updated.time_since_epoch())
+                .count() < *since) {
       continue;
     }
     kept.push_back(std::move(r));

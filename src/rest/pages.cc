@@ -44,12 +44,23 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -58,18 +69,18 @@ std::string html_escape(std::string_view s) {
 std::string login_page(const std::string& action, const std::string& request_id,
                        const std::string& csrf, const std::string& client_name,
                        const std::string& error) {
-  return page("Sign in",
-              "<p><span class=\"app\">" + html_escape(client_name) +
-                  "</span> asks to see your health record. Sign in to continue.</p>" +
-                  error_box(error) + "<form method=\"post\" action=\"" + html_escape(action) +
-                  "\">" + hidden("request", request_id) + hidden("csrf_token", csrf) +
-                  "<label for=\"username\">Username</label>"
-                  "<input type=\"text\" id=\"username\" name=\"username\" "
-                  "autocomplete=\"username\" autocapitalize=\"none\" required>"
-                  "<label for=\"password\">Password</label>"
-                  "<input type=\"password\" id=\"password\" name=\"password\" "
-                  "autocomplete=\"current-password\" required>"
-                  "<button class=\"primary\" type=\"submit\">Sign in</button></form>");
+  return page("Sign in", "<p><span class=\"app\">" + html_escape(client_name) +
+                             "</span> asks to see your health record. Sign in to continue.</p>" +
+                             error_box(error) + "<form method=\"post\" action=\"" +
+                             html_escape(action) + "\">" + hidden("request", request_id) +
+                             hidden("csrf_token", csrf) +
+                             "<label for=\"username\">Username</label>"
+                             "<input type=\"text\" id=\"username\" name=\"username\" "
+                             "autocomplete=\"username\" autocapitalize=\"none\" required>"
+                             "<label for=\"password\">Password</label>"
+                             "<input type=\"password\" id=\"password\" name=\"password\" "
+                             "autocomplete=\"current-password\" required>"
+                             "<button class=\"primary\" type=\"submit\">Sign in</button></form>");
 }
 
 std::string picker_page(const std::string& action, const std::string& request_id,
@@ -110,8 +121,7 @@ std::string consent_page(const std::string& action, const std::string& request_i
   }
   return page("Allow access?",
               "<p><span class=\"app\">" + html_escape(client_name) +
-                  "</span> asks for access to the record of <strong>" +
-                  html_escape(patient_label) +
+                  "</span> asks for access to the record of <strong>" + html_escape(patient_label) +
                   "</strong>. Untick anything you do not want to share.</p>"
                   "<form method=\"post\" action=\"" +
                   html_escape(action) + "\">" + hidden("request", request_id) +

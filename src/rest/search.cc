@@ -15,8 +15,8 @@ namespace ipa::rest::internal {
 namespace {
 
 bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' ||
-         c == '|' || c == ',' || c == '/' || c == '$';
+  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '|' ||
+         c == ',' || c == '/' || c == '$';
 }
 
 std::string encode(std::string_view s) {
@@ -51,8 +51,8 @@ void append_entry(std::string& out, State& s, const storage::StoredResource& r, 
   json::write_string(out, s.options.base_url + "/" + r.resource_type + "/" + r.id);
   out += R"(,"resource":)";
   if (shape.subsets()) {
-    auto body = shaped(r.json, Shape{.pretty = false, .summary = shape.summary,
-                                     .elements = shape.elements});
+    auto body = shaped(
+        r.json, Shape{.pretty = false, .summary = shape.summary, .elements = shape.elements});
     out += body.ok() ? *body : r.json;
   } else {
     out += r.json;
@@ -216,8 +216,8 @@ http::Response run_search(State& s, const std::string& type, const Params& reque
   }
   out += R"(],"entry":[)";
   bool first = true;
-  Shape entry_shape{.pretty = false, .summary = q.summary == "count" ? "" : q.summary,
-                    .elements = q.elements};
+  Shape entry_shape{
+      .pretty = false, .summary = q.summary == "count" ? "" : q.summary, .elements = q.elements};
   for (const auto& r : page->entries) append_entry(out, s, r, "match", entry_shape, first);
   for (const auto& r : extra) append_entry(out, s, r, "include", entry_shape, first);
   if (!q.ignored.empty()) {

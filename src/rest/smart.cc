@@ -45,9 +45,7 @@ void no_store(http::Response& r) {
   r.headers.push_back({"Pragma", "no-cache"});
 }
 
-void cors_any(http::Response& r) {
-  r.headers.push_back({"Access-Control-Allow-Origin", "*"});
-}
+void cors_any(http::Response& r) { r.headers.push_back({"Access-Control-Allow-Origin", "*"}); }
 
 http::Response json_doc(int status, const Value& v) {
   http::Response r;
@@ -213,8 +211,8 @@ bool redirect_matches(const std::string& registered, const std::string& given) {
         size_t slash = u.find('/', p.size());
         host = p;
         rest = slash == std::string::npos ? "/" : u.substr(slash);
-        std::string port = u.substr(p.size(), slash == std::string::npos ? std::string::npos
-                                                                         : slash - p.size());
+        std::string port =
+            u.substr(p.size(), slash == std::string::npos ? std::string::npos : slash - p.size());
         return !port.empty() && std::all_of(port.begin(), port.end(), ::isdigit);
       }
     }
@@ -239,13 +237,12 @@ Value capabilities() {
 }
 
 Value scopes_supported() {
-  return list({"openid", "fhirUser", "profile", "launch/patient", "offline_access",
-               "online_access", "patient/*.rs", "patient/*.read",
-               "patient/AllergyIntolerance.rs", "patient/Condition.rs",
-               "patient/DocumentReference.rs", "patient/Immunization.rs", "patient/Medication.rs",
-               "patient/MedicationRequest.rs", "patient/MedicationStatement.rs",
-               "patient/Observation.rs", "patient/Patient.rs", "patient/Practitioner.rs",
-               "patient/PractitionerRole.rs"});
+  return list({"openid", "fhirUser", "profile", "launch/patient", "offline_access", "online_access",
+               "patient/*.rs", "patient/*.read", "patient/AllergyIntolerance.rs",
+               "patient/Condition.rs", "patient/DocumentReference.rs", "patient/Immunization.rs",
+               "patient/Medication.rs", "patient/MedicationRequest.rs",
+               "patient/MedicationStatement.rs", "patient/Observation.rs", "patient/Patient.rs",
+               "patient/Practitioner.rs", "patient/PractitionerRole.rs"});
 }
 
 http::Response smart_configuration(State& s) {
@@ -341,8 +338,8 @@ std::string patient_label(State& s, const std::string& pid) {
 http::Response next_step(State& s, const storage::AuthorizationRequest& ar,
                          const storage::User& user) {
   auto scopes = auth::ScopeSet::parse(ar.scope);
-  bool needs_patient = scopes.ok() && (scopes->has_patient_level() ||
-                                       scopes->has(auth::ScopeKind::kLaunchPatient));
+  bool needs_patient =
+      scopes.ok() && (scopes->has_patient_level() || scopes->has(auth::ScopeKind::kLaunchPatient));
   if (needs_patient && ar.patient.empty()) {
     if (user.patients.empty()) {
       return client_error(ar, "access_denied", "The user may not see any patient record.");
@@ -378,11 +375,11 @@ http::Response authorize(State& s, const http::Request& req) {
   if (redirect_uri.empty()) {
     return html(400, error_page("Invalid request", "redirect_uri is missing."));
   }
-  bool registered = std::any_of(client->redirect_uris.begin(), client->redirect_uris.end(),
-                                [&](const std::string& r) { return redirect_matches(r, redirect_uri); });
+  bool registered =
+      std::any_of(client->redirect_uris.begin(), client->redirect_uris.end(),
+                  [&](const std::string& r) { return redirect_matches(r, redirect_uri); });
   if (!registered) {
-    return html(400, error_page("Invalid request",
-                                "redirect_uri is not registered for this app."));
+    return html(400, error_page("Invalid request", "redirect_uri is not registered for this app."));
   }
   storage::AuthorizationRequest ar;
   ar.redirect_uri = redirect_uri;
@@ -391,7 +388,8 @@ http::Response authorize(State& s, const http::Request& req) {
   // S23/S24: every other error goes back to the app with error and the exact state.
   if (repeated) return client_error(ar, "invalid_request", "A parameter appears more than once.");
   std::string response_type = get(p, "response_type");
-  if (response_type.empty()) return client_error(ar, "invalid_request", "response_type is missing.");
+  if (response_type.empty())
+    return client_error(ar, "invalid_request", "response_type is missing.");
   if (response_type != "code") {
     return client_error(ar, "unsupported_response_type", "Only response_type=code is supported.");
   }
@@ -478,7 +476,8 @@ struct PageContext {
 
 core::Result<PageContext> page_context(State& s, const http::Request& req, const Params& p) {
   auto session = current_session(s, req);
-  if (!session.ok()) return core::forbidden("Your sign-in session has ended. Start again from the app.");
+  if (!session.ok())
+    return core::forbidden("Your sign-in session has ended. Start again from the app.");
   auto ar = s.auth->store->get_authorization_request(get(p, "request"));
   if (!ar.ok() || ar->session_id_hash != session->id_hash) {
     return core::forbidden("This page does not belong to your session. Start again from the app.");
@@ -503,8 +502,7 @@ std::string page_action(State& s, const char* page) { return s.auth->auth_base +
 http::Response login(State& s, const http::Request& req) {
   AuthState& a = *s.auth;
   bool repeated = false;
-  auto params = req.method == "POST" ? request_params(req, &repeated)
-                                     : parse_query(req.query);
+  auto params = req.method == "POST" ? request_params(req, &repeated) : parse_query(req.query);
   if (!params.ok()) return html(400, error_page("Invalid request", params.error().diagnostics));
   auto ctx = page_context(s, req, *params);
   if (!ctx.ok()) return html(403, error_page("Cannot continue", ctx.error().diagnostics));
@@ -521,9 +519,9 @@ http::Response login(State& s, const http::Request& req) {
   auto failures = a.store->throttle_hit("login:" + username, kLoginWindow);
   if (failures.ok() && *failures > kMaxLoginFailures) {
     auth::verify_password_dummy(password);
-    return html(429, login_page(page_action(s, "login"), ctx->request.id, ctx->session.csrf_token,
-                                client_name,
-                                "Too many attempts. Wait a few minutes and try again."));
+    return html(429,
+                login_page(page_action(s, "login"), ctx->request.id, ctx->session.csrf_token,
+                           client_name, "Too many attempts. Wait a few minutes and try again."));
   }
   auto user = a.store->get_user(username);
   bool ok = false;
@@ -588,9 +586,9 @@ http::Response select_patient(State& s, const http::Request& req) {
   std::string pid = get(*params, "patient");
   // The picked record must be one the user may see (S29).
   if (std::find(user->patients.begin(), user->patients.end(), pid) == user->patients.end()) {
-    return html(400, picker_page(page_action(s, "select-patient"), ctx->request.id,
-                                 ctx->session.csrf_token, client_name, choices(),
-                                 "Choose one of the records listed."));
+    return html(
+        400, picker_page(page_action(s, "select-patient"), ctx->request.id, ctx->session.csrf_token,
+                         client_name, choices(), "Choose one of the records listed."));
   }
   storage::AuthorizationRequest ar = ctx->request;
   ar.patient = pid;
@@ -612,15 +610,16 @@ http::Response consent(State& s, const http::Request& req) {
   }
   auto requested = auth::ScopeSet::parse(ctx->request.scope);
   if (!requested.ok()) return client_error(ctx->request, "invalid_scope", "");
-  bool needs_patient = requested->has_patient_level() ||
-                       requested->has(auth::ScopeKind::kLaunchPatient);
+  bool needs_patient =
+      requested->has_patient_level() || requested->has(auth::ScopeKind::kLaunchPatient);
   if (needs_patient && ctx->request.patient.empty()) {
     return see_other(a.auth_base + "/select-patient?request=" + url_encode(ctx->request.id));
   }
   std::string client_name = ctx->client.name.empty() ? ctx->client.client_id : ctx->client.name;
   if (req.method == "GET") {
     std::vector<ConsentScope> scopes;
-    for (const auto& sc : requested->scopes()) scopes.push_back({sc.text, auth::describe(sc), true});
+    for (const auto& sc : requested->scopes())
+      scopes.push_back({sc.text, auth::describe(sc), true});
     std::string who = ctx->request.patient.empty() ? ctx->session.username
                                                    : patient_label(s, ctx->request.patient);
     return html(200, consent_page(page_action(s, "consent"), ctx->request.id,
@@ -667,7 +666,8 @@ http::Response consent(State& s, const http::Request& req) {
   grant.scope = granted.str();
   grant.aud = ar->aud;
   grant.created = s.clock->now();
-  if (auto st = a.store->create_grant(grant); !st.ok()) return client_error(*ar, "server_error", "");
+  if (auto st = a.store->create_grant(grant); !st.ok())
+    return client_error(*ar, "server_error", "");
   std::string code = a.random->token();
   storage::AuthorizationCode c;
   c.code_hash = auth::secret_hash(code);
@@ -679,9 +679,9 @@ http::Response consent(State& s, const http::Request& req) {
   c.created = s.clock->now();
   c.expires = c.created + kCodeLifetime;
   if (auto st = a.store->save_code(c); !st.ok()) return client_error(*ar, "server_error", "");
-  (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "consent", ar->client_id,
-                                                   grant.username, grant.patient, "success",
-                                                   "scope " + grant.scope}});
+  (void)a.store->append_audit(
+      {storage::AuditEvent{s.clock->now(), "consent", ar->client_id, grant.username, grant.patient,
+                           "success", "scope " + grant.scope}});
   return to_client(ar->redirect_uri, {{"code", code}, {"state", ar->state}});
 }
 
@@ -725,8 +725,9 @@ core::Result<storage::Client> authenticate_client(State& s, const http::Request&
     // RFC 6749 section 2.3.1: id and secret are form-urlencoded before base64.
     auto id = parse_query("x=" + decoded->substr(0, colon));
     auto secret = parse_query("x=" + decoded->substr(colon + 1));
-    client = a.client_auth->authenticate_secret(id.ok() && !id->empty() ? (*id)[0].second : "",
-                                                secret.ok() && !secret->empty() ? (*secret)[0].second : "");
+    client = a.client_auth->authenticate_secret(
+        id.ok() && !id->empty() ? (*id)[0].second : "",
+        secret.ok() && !secret->empty() ? (*secret)[0].second : "");
   } else if (has_assertion) {
     client = a.client_auth->authenticate_assertion(get(p, "client_assertion_type"),
                                                    get(p, "client_assertion"));
@@ -740,15 +741,16 @@ core::Result<storage::Client> authenticate_client(State& s, const http::Request&
     client = a.client_auth->identify_public(get(p, "client_id"));
   }
   if (!client.ok()) {
-    *error = oauth_error(401, "invalid_client", client.error().diagnostics.empty()
-                                                    ? "Client authentication failed."
-                                                    : client.error().diagnostics);
+    *error = oauth_error(401, "invalid_client",
+                         client.error().diagnostics.empty() ? "Client authentication failed."
+                                                            : client.error().diagnostics);
     return std::move(client).error();
   }
   // A confidential client that also names client_id must name itself (S35).
   std::string named = get(p, "client_id");
   if (!named.empty() && named != client->client_id) {
-    *error = oauth_error(401, "invalid_client", "client_id does not match the authenticated client.");
+    *error =
+        oauth_error(401, "invalid_client", "client_id does not match the authenticated client.");
     return core::unauthenticated("mismatch");
   }
   return client;
@@ -811,8 +813,8 @@ core::Result<std::string> new_refresh_token(State& s, const storage::Grant& gran
 
 bool wants_refresh(const std::string& scope) {
   auto sc = auth::ScopeSet::parse(scope);
-  return sc.ok() && (sc->has(auth::ScopeKind::kOfflineAccess) ||
-                     sc->has(auth::ScopeKind::kOnlineAccess));
+  return sc.ok() &&
+         (sc->has(auth::ScopeKind::kOfflineAccess) || sc->has(auth::ScopeKind::kOnlineAccess));
 }
 
 http::Response token(State& s, const http::Request& req) {
@@ -842,23 +844,25 @@ http::Response token(State& s, const http::Request& req) {
       return oauth_error(400, "invalid_grant", "The code was issued to another client.");
     }
     if (c.redirect_uri != get(p, "redirect_uri")) {
-      return oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request.");
+      return oauth_error(400, "invalid_grant",
+                         "redirect_uri differs from the authorization request.");
     }
     std::string verifier = get(p, "code_verifier");
     if (!auth::valid_pkce_string(verifier) || !auth::verify_s256(verifier, c.code_challenge)) {
       return oauth_error(400, "invalid_grant", "code_verifier is missing or wrong.");
     }
     auto grant = a.store->get_grant(c.grant_id);
-    if (!grant.ok() || grant->revoked) return oauth_error(400, "invalid_grant", "The grant was revoked.");
+    if (!grant.ok() || grant->revoked)
+      return oauth_error(400, "invalid_grant", "The grant was revoked.");
     std::string refresh;
     if (wants_refresh(grant->scope)) {
       auto rt = new_refresh_token(s, *grant, grant->scope);
       if (!rt.ok()) return oauth_error(500, "server_error", "");
       refresh = *rt;
     }
-    (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "token", client->client_id,
-                                                     grant->username, grant->patient, "success",
-                                                     "authorization_code"}});
+    (void)a.store->append_audit(
+        {storage::AuditEvent{s.clock->now(), "token", client->client_id, grant->username,
+                             grant->patient, "success", "authorization_code"}});
     return token_response(s, *grant, grant->scope, c.nonce, true, refresh);
   }
   if (grant_type == "refresh_token") {
@@ -874,9 +878,11 @@ http::Response token(State& s, const http::Request& req) {
     if (rt->client_id != client->client_id) {
       return oauth_error(400, "invalid_grant", "The refresh token belongs to another client.");
     }
-    if (rt->expires < s.clock->now()) return oauth_error(400, "invalid_grant", "The refresh token expired.");
+    if (rt->expires < s.clock->now())
+      return oauth_error(400, "invalid_grant", "The refresh token expired.");
     auto grant = a.store->get_grant(rt->grant_id);
-    if (!grant.ok() || grant->revoked) return oauth_error(400, "invalid_grant", "The grant was revoked.");
+    if (!grant.ok() || grant->revoked)
+      return oauth_error(400, "invalid_grant", "The grant was revoked.");
     std::string scope = rt->scope;
     std::string asked = get(p, "scope");
     if (!asked.empty()) {
@@ -1007,7 +1013,8 @@ http::Response register_client(State& s, const http::Request& req) {
   }
   std::string ct = req.header("Content-Type");
   if (ct.substr(0, ct.find(';')) != "application/json") {
-    return register_error("invalid_client_metadata", "Send the client metadata as application/json.");
+    return register_error("invalid_client_metadata",
+                          "Send the client metadata as application/json.");
   }
   auto body = json::parse(req.body);
   if (!body.ok() || !body->is_object()) {
@@ -1102,8 +1109,8 @@ http::Response register_client(State& s, const http::Request& req) {
   }
   c.registration = json::write(m);
   if (auto st = a.store->create_client(c); !st.ok()) return oauth_error(500, "server_error", "");
-  (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "register", c.client_id, "", "",
-                                                   "success", method}});
+  (void)a.store->append_audit(
+      {storage::AuditEvent{s.clock->now(), "register", c.client_id, "", "", "success", method}});
   http::Response r = json_doc(201, out);
   no_store(r);
   cors_any(r);
@@ -1126,12 +1133,13 @@ class CurlJwksFetcher final : public auth::JwksFetcher {
  public:
   core::Result<json::Value> fetch(std::string url) override {
     http::FetchOptions o;
-    bool loopback = url.rfind("http://127.0.0.1:", 0) == 0 || url.rfind("http://localhost:", 0) == 0;
+    bool loopback =
+        url.rfind("http://127.0.0.1:", 0) == 0 || url.rfind("http://localhost:", 0) == 0;
     o.https_only = !loopback;  // S47: TLS, except for loopback test servers
     auto r = http::fetch("GET", url, {{"Accept", "application/json"}}, "", o);
     if (!r.ok()) return std::move(r).error();
-    if (r->status != 200) return core::unavailable("The client's JWKS URL answered " +
-                                                   std::to_string(r->status));
+    if (r->status != 200)
+      return core::unavailable("The client's JWKS URL answered " + std::to_string(r->status));
     return json::parse(r->body);
   }
 };
@@ -1147,12 +1155,14 @@ http::Response cors_preflight() {
   r.status = 204;
   r.headers.push_back({"Access-Control-Allow-Origin", "*"});
   r.headers.push_back({"Access-Control-Allow-Methods", "GET, POST, OPTIONS"});
-  r.headers.push_back({"Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Prefer"});
+  r.headers.push_back(
+      {"Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Prefer"});
   r.headers.push_back({"Access-Control-Max-Age", "600"});
   return r;
 }
 
-std::unique_ptr<AuthState> make_auth_state(const std::string& base_url, const std::string& base_path,
+std::unique_ptr<AuthState> make_auth_state(const std::string& base_url,
+                                           const std::string& base_path,
                                            std::shared_ptr<storage::AuthStore> store,
                                            std::shared_ptr<core::Clock> clock,
                                            std::shared_ptr<auth::JwksFetcher> fetcher) {
@@ -1221,8 +1231,8 @@ http::Response bearer_challenge(const core::Error& e) {
     if (e.log_detail != "missing") h += ", error=\"invalid_token\"";
     r.headers.push_back({"WWW-Authenticate", h});
   } else if (e.http_status == 403) {
-    r.headers.push_back({"WWW-Authenticate",
-                         "Bearer realm=\"ipa-server\", error=\"insufficient_scope\""});
+    r.headers.push_back(
+        {"WWW-Authenticate", "Bearer realm=\"ipa-server\", error=\"insufficient_scope\""});
   }
   return r;
 }

@@ -1,8 +1,7 @@
 #include "search/extract.h"
 
-#include <cctype>
-
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -128,8 +127,8 @@ std::string implicit_system_of(const fhir::TypeInfo& type, std::string_view expr
   size_t start = 0;
   while (start <= expr.size()) {
     size_t bar = expr.find('|', start);
-    std::string_view part = expr.substr(start, bar == std::string_view::npos ? expr.size() - start
-                                                                              : bar - start);
+    std::string_view part =
+        expr.substr(start, bar == std::string_view::npos ? expr.size() - start : bar - start);
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
     if (part.substr(0, prefix.size()) == prefix) {

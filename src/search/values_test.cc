@@ -131,9 +131,15 @@ namespace {
 // Adjacent precision ranges meet at exactly the same double (found by the differential test:
 // 0.6 with sa0.5 must match).
 TEST(DecimalRange, AdjacentRangesMeetExactly) {
-  for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
-           {"0.5", "0.6"}, {"0.6", "0.7"}, {"-31.9", "-31.8"}, {"44.034", "44.035"},
-           {"-41.001", "-41.000"}, {"160.3", "160.4"}, {"-0.1", "0.0"}, {"0", "1"}, {"9", "10"}}) {
+  for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{{"0.5", "0.6"},
+                                                                      {"0.6", "0.7"},
+                                                                      {"-31.9", "-31.8"},
+                                                                      {"44.034", "44.035"},
+                                                                      {"-41.001", "-41.000"},
+                                                                      {"160.3", "160.4"},
+                                                                      {"-0.1", "0.0"},
+                                                                      {"0", "1"},
+                                                                      {"9", "10"}}) {
     SCOPED_TRACE(std::string(a) + " " + b);
     auto lo = decimal_range(a);
     auto hi = decimal_range(b);

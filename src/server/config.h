@@ -11,17 +11,17 @@ namespace ipa::server {
 struct Config {
   std::string address = "127.0.0.1";
   int port = 8080;
-  int threads = 0;           // 0: one per core
-  std::string base_url;      // public FHIR base; default http://{address}:{port}/fhir
+  int threads = 0;                    // 0: one per core
+  std::string base_url;               // public FHIR base; default http://{address}:{port}/fhir
   std::string store = "data/ipa.db";  // SQLite file
   std::string log_level = "info";
   int64_t body_limit = 16 * 1024 * 1024;
   int header_timeout_ms = 10000;
   int body_timeout_ms = 30000;
   int idle_timeout_ms = 60000;
-  bool sync_full = true;     // SQLite synchronous=FULL (power-loss durable)
-  std::string port_file;     // when set, the bound port is written there once listening
-  bool no_auth = false;      // development only: no access control (loopback only)
+  bool sync_full = true;           // SQLite synchronous=FULL (power-loss durable)
+  std::string port_file;           // when set, the bound port is written there once listening
+  bool no_auth = false;            // development only: no access control (loopback only)
   bool open_registration = false;  // RFC 7591 dynamic registration for anyone
 };
 

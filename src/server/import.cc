@@ -35,9 +35,9 @@ class Progress {
     double eta = frac > 0 ? secs / frac - secs : 0;
     int width = 30;
     int filled = static_cast<int>(frac * width);
-    std::fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %lld resources %.0f/s ETA %.0fs ",
-                 file_.c_str(), filled, "##############################", width - filled, "",
-                 frac * 100, static_cast<long long>(count), rate, eta);
+    std::fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %lld resources %.0f/s ETA %.0fs ", file_.c_str(),
+                 filled, "##############################", width - filled, "", frac * 100,
+                 static_cast<long long>(count), rate, eta);
   }
   void done() {
     if (enabled_) std::fprintf(stderr, "\n");
@@ -61,16 +61,21 @@ void flush(rest::FhirApi& api, const std::string& file, std::vector<Pending>& pe
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].ok()) {
       const core::Error& e = results[i].error();
-      std::fprintf(stderr, "%s:%zu: %s%s%s\n", file.c_str(), pending[i].line,
-                   e.diagnostics.c_str(), e.expression.empty() ? "" : " at ",
-                   e.expression.c_str());
+      std::fprintf(stderr, "%s:%zu: %s%s%s\n", file.c_str(), pending[i].line, e.diagnostics.c_str(),
+                   e.expression.empty() ? "" : " at ", e.expression.c_str());
       ++totals.rejected;
       continue;
     }
     switch (*results[i]) {
-      case rest::FhirApi::ImportKind::kCreated: ++totals.created; break;
-      case rest::FhirApi::ImportKind::kUpdated: ++totals.updated; break;
-      case rest::FhirApi::ImportKind::kUnchanged: ++totals.unchanged; break;
+      case rest::FhirApi::ImportKind::kCreated:
+        ++totals.created;
+        break;
+      case rest::FhirApi::ImportKind::kUpdated:
+        ++totals.updated;
+        break;
+      case rest::FhirApi::ImportKind::kUnchanged:
+        ++totals.unchanged;
+        break;
     }
   }
   pending.clear();
@@ -86,8 +91,8 @@ void add_document(json::Value doc, size_t line, const std::string& file,
                   std::vector<Pending>& pending, ImportTotals& totals) {
   if (doc.get_string("resourceType") == "Bundle") {
     std::string_view type = doc.get_string("type");
-    if (type == "transaction" || type == "batch" || type == "collection" ||
-        type == "searchset" || type == "history" || type == "document" || type == "message") {
+    if (type == "transaction" || type == "batch" || type == "collection" || type == "searchset" ||
+        type == "history" || type == "document" || type == "message") {
       if (type == "document" || type == "message") {
         pending.push_back({std::move(doc), line});  // a document is itself a resource
         return;
@@ -161,8 +166,8 @@ void import_file(rest::FhirApi& api, const fs::path& path, const ImportOptions& 
       add_document(std::move(*doc), line_no, file, pending, totals);
       if (pending.size() >= options.batch) {
         flush(api, file, pending, totals);
-        progress.update(done, totals.created + totals.updated + totals.unchanged -
-                                  before.created - before.updated - before.unchanged);
+        progress.update(done, totals.created + totals.updated + totals.unchanged - before.created -
+                                  before.updated - before.unchanged);
       }
     }
     flush(api, file, pending, totals);

@@ -1,5 +1,6 @@
 // ipa-server: configuration and wiring. Subcommands serve, demo, import and gen. This is the
 // only code that names a storage back end.
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,19 +8,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <toml++/toml.h>
 
+#include "auth/client_auth.h"
+#include "auth/password.h"
 #include "core/log.h"
 #include "demo/demo.h"
 #include "http/server.h"
+#include "jose/jwks.h"
 #include "rest/api.h"
 #include "server/config.h"
 #include "server/import.h"
 #include "storage/sqlite/auth_store.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "auth/password.h"
-#include "auth/client_auth.h"
-#include "jose/jwks.h"
 
 namespace ipa::server {
 namespace {
@@ -34,33 +34,32 @@ void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opti
   opts["store"] = app.add_option("--store", c.store, "SQLite database file")->envname("IPA_STORE");
   opts["log_level"] = app.add_option("--log-level", c.log_level, "debug, info, warn, error")
                           ->envname("IPA_LOG_LEVEL");
-  opts["sync"] = app.add_option("--sync-full", c.sync_full,
-                                "SQLite synchronous=FULL (true) or NORMAL (false)")
-                     ->envname("IPA_SYNC_FULL");
+  opts["sync"] =
+      app.add_option("--sync-full", c.sync_full, "SQLite synchronous=FULL (true) or NORMAL (false)")
+          ->envname("IPA_SYNC_FULL");
 }
 
 void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
   opts["address"] =
       app.add_option("--address", c.address, "address to bind")->envname("IPA_ADDRESS");
-  opts["port"] = app.add_option("--port", c.port, "port to bind (0: any free port)")
-                     ->envname("IPA_PORT");
-  opts["threads"] =
-      app.add_option("--threads", c.threads, "server threads (0: one per core)")
-          ->envname("IPA_THREADS");
+  opts["port"] =
+      app.add_option("--port", c.port, "port to bind (0: any free port)")->envname("IPA_PORT");
+  opts["threads"] = app.add_option("--threads", c.threads, "server threads (0: one per core)")
+                        ->envname("IPA_THREADS");
   opts["base_url"] = app.add_option("--base-url", c.base_url,
                                     "public FHIR base URL, e.g. https://ehr.example.org/fhir")
                          ->envname("IPA_BASE_URL");
   opts["body_limit"] = app.add_option("--body-limit", c.body_limit, "largest request body, bytes")
                            ->envname("IPA_BODY_LIMIT");
-  opts["header_timeout_ms"] = app.add_option("--header-timeout-ms", c.header_timeout_ms)
-                                  ->envname("IPA_HEADER_TIMEOUT_MS");
+  opts["header_timeout_ms"] =
+      app.add_option("--header-timeout-ms", c.header_timeout_ms)->envname("IPA_HEADER_TIMEOUT_MS");
   opts["body_timeout_ms"] =
       app.add_option("--body-timeout-ms", c.body_timeout_ms)->envname("IPA_BODY_TIMEOUT_MS");
   opts["idle_timeout_ms"] =
       app.add_option("--idle-timeout-ms", c.idle_timeout_ms)->envname("IPA_IDLE_TIMEOUT_MS");
-  opts["port_file"] = app.add_option("--port-file", c.port_file,
-                                     "write the bound port to this file once listening")
-                          ->envname("IPA_PORT_FILE");
+  opts["port_file"] =
+      app.add_option("--port-file", c.port_file, "write the bound port to this file once listening")
+          ->envname("IPA_PORT_FILE");
   opts["no_auth"] = app.add_flag("--no-auth", c.no_auth,
                                  "development only: serve the FHIR API without access control "
                                  "(refused unless bound to loopback)")
@@ -87,10 +86,13 @@ bool apply_config_file(const std::string& path, Config& c,
     return it == opts.end() || it->second->count() == 0;
   };
   static const std::map<std::string, int> kKnown = {
-      {"address", 0}, {"port", 0}, {"threads", 0}, {"base_url", 0}, {"store", 0},
-      {"log_level", 0}, {"body_limit", 0}, {"header_timeout_ms", 0}, {"body_timeout_ms", 0},
-      {"idle_timeout_ms", 0}, {"sync_full", 0}, {"port_file", 0}, {"no_auth", 0},
-      {"open_registration", 0}};
+      {"address", 0},         {"port", 0},
+      {"threads", 0},         {"base_url", 0},
+      {"store", 0},           {"log_level", 0},
+      {"body_limit", 0},      {"header_timeout_ms", 0},
+      {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
+      {"sync_full", 0},       {"port_file", 0},
+      {"no_auth", 0},         {"open_registration", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -102,7 +104,8 @@ bool apply_config_file(const std::string& path, Config& c,
     if (auto v = t[key].value<std::string>(); v && unset(key)) out = *v;
   };
   auto num = [&](const char* key, auto& out) {
-    if (auto v = t[key].value<int64_t>(); v && unset(key)) out = static_cast<std::decay_t<decltype(out)>>(*v);
+    if (auto v = t[key].value<int64_t>(); v && unset(key))
+      out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
   str("address", c.address);
   num("port", c.port);
@@ -209,8 +212,10 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
   api_ptr = api.get();
   spdlog::info("listening on {}:{}; FHIR base {}", c.address, (*server)->port(), ao.base_url);
   if (c.no_auth) {
-    spdlog::warn("access control is OFF (--no-auth): every record is served to anyone who can "
-                 "reach {}:{}", c.address, (*server)->port());
+    spdlog::warn(
+        "access control is OFF (--no-auth): every record is served to anyone who can "
+        "reach {}:{}",
+        c.address, (*server)->port());
   } else {
     spdlog::info("access control is on: SMART App Launch at {}/.well-known/smart-configuration",
                  ao.base_url);
@@ -231,8 +236,8 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
         "record pat-0004), and pat-NNNN for every other patient. Registered public app:\n"
         "client_id %s, any loopback redirect_uri http://127.0.0.1:<port>/callback.\n"
         "Stop with Ctrl-C.\n\n",
-        b.c_str(), b.c_str(), b.c_str(), c.no_auth ? "OFF (--no-auth)" : "on",
-        kDemoPassword, kDemoClientId);
+        b.c_str(), b.c_str(), b.c_str(), c.no_auth ? "OFF (--no-auth)" : "on", kDemoPassword,
+        kDemoClientId);
     std::fflush(stdout);
   }
   http::run_until_signal(**server);
@@ -485,7 +490,8 @@ int main(int argc, char** argv) {
   add_listen_options(*demo_cmd, demo_cfg, demo_opts);
   demo_cmd->add_option("--data-dir", data_dir, "folder for the SQLite file")
       ->envname("IPA_DATA_DIR");
-  demo_cmd->add_option("--patients", demo_patients, "number of patients")->check(CLI::Range(1, 10000000));
+  demo_cmd->add_option("--patients", demo_patients, "number of patients")
+      ->check(CLI::Range(1, 10000000));
 
   Config import_cfg;
   std::map<std::string, CLI::Option*> import_opts;
@@ -503,17 +509,20 @@ int main(int argc, char** argv) {
   auto* admin_user = admin_cmd->add_subcommand("user", "sign-ins")->require_subcommand(1);
   admin.user_add = admin_user->add_subcommand("add", "add a sign-in");
   admin.user_add->add_option("--username", admin.username)->required();
-  admin.user_add->add_option("--password-file", admin.password_file,
-                             "file holding the password (never on the command line)")
+  admin.user_add
+      ->add_option("--password-file", admin.password_file,
+                   "file holding the password (never on the command line)")
       ->required();
-  admin.user_add->add_option("--fhir-user", admin.fhir_user,
-                             "the user's own resource, e.g. Patient/123 or RelatedPerson/9")
+  admin.user_add
+      ->add_option("--fhir-user", admin.fhir_user,
+                   "the user's own resource, e.g. Patient/123 or RelatedPerson/9")
       ->required();
-  admin.user_add->add_option("--patient", admin.patients,
-                             "a Patient id the user may see (repeat for each)")
+  admin.user_add
+      ->add_option("--patient", admin.patients, "a Patient id the user may see (repeat for each)")
       ->required();
   admin.user_add->add_option("--name", admin.display_name);
-  auto* admin_client = admin_cmd->add_subcommand("client", "registered apps")->require_subcommand(1);
+  auto* admin_client =
+      admin_cmd->add_subcommand("client", "registered apps")->require_subcommand(1);
   admin.client_add = admin_client->add_subcommand("add", "register an app");
   admin.client_add->add_option("--client-id", admin.client_id)->required();
   admin.client_add->add_option("--name", admin.client_name);
@@ -527,18 +536,22 @@ int main(int argc, char** argv) {
   int gen_patients = 50;
   std::string gen_out;
   auto* gen_cmd = app.add_subcommand("gen", "write the synthetic dataset as NDJSON");
-  gen_cmd->add_option("--patients", gen_patients, "number of patients")->check(CLI::Range(1, 10000000));
+  gen_cmd->add_option("--patients", gen_patients, "number of patients")
+      ->check(CLI::Range(1, 10000000));
   gen_cmd->add_option("--out", gen_out, "output folder")->required();
 
   CLI11_PARSE(app, argc, argv);
 
   if (*gen_cmd) return gen(gen_patients, gen_out);
 
-  Config* cfg = *serve_cmd  ? &serve_cfg
-                : *demo_cmd ? &demo_cfg
+  Config* cfg = *serve_cmd   ? &serve_cfg
+                : *demo_cmd  ? &demo_cfg
                 : *admin_cmd ? &admin_cfg
                              : &import_cfg;
-  auto& opts = *serve_cmd ? serve_opts : *demo_cmd ? demo_opts : *admin_cmd ? admin_opts : import_opts;
+  auto& opts = *serve_cmd   ? serve_opts
+               : *demo_cmd  ? demo_opts
+               : *admin_cmd ? admin_opts
+                            : import_opts;
   if (!apply_config_file(config_file, *cfg, opts)) return 2;
   ipa::core::init_logging(cfg->log_level);
   if (*demo_cmd && cfg->store.empty()) cfg->store = (fs::path(data_dir) / "ipa.db").string();

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -11,7 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <sstream>
 #include <thread>
 
@@ -90,8 +90,8 @@ ServerProcess::ServerProcess(const std::string& store_path, std::vector<std::str
   log_path_ = store_path + ".log";
   std::error_code ec;
   fs::remove(port_file, ec);
-  std::vector<std::string> args = {command, "--store",     store_path, "--port",
-                                   "0",     "--port-file", port_file,  "--threads", "4"};
+  std::vector<std::string> args = {command,       "--store", store_path,  "--port", "0",
+                                   "--port-file", port_file, "--threads", "4"};
   if (std::find(extra.begin(), extra.end(), "--sync-full") == extra.end()) {
     args.insert(args.end(), {"--sync-full", "false"});  // tests need no power-loss durability
   }

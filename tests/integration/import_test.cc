@@ -12,12 +12,15 @@ namespace {
 TEST(Import, ReportsRejectsByLineAndIsIdempotent) {
   TempDir dir;
   std::string file = dir.file("data.ndjson");
-  std::ofstream(file)
-      << R"({"resourceType":"Patient","id":"imp-1","active":true})" "\n"
-      << R"({"resourceType":"Patient","id":"imp-2","active":"maybe"})" "\n"
-      << "\n"
-      << R"({"resourceType":"Patient","id":"imp-3",)" "\n"
-      << R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})" "\n";
+  std::ofstream(file) << R"({"resourceType":"Patient","id":"imp-1","active":true})"
+                         "\n"
+                      << R"({"resourceType":"Patient","id":"imp-2","active":"maybe"})"
+                         "\n"
+                      << "\n"
+                      << R"({"resourceType":"Patient","id":"imp-3",)"
+                         "\n"
+                      << R"({"resourceType":"Observation","status":"final","code":{"text":"x"}})"
+                         "\n";
   std::string db = dir.file("ipa.db");
   auto first = run_server_command({"import", "--store", db, file});
   EXPECT_EQ(first.exit_code, 1) << first.err;
@@ -67,7 +70,8 @@ TEST(Import, StreamsFilesLargerThanItsMemory) {
   }
   auto size_kb = static_cast<long>(std::filesystem::file_size(file) / 1024);
   long cap_kb = size_kb / 3;
-  auto r = run_server_command({"import", "--store", dir.file("ipa.db"), "--sync-full", "false", file});
+  auto r =
+      run_server_command({"import", "--store", dir.file("ipa.db"), "--sync-full", "false", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("60000 created"), std::string::npos) << r.err;
   EXPECT_LT(r.max_rss_kb, cap_kb) << "file " << size_kb << " KiB, peak RSS " << r.max_rss_kb

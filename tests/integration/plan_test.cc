@@ -2,9 +2,9 @@
 // indexes, never by scanning a table, a whole index, or every resource of a type.
 #include <gtest/gtest.h>
 
+#include "harness.h"
 #include "search/query.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "harness.h"
 
 namespace ipa::testing {
 namespace {
@@ -17,7 +17,8 @@ const std::vector<std::pair<std::string, search::Params>> kIpaSearches = {
     {"Condition", {{"patient", "p1"}}},
     {"Condition", {{"patient", "p1"}, {"clinical-status", "active"}}},
     {"Condition", {{"patient", "p1"}, {"category", "problem-list-item"}}},
-    {"Condition", {{"patient", "p1"}, {"category", "problem-list-item"}, {"clinical-status", "active"}}},
+    {"Condition",
+     {{"patient", "p1"}, {"category", "problem-list-item"}, {"clinical-status", "active"}}},
     {"Condition", {{"patient", "p1"}, {"code", "http://snomed.info/sct|44054006"}}},
     {"Condition", {{"patient", "p1"}, {"onset-date", "ge2020-01-01"}}},
     {"Condition", {{"patient", "Patient/p1"}, {"verification-status", "confirmed"}}},

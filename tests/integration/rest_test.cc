@@ -10,7 +10,8 @@
 namespace ipa::testing {
 namespace {
 
-const char* kPatient = R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.36.146.595.217.0.1","value":"12345"}],"active":true,"name":[{"family":"Müller","given":["Jörg"],"text":"Jörg Müller"}],"gender":"male","birthDate":"1974-12-25"})";
+const char* kPatient =
+    R"({"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.36.146.595.217.0.1","value":"12345"}],"active":true,"name":[{"family":"Müller","given":["Jörg"],"text":"Jörg Müller"}],"gender":"male","birthDate":"1974-12-25"})";
 
 class RestTest : public ::testing::Test {
  protected:
@@ -146,15 +147,14 @@ TEST_F(RestTest, ConditionalReadAnswers304) {
   EXPECT_EQ(
       server_.get("/fhir/Patient/" + id, {{"If-Modified-Since", r.header("Last-Modified")}}).status,
       304);
-  EXPECT_EQ(server_.get("/fhir/Patient/" + id,
-                        {{"If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT"}})
-                .status,
-            200);
+  EXPECT_EQ(
+      server_.get("/fhir/Patient/" + id, {{"If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT"}})
+          .status,
+      200);
 }
 
 TEST_F(RestTest, PreferReturn) {
-  auto minimal =
-      server_.send("POST", "/fhir/Patient", kPatient, {{"Prefer", "return=minimal"}});
+  auto minimal = server_.send("POST", "/fhir/Patient", kPatient, {{"Prefer", "return=minimal"}});
   EXPECT_EQ(minimal.status, 201);
   EXPECT_TRUE(minimal.body.empty());
   EXPECT_FALSE(minimal.header("Location").empty());
@@ -173,7 +173,7 @@ TEST_F(RestTest, PrettySummaryAndElements) {
   EXPECT_EQ(elements.find("name"), nullptr);
   EXPECT_EQ(elements.find("meta")->find("tag")->items()[0].get_string("code"), "SUBSETTED");
   auto summary = body_json(server_.get("/fhir/Patient/" + id + "?_summary=true"));
-  EXPECT_NE(summary.find("name"), nullptr);        // Patient.name is a summary element
+  EXPECT_NE(summary.find("name"), nullptr);  // Patient.name is a summary element
   EXPECT_NE(summary.find("birthDate"), nullptr);
   auto text = body_json(server_.get("/fhir/Patient/" + id + "?_summary=text"));
   EXPECT_EQ(text.find("name"), nullptr);
@@ -195,8 +195,8 @@ TEST_F(RestTest, ContentNegotiation) {
   EXPECT_EQ(server_.get("/fhir/metadata?_format=json").status, 200);
   EXPECT_EQ(server_.get("/fhir/metadata", {{"Accept", "application/fhir+xml"}}).status, 406);
   EXPECT_EQ(server_.get("/fhir/metadata?_format=xml").status, 406);
-  auto wrong_type = server_.send("POST", "/fhir/Patient", kPatient,
-                                 {{"Content-Type", "application/xml"}});
+  auto wrong_type =
+      server_.send("POST", "/fhir/Patient", kPatient, {{"Content-Type", "application/xml"}});
   EXPECT_EQ(wrong_type.status, 415);
 }
 
@@ -258,14 +258,15 @@ TEST_F(RestTest, HistoryInstanceTypeSystemPagedAndSince) {
 }
 
 TEST_F(RestTest, ConditionalCreateMakesNoDuplicates) {
-  std::vector<http::Header> h = {{"If-None-Exist", "identifier=urn:oid:1.2.36.146.595.217.0.1|12345"}};
+  std::vector<http::Header> h = {
+      {"If-None-Exist", "identifier=urn:oid:1.2.36.146.595.217.0.1|12345"}};
   auto first = server_.send("POST", "/fhir/Patient", kPatient, h);
   ASSERT_EQ(first.status, 201);
   auto second = server_.send("POST", "/fhir/Patient", kPatient, h);
   EXPECT_EQ(second.status, 200);
   EXPECT_EQ(body_json(second).get_string("id"), body_json(first).get_string("id"));
-  auto unsupported = server_.send("POST", "/fhir/Patient", kPatient,
-                                  {{"If-None-Exist", "frobnicate=1"}});
+  auto unsupported =
+      server_.send("POST", "/fhir/Patient", kPatient, {{"If-None-Exist", "frobnicate=1"}});
   EXPECT_EQ(unsupported.status, 400);
 }
 
@@ -277,10 +278,10 @@ TEST_F(RestTest, ConcurrentConditionalCreatesMakeExactlyOne) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&] {
-      auto r = http::request(server_.port(), "POST", "/fhir/Patient",
-                             {{"Content-Type", "application/fhir+json"},
-                              {"If-None-Exist", "identifier=race-1"}},
-                             body);
+      auto r = http::request(
+          server_.port(), "POST", "/fhir/Patient",
+          {{"Content-Type", "application/fhir+json"}, {"If-None-Exist", "identifier=race-1"}},
+          body);
       if (r.ok() && r->status == 201) ++created;
       if (r.ok() && r->status == 200) ++found;
     });

@@ -113,8 +113,10 @@ TEST_F(SearchTest, PatientNamesFoldCaseAndAccents) {
             std::set<std::string>{"pat-0001"});
   EXPECT_EQ(ids(all_matches("/fhir/Patient?birthdate=1984-03-12&name=anna")),
             std::set<std::string>{"pat-0001"});
-  EXPECT_EQ(ids(all_matches("/fhir/Patient?family=muller&gender=http://hl7.org/fhir/administrative-gender|male")),
-            std::set<std::string>{"pat-0002"});
+  EXPECT_EQ(
+      ids(all_matches(
+          "/fhir/Patient?family=muller&gender=http://hl7.org/fhir/administrative-gender|male")),
+      std::set<std::string>{"pat-0002"});
   EXPECT_TRUE(all_matches("/fhir/Patient?family:exact=muller").empty());
   EXPECT_FALSE(all_matches("/fhir/Patient?family:exact=M%C3%BCller").empty());
 }
@@ -123,7 +125,8 @@ TEST_F(SearchTest, ReferenceFormsGiveIdenticalResults) {
   auto a = ids(all_matches("/fhir/Condition?patient=pat-0001"));
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(ids(all_matches("/fhir/Condition?patient=Patient/pat-0001")), a);
-  EXPECT_EQ(ids(all_matches("/fhir/Condition?patient=" + server_->base() + "/Patient/pat-0001")), a);
+  EXPECT_EQ(ids(all_matches("/fhir/Condition?patient=" + server_->base() + "/Patient/pat-0001")),
+            a);
   EXPECT_EQ(ids(all_matches("/fhir/Condition?subject:Patient=pat-0001")), a);
 }
 
@@ -144,8 +147,10 @@ TEST_F(SearchTest, ObservationCombinations) {
   for (const auto& o : bp) EXPECT_TRUE(has_coding(*o.find("code"), "85354-9"));
   EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&code=85354-9")), ids(bp));
   // patient + category + date, with a range that holds only some of them.
-  auto dated = all_matches("/fhir/Observation?patient=pat-0001&category=vital-signs&date=ge2019-01-01");
-  auto older = all_matches("/fhir/Observation?patient=pat-0001&category=vital-signs&date=lt2019-01-01");
+  auto dated =
+      all_matches("/fhir/Observation?patient=pat-0001&category=vital-signs&date=ge2019-01-01");
+  auto older =
+      all_matches("/fhir/Observation?patient=pat-0001&category=vital-signs&date=lt2019-01-01");
   EXPECT_EQ(dated.size() + older.size(), vitals.size());
   for (const auto& o : dated) {
     std::string eff(o.get_string("effectiveDateTime"));
@@ -174,9 +179,9 @@ TEST_F(SearchTest, ConditionCombinations) {
   EXPECT_FALSE(all_matches("/fhir/Condition?patient=pat-0001&code=" + std::string(code)).empty());
   EXPECT_EQ(bundle("/fhir/Condition?patient=pat-0001&onset-date=ge1900").get_string("type"),
             "searchset");
-  EXPECT_EQ(bundle("/fhir/Condition?patient=pat-0001&verification-status=confirmed")
-                .get_string("type"),
-            "searchset");
+  EXPECT_EQ(
+      bundle("/fhir/Condition?patient=pat-0001&verification-status=confirmed").get_string("type"),
+      "searchset");
 }
 
 TEST_F(SearchTest, DocumentReferenceCombinations) {
@@ -186,12 +191,16 @@ TEST_F(SearchTest, DocumentReferenceCombinations) {
   EXPECT_EQ(ids(all_matches("/fhir/DocumentReference?_id=" + id)), std::set<std::string>{id});
   EXPECT_EQ(all_matches("/fhir/DocumentReference?patient=pat-0001&category=34109-9").size(),
             docs.size());
-  EXPECT_FALSE(all_matches("/fhir/DocumentReference?patient=pat-0001&type=http://loinc.org|11506-3").empty());
-  EXPECT_EQ(all_matches("/fhir/DocumentReference?patient=pat-0001&category=34109-9&date=ge1990").size(),
-            docs.size());
-  EXPECT_FALSE(all_matches("/fhir/DocumentReference?patient=pat-0001&contenttype=text/plain").empty());
+  EXPECT_FALSE(all_matches("/fhir/DocumentReference?patient=pat-0001&type=http://loinc.org|11506-3")
+                   .empty());
+  EXPECT_EQ(
+      all_matches("/fhir/DocumentReference?patient=pat-0001&category=34109-9&date=ge1990").size(),
+      docs.size());
+  EXPECT_FALSE(
+      all_matches("/fhir/DocumentReference?patient=pat-0001&contenttype=text/plain").empty());
   EXPECT_FALSE(all_matches("/fhir/DocumentReference?patient=pat-0001&status=current").empty());
-  EXPECT_EQ(bundle("/fhir/DocumentReference?patient=pat-0001&type=11506-3&period=ge1990").get_string("type"),
+  EXPECT_EQ(bundle("/fhir/DocumentReference?patient=pat-0001&type=11506-3&period=ge1990")
+                .get_string("type"),
             "searchset");
 }
 
@@ -230,19 +239,23 @@ TEST_F(SearchTest, MedicationsWithIncludeAndProvenanceRevinclude) {
                 .get_string("type"),
             "searchset");
   EXPECT_FALSE(all_matches("/fhir/MedicationStatement?patient=pat-0001").empty());
-  EXPECT_EQ(bundle("/fhir/MedicationStatement?patient=pat-0001&status=active&_include=MedicationStatement:medication")
+  EXPECT_EQ(bundle("/fhir/"
+                   "MedicationStatement?patient=pat-0001&status=active&_include="
+                   "MedicationStatement:medication")
                 .get_string("type"),
             "searchset");
 }
 
 TEST_F(SearchTest, AllergyAndImmunization) {
   EXPECT_FALSE(all_matches("/fhir/AllergyIntolerance?patient=pat-0001").empty());
-  EXPECT_EQ(bundle("/fhir/AllergyIntolerance?patient=pat-0001&clinical-status=active").get_string("type"),
-            "searchset");
+  EXPECT_EQ(
+      bundle("/fhir/AllergyIntolerance?patient=pat-0001&clinical-status=active").get_string("type"),
+      "searchset");
   auto imms = all_matches("/fhir/Immunization?patient=pat-0001");
   EXPECT_FALSE(imms.empty());
   EXPECT_LE(all_matches("/fhir/Immunization?patient=pat-0001&date=ge1900").size(), imms.size());
-  EXPECT_LE(all_matches("/fhir/Immunization?patient=pat-0001&status=completed").size(), imms.size());
+  EXPECT_LE(all_matches("/fhir/Immunization?patient=pat-0001&status=completed").size(),
+            imms.size());
 }
 
 TEST_F(SearchTest, PagingFollowsNextLinksWithoutLossOrRepeat) {
@@ -271,11 +284,14 @@ TEST_F(SearchTest, ForgedOrMovedCursorsAre400) {
   }
   ASSERT_FALSE(next.empty());
   std::string cursor = next.substr(next.find("_cursor=") + 8);
-  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0002&_count=3&_cursor=" + cursor).status, 200);
-  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0001&_count=3&_cursor=" + cursor).status, 400);
+  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0002&_count=3&_cursor=" + cursor).status,
+            200);
+  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0001&_count=3&_cursor=" + cursor).status,
+            400);
   std::string forged = cursor;
   forged[5] = forged[5] == 'a' ? 'b' : 'a';
-  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0002&_count=3&_cursor=" + forged).status, 400);
+  EXPECT_EQ(server_->get("/fhir/Observation?patient=pat-0002&_count=3&_cursor=" + forged).status,
+            400);
 }
 
 TEST_F(SearchTest, TotalsSummaryCountAndElements) {
@@ -293,8 +309,9 @@ TEST_F(SearchTest, TotalsSummaryCountAndElements) {
 
 TEST_F(SearchTest, PostSearchAndCompartmentGiveTheSameResults) {
   auto get = ids(all_matches("/fhir/Observation?patient=pat-0001&category=laboratory"));
-  auto post = server_->send("POST", "/fhir/Observation/_search", "patient=pat-0001&category=laboratory",
-                            {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto post =
+      server_->send("POST", "/fhir/Observation/_search", "patient=pat-0001&category=laboratory",
+                    {{"Content-Type", "application/x-www-form-urlencoded"}});
   ASSERT_EQ(post.status, 200) << post.body;
   std::set<std::string> post_ids;
   json::Value post_bundle = body_json(post);
@@ -303,8 +320,9 @@ TEST_F(SearchTest, PostSearchAndCompartmentGiveTheSameResults) {
   }
   EXPECT_EQ(post_ids, get);
   EXPECT_EQ(ids(all_matches("/fhir/Patient/pat-0001/Observation?category=laboratory")), get);
-  EXPECT_EQ(server_->send("POST", "/fhir/Observation/_search", "patient=pat-0001",
-                          {{"Content-Type", "application/json"}})
+  EXPECT_EQ(server_
+                ->send("POST", "/fhir/Observation/_search", "patient=pat-0001",
+                       {{"Content-Type", "application/json"}})
                 .status,
             415);
 }
@@ -321,8 +339,8 @@ TEST_F(SearchTest, LenientAndStrictHandling) {
   EXPECT_TRUE(outcome);
   EXPECT_EQ(std::string(lenient.find("link")->items()[0].get_string("url")),
             server_->base() + "/Patient?_id=pat-0001");
-  auto strict = server_->get("/fhir/Patient?_id=pat-0001&frobnicate=1",
-                             {{"Prefer", "handling=strict"}});
+  auto strict =
+      server_->get("/fhir/Patient?_id=pat-0001&frobnicate=1", {{"Prefer", "handling=strict"}});
   EXPECT_EQ(strict.status, 400);
   auto bad = server_->get("/fhir/Observation?patient=pat-0001&date=notadate");
   EXPECT_EQ(bad.status, 400);
@@ -330,15 +348,19 @@ TEST_F(SearchTest, LenientAndStrictHandling) {
 }
 
 TEST_F(SearchTest, ChainedSearch) {
-  auto chained = ids(all_matches("/fhir/Observation?subject:Patient.birthdate=1984-03-12&category=laboratory"));
+  auto chained = ids(
+      all_matches("/fhir/Observation?subject:Patient.birthdate=1984-03-12&category=laboratory"));
   EXPECT_EQ(chained, ids(all_matches("/fhir/Observation?patient=pat-0001&category=laboratory")));
 }
 
 TEST_F(SearchTest, ConditionalCreateWithSearchCriteria) {
-  std::string body = R"({"resourceType":"Patient","identifier":[{"system":"urn:x","value":"cc-1"}],"name":[{"family":"Zeta"}]})";
-  auto first = server_->send("POST", "/fhir/Patient", body, {{"If-None-Exist", "family=zeta&identifier=urn:x|cc-1"}});
+  std::string body =
+      R"({"resourceType":"Patient","identifier":[{"system":"urn:x","value":"cc-1"}],"name":[{"family":"Zeta"}]})";
+  auto first = server_->send("POST", "/fhir/Patient", body,
+                             {{"If-None-Exist", "family=zeta&identifier=urn:x|cc-1"}});
   EXPECT_EQ(first.status, 201) << first.body;
-  auto again = server_->send("POST", "/fhir/Patient", body, {{"If-None-Exist", "family=zeta&identifier=urn:x|cc-1"}});
+  auto again = server_->send("POST", "/fhir/Patient", body,
+                             {{"If-None-Exist", "family=zeta&identifier=urn:x|cc-1"}});
   EXPECT_EQ(again.status, 200);
   auto bad = server_->send("POST", "/fhir/Patient", body, {{"If-None-Exist", "nonsense=1"}});
   EXPECT_EQ(bad.status, 400);
@@ -360,30 +382,38 @@ TEST_F(SearchTest, DocrefOffersTheSummaryAndTheWindow) {
     }
   }
   EXPECT_TRUE(summary);
-  EXPECT_EQ(stored, static_cast<int>(all_matches("/fhir/DocumentReference?patient=pat-0001").size()));
+  EXPECT_EQ(stored,
+            static_cast<int>(all_matches("/fhir/DocumentReference?patient=pat-0001").size()));
   // The summary is generated when read; reading changes nothing stored.
   auto before = body_json(server_->get("/fhir/_history?_count=1")).find("total")->as_int();
   auto ips = server_->get(summary_url.substr(server_->base().size() - 5));
   ASSERT_EQ(ips.status, 200) << ips.body.substr(0, 300);
   json::Value doc = body_json(ips);
   EXPECT_EQ(doc.get_string("type"), "document");
-  EXPECT_EQ(doc.find("entry")->items()[0].find("resource")->get_string("resourceType"), "Composition");
+  EXPECT_EQ(doc.find("entry")->items()[0].find("resource")->get_string("resourceType"),
+            "Composition");
   EXPECT_EQ(body_json(server_->get("/fhir/_history?_count=1")).find("total")->as_int(), before);
   // on-demand only: just the summary; a window: no summary, only documents in it.
   json::Value on_demand = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&on-demand=true");
   EXPECT_EQ(on_demand.find("entry")->items().size(), 1u);
-  json::Value window = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=2100-01-01T00:00:00Z");
+  json::Value window = bundle(
+      "/fhir/DocumentReference/"
+      "$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=2100-01-01T00:00:00Z");
   EXPECT_EQ(window.find("entry")->items().size(), static_cast<size_t>(stored));
-  json::Value none = bundle("/fhir/DocumentReference/$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=1900-01-02T00:00:00Z");
+  json::Value none = bundle(
+      "/fhir/DocumentReference/"
+      "$docref?patient=pat-0001&start=1900-01-01T00:00:00Z&end=1900-01-02T00:00:00Z");
   EXPECT_EQ(none.find("entry"), nullptr);
   // Unknown patient: an empty Bundle (R54); no patient: 400.
   json::Value unknown = bundle("/fhir/DocumentReference/$docref?patient=nobody");
   EXPECT_EQ(unknown.find("total")->as_int(), 0);
   EXPECT_EQ(server_->get("/fhir/DocumentReference/$docref").status, 400);
-  EXPECT_EQ(server_->get("/fhir/DocumentReference/$docref?patient=pat-0001&start=soon").status, 400);
+  EXPECT_EQ(server_->get("/fhir/DocumentReference/$docref?patient=pat-0001&start=soon").status,
+            400);
   // POST with a Parameters body gives the same.
-  auto post = server_->send("POST", "/fhir/DocumentReference/$docref",
-                            R"({"resourceType":"Parameters","parameter":[{"name":"patient","valueId":"pat-0001"},{"name":"on-demand","valueBoolean":true}]})");
+  auto post = server_->send(
+      "POST", "/fhir/DocumentReference/$docref",
+      R"({"resourceType":"Parameters","parameter":[{"name":"patient","valueId":"pat-0001"},{"name":"on-demand","valueBoolean":true}]})");
   ASSERT_EQ(post.status, 200) << post.body;
   EXPECT_EQ(body_json(post).find("entry")->items().size(), 1u);
 }

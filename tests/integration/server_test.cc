@@ -1,10 +1,10 @@
 // Process-level behaviour: configuration sources, body limit, graceful stop, crash durability.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <mutex>
 #include <thread>
 
@@ -16,8 +16,8 @@ namespace {
 TEST(Server, BodyLimitAnswers413) {
   TempDir dir;
   ServerProcess server(dir.file("ipa.db"), {"--body-limit", "1000"});
-  std::string big = R"({"resourceType":"Patient","name":[{"text":")" + std::string(5000, 'a') +
-                    R"("}]})";
+  std::string big =
+      R"({"resourceType":"Patient","name":[{"text":")" + std::string(5000, 'a') + R"("}]})";
   auto r = server.send("POST", "/fhir/Patient", big);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(body_json(server.get("/fhir/_history")).find("total")->as_int(), 0);
@@ -52,8 +52,8 @@ TEST(Server, ConfigFileEnvironmentAndFlagsInThatOrder) {
     EXPECT_EQ(cs.find("implementation")->get_string("url"), "https://from-flag.example/fhir");
   }
   std::ofstream(dir.file("bad.toml")) << "prot = 80\n";
-  auto bad = run_server_command({"--config", dir.file("bad.toml"), "serve", "--store",
-                                 dir.file("d.db")});
+  auto bad =
+      run_server_command({"--config", dir.file("bad.toml"), "serve", "--store", dir.file("d.db")});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("unknown key 'prot'"), std::string::npos) << bad.err;
 }

@@ -112,8 +112,8 @@ class SmartTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    server_ = new ServerProcess(dir_->file("ipa.db"), {"--patients", "6"},
-                                {"IPA_TEST_FAST_HASH=1"}, "demo", /*with_auth=*/true);
+    server_ = new ServerProcess(dir_->file("ipa.db"), {"--patients", "6"}, {"IPA_TEST_FAST_HASH=1"},
+                                "demo", /*with_auth=*/true);
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -134,9 +134,14 @@ class SmartTest : public ::testing::Test {
   static std::string authorize_path(const Launch& l, const std::string& extra = "") {
     std::string challenge = jose::base64url_encode(jose::sha256(l.verifier));
     return "/auth/authorize?" +
-           form({{"response_type", "code"}, {"client_id", kClient}, {"redirect_uri", kRedirect},
-                 {"scope", l.scope}, {"state", l.state}, {"aud", server_->base()},
-                 {"code_challenge", challenge}, {"code_challenge_method", "S256"},
+           form({{"response_type", "code"},
+                 {"client_id", kClient},
+                 {"redirect_uri", kRedirect},
+                 {"scope", l.scope},
+                 {"state", l.state},
+                 {"aud", server_->base()},
+                 {"code_challenge", challenge},
+                 {"code_challenge_method", "S256"},
                  {"nonce", "n-123"}}) +
            extra;
   }
@@ -162,7 +167,8 @@ class SmartTest : public ::testing::Test {
       page = b.get(next);
       EXPECT_EQ(page.status, 200);
       r = b.post("/auth/select-patient",
-                 form({{"request", request}, {"csrf_token", hidden_value(page.body, "csrf_token")},
+                 form({{"request", request},
+                       {"csrf_token", hidden_value(page.body, "csrf_token")},
                        {"patient", l.patient}}));
       EXPECT_EQ(r.status, 303) << r.body;
       next = path_of(r.header("Location"));
@@ -189,8 +195,10 @@ class SmartTest : public ::testing::Test {
   }
 
   static json::Value exchange(const Launch& l, const std::string& code) {
-    auto r = token({{"grant_type", "authorization_code"}, {"code", code},
-                    {"redirect_uri", kRedirect}, {"client_id", kClient},
+    auto r = token({{"grant_type", "authorization_code"},
+                    {"code", code},
+                    {"redirect_uri", kRedirect},
+                    {"client_id", kClient},
                     {"code_verifier", l.verifier}});
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.header("Cache-Control"), "no-store");
@@ -312,8 +320,8 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
 
   // Refresh rotates; reusing the old refresh token revokes the grant at once.
   std::string rt(t.get_string("refresh_token"));
-  auto refreshed = token({{"grant_type", "refresh_token"}, {"refresh_token", rt},
-                          {"client_id", kClient}});
+  auto refreshed =
+      token({{"grant_type", "refresh_token"}, {"refresh_token", rt}, {"client_id", kClient}});
   ASSERT_EQ(refreshed.status, 200) << refreshed.body;
   json::Value t2 = body_json(refreshed);
   EXPECT_EQ(t2.get_string("patient"), "pat-0002");
@@ -321,17 +329,18 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
   EXPECT_EQ(api(at2, "/fhir/Patient/pat-0002").status, 200);
   auto wider = token({{"grant_type", "refresh_token"},
                       {"refresh_token", std::string(t2.get_string("refresh_token"))},
-                      {"client_id", kClient}, {"scope", "patient/*.rs"}});
+                      {"client_id", kClient},
+                      {"scope", "patient/*.rs"}});
   EXPECT_EQ(wider.status, 400);
   EXPECT_EQ(body_json(wider).get_string("error"), "invalid_scope");
-  auto reuse = token({{"grant_type", "refresh_token"}, {"refresh_token", rt},
-                      {"client_id", kClient}});
+  auto reuse =
+      token({{"grant_type", "refresh_token"}, {"refresh_token", rt}, {"client_id", kClient}});
   EXPECT_EQ(reuse.status, 400);
   EXPECT_EQ(body_json(reuse).get_string("error"), "invalid_grant");
   EXPECT_EQ(api(at2, "/fhir/Patient/pat-0002").status, 401);
-  json::Value dead = body_json(server_->send("POST", "/auth/introspect", form({{"token", at2}}),
-                                             {{"Content-Type",
-                                               "application/x-www-form-urlencoded"}}));
+  json::Value dead =
+      body_json(server_->send("POST", "/auth/introspect", form({{"token", at2}}),
+                              {{"Content-Type", "application/x-www-form-urlencoded"}}));
   EXPECT_FALSE(dead.find("active")->as_bool());
   EXPECT_EQ(dead.members().size(), 1u);
 }
@@ -345,8 +354,10 @@ TEST_F(SmartTest, ASecondUseOfACodeFailsAndRevokesTheFirstTokens) {
   std::string at(t.get_string("access_token"));
   EXPECT_EQ(t.get_string("patient"), "pat-0006");  // one record: no picker
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 200);
-  auto again = token({{"grant_type", "authorization_code"}, {"code", code},
-                      {"redirect_uri", kRedirect}, {"client_id", kClient},
+  auto again = token({{"grant_type", "authorization_code"},
+                      {"code", code},
+                      {"redirect_uri", kRedirect},
+                      {"client_id", kClient},
                       {"code_verifier", l.verifier}});
   EXPECT_EQ(again.status, 400);
   EXPECT_EQ(body_json(again).get_string("error"), "invalid_grant");
@@ -358,14 +369,18 @@ TEST_F(SmartTest, TokenEndpointChecksPkceClientAndRedirect) {
   l.username = "pat-0006";
   Browser b(*server_);
   std::string code = url_param(browse(b, l), "code");
-  auto wrong_verifier = token({{"grant_type", "authorization_code"}, {"code", code},
-                               {"redirect_uri", kRedirect}, {"client_id", kClient},
+  auto wrong_verifier = token({{"grant_type", "authorization_code"},
+                               {"code", code},
+                               {"redirect_uri", kRedirect},
+                               {"client_id", kClient},
                                {"code_verifier", std::string(50, 'x')}});
   EXPECT_EQ(wrong_verifier.status, 400);
   EXPECT_EQ(body_json(wrong_verifier).get_string("error"), "invalid_grant");
   EXPECT_EQ(token({{"grant_type", "password"}, {"client_id", kClient}}).status, 400);
-  auto unknown = token({{"grant_type", "authorization_code"}, {"code", "x"},
-                        {"client_id", "nobody"}, {"code_verifier", l.verifier}});
+  auto unknown = token({{"grant_type", "authorization_code"},
+                        {"code", "x"},
+                        {"client_id", "nobody"},
+                        {"code_verifier", l.verifier}});
   EXPECT_EQ(unknown.status, 401);
   EXPECT_EQ(body_json(unknown).get_string("error"), "invalid_client");
 }
@@ -374,12 +389,14 @@ TEST_F(SmartTest, AuthorizeErrorsFollowRfc6749) {
   Launch l;
   Browser b(*server_);
   // No redirect for an unknown client or an unregistered redirect_uri.
-  auto unknown = b.get("/auth/authorize?response_type=code&client_id=nobody&redirect_uri=" +
-                       enc(kRedirect) + "&state=s");
+  auto unknown =
+      b.get("/auth/authorize?response_type=code&client_id=nobody&redirect_uri=" + enc(kRedirect) +
+            "&state=s");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_TRUE(unknown.header("Location").empty());
-  auto bad_redirect = b.get("/auth/authorize?response_type=code&client_id=ipa-demo-app&"
-                            "redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=s");
+  auto bad_redirect = b.get(
+      "/auth/authorize?response_type=code&client_id=ipa-demo-app&"
+      "redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=s");
   EXPECT_EQ(bad_redirect.status, 400);
   EXPECT_TRUE(bad_redirect.header("Location").empty());
   struct Case {
@@ -426,38 +443,43 @@ TEST_F(SmartTest, TamperedFormsAreRefused) {
   auto page = b.get(login);
   std::string request = hidden_value(page.body, "request");
   // A wrong CSRF token is refused; so is a login for another browser's request.
-  auto forged = b.post("/auth/login", form({{"request", request}, {"csrf_token", "forged"},
-                                            {"username", "pat-0001"}, {"password", "ipa-demo"}}));
+  auto forged = b.post("/auth/login", form({{"request", request},
+                                            {"csrf_token", "forged"},
+                                            {"username", "pat-0001"},
+                                            {"password", "ipa-demo"}}));
   EXPECT_EQ(forged.status, 403);
   Browser other(*server_);
-  auto stolen = other.post("/auth/login", form({{"request", request},
-                                                {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                                {"username", "pat-0001"},
-                                                {"password", "ipa-demo"}}));
+  auto stolen =
+      other.post("/auth/login", form({{"request", request},
+                                      {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                      {"username", "pat-0001"},
+                                      {"password", "ipa-demo"}}));
   EXPECT_EQ(stolen.status, 403);
-  auto wrong_password = b.post("/auth/login",
-                               form({{"request", request},
-                                     {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                     {"username", "pat-0001"}, {"password", "wrong-password"}}));
+  auto wrong_password =
+      b.post("/auth/login", form({{"request", request},
+                                  {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                  {"username", "pat-0001"},
+                                  {"password", "wrong-password"}}));
   EXPECT_EQ(wrong_password.status, 401);
   r = b.post("/auth/login", form({{"request", request},
                                   {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                  {"username", "pat-0001"}, {"password", "ipa-demo"}}));
+                                  {"username", "pat-0001"},
+                                  {"password", "ipa-demo"}}));
   ASSERT_EQ(r.status, 303);
   page = b.get(path_of(r.header("Location")));
   ASSERT_EQ(page.status, 200);
   auto choices = input_values(page.body, "patient");
   EXPECT_EQ(choices, (std::vector<std::string>{"pat-0001", "pat-0002", "pat-0003"}));
   // A record the user may not see cannot be picked.
-  auto not_mine = b.post("/auth/select-patient",
-                         form({{"request", request},
-                               {"csrf_token", hidden_value(page.body, "csrf_token")},
-                               {"patient", "pat-0006"}}));
+  auto not_mine =
+      b.post("/auth/select-patient", form({{"request", request},
+                                           {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                           {"patient", "pat-0006"}}));
   EXPECT_EQ(not_mine.status, 400);
-  auto deny_page = b.post("/auth/select-patient",
-                          form({{"request", request},
-                                {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                {"patient", "pat-0003"}}));
+  auto deny_page =
+      b.post("/auth/select-patient", form({{"request", request},
+                                           {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                           {"patient", "pat-0003"}}));
   ASSERT_EQ(deny_page.status, 303);
   page = b.get(path_of(deny_page.header("Location")));
   auto denied = b.post("/auth/consent", form({{"request", request},
@@ -469,7 +491,8 @@ TEST_F(SmartTest, TamperedFormsAreRefused) {
   // The request is used up: replaying the consent form finds nothing.
   auto replay = b.post("/auth/consent", form({{"request", request},
                                               {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                              {"decision", "approve"}, {"scope", "openid"}}));
+                                              {"decision", "approve"},
+                                              {"scope", "openid"}}));
   EXPECT_EQ(replay.status, 403);
 }
 
@@ -480,10 +503,10 @@ TEST_F(SmartTest, RevocationEndsTheGrant) {
   json::Value t = exchange(l, url_param(browse(b, l), "code"));
   std::string at(t.get_string("access_token"));
   ASSERT_EQ(api(at, "/fhir/Patient/pat-0006").status, 200);
-  auto r = server_->send("POST", "/auth/revoke",
-                         form({{"token", std::string(t.get_string("refresh_token"))},
-                               {"client_id", kClient}}),
-                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto r = server_->send(
+      "POST", "/auth/revoke",
+      form({{"token", std::string(t.get_string("refresh_token"))}, {"client_id", kClient}}),
+      {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
 }
@@ -495,22 +518,24 @@ TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
   EXPECT_EQ(body_json(reg(R"({"redirect_uris":["http://evil.example/cb"]})")).get_string("error"),
             "invalid_redirect_uri");
   EXPECT_EQ(body_json(reg(R"({"redirect_uris":[]})")).get_string("error"), "invalid_redirect_uri");
-  EXPECT_EQ(body_json(reg(R"({"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]})"))
-                .get_string("error"),
-            "invalid_client_metadata");
+  EXPECT_EQ(
+      body_json(reg(R"({"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]})"))
+          .get_string("error"),
+      "invalid_client_metadata");
   auto key = jose::Key::generate(jose::Alg::kES384);
   ASSERT_TRUE(key.ok());
   json::Value priv_set = json::Value::object();
   priv_set.set("keys", json::Value::array({key->private_jwk()}));
-  auto leaked = reg(R"({"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":)" +
-                    json::write(priv_set) + "}");
+  auto leaked = reg(
+      R"({"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":)" +
+      json::write(priv_set) + "}");
   EXPECT_EQ(body_json(leaked).get_string("error"), "invalid_client_metadata");
 
   json::Value set = json::Value::object();
   set.set("keys", json::Value::array({key->public_jwk()}));
-  auto ok = reg(R"({"client_name":"Asymmetric test app","redirect_uris":[")" + std::string(kRedirect) +
-                R"("],"token_endpoint_auth_method":"private_key_jwt","jwks":)" + json::write(set) +
-                "}");
+  auto ok =
+      reg(R"({"client_name":"Asymmetric test app","redirect_uris":[")" + std::string(kRedirect) +
+          R"("],"token_endpoint_auth_method":"private_key_jwt","jwks":)" + json::write(set) + "}");
   ASSERT_EQ(ok.status, 201) << ok.body;
   std::string client_id(body_json(ok).get_string("client_id"));
   ASSERT_FALSE(client_id.empty());
@@ -527,11 +552,13 @@ TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
   std::string request = hidden_value(page.body, "request");
   r = b.post("/auth/login", form({{"request", request},
                                   {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                  {"username", "pat-0006"}, {"password", "ipa-demo"}}));
+                                  {"username", "pat-0006"},
+                                  {"password", "ipa-demo"}}));
   page = b.get(path_of(r.header("Location")));
   r = b.post("/auth/consent", form({{"request", request},
                                     {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                    {"scope", "launch/patient"}, {"scope", "patient/Patient.rs"},
+                                    {"scope", "launch/patient"},
+                                    {"scope", "patient/Patient.rs"},
                                     {"decision", "approve"}}));
   std::string code = url_param(r.header("Location"), "code");
   ASSERT_FALSE(code.empty()) << r.header("Location");
@@ -546,24 +573,27 @@ TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
     return *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT");
   };
   std::string jwt = assertion(token_url, 240);
-  auto exchanged = token({{"grant_type", "authorization_code"}, {"code", code},
-                          {"redirect_uri", kRedirect}, {"code_verifier", l.verifier},
-                          {"client_assertion_type",
-                           "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-                          {"client_assertion", jwt}});
+  auto exchanged =
+      token({{"grant_type", "authorization_code"},
+             {"code", code},
+             {"redirect_uri", kRedirect},
+             {"code_verifier", l.verifier},
+             {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+             {"client_assertion", jwt}});
   ASSERT_EQ(exchanged.status, 200) << exchanged.body;
   EXPECT_EQ(body_json(exchanged).get_string("scope"), "launch/patient patient/Patient.rs");
   // A replayed assertion (same jti), a wrong audience and a too-long lifetime are refused.
   auto refresh_with = [&](const std::string& a) {
-    return token({{"grant_type", "refresh_token"}, {"refresh_token", "whatever"},
-                  {"client_assertion_type",
-                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-                  {"client_assertion", a}});
+    return token(
+        {{"grant_type", "refresh_token"},
+         {"refresh_token", "whatever"},
+         {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+         {"client_assertion", a}});
   };
   EXPECT_EQ(body_json(refresh_with(jwt)).get_string("error"), "invalid_client");
-  EXPECT_EQ(body_json(refresh_with(assertion("https://other.example/token", 240)))
-                .get_string("error"),
-            "invalid_client");
+  EXPECT_EQ(
+      body_json(refresh_with(assertion("https://other.example/token", 240))).get_string("error"),
+      "invalid_client");
   EXPECT_EQ(body_json(refresh_with(assertion(token_url, 3600))).get_string("error"),
             "invalid_client");
   // A fresh, valid assertion authenticates; the unknown refresh token is then invalid_grant.

@@ -31,8 +31,7 @@ std::string picker_page(const std::string& action, const std::string& request_id
                         const std::vector<PickerChoice>& choices, const std::string& error);
 std::string consent_page(const std::string& action, const std::string& request_id,
                          const std::string& csrf, const std::string& client_name,
-                         const std::string& patient_label,
-                         const std::vector<ConsentScope>& scopes);
+                         const std::string& patient_label, const std::vector<ConsentScope>& scopes);
 std::string error_page(const std::string& title, const std::string& message);
 
 }  // namespace ipa::rest::internal

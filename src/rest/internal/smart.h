@@ -41,7 +41,8 @@ struct Caller {
 
 // Builds the authorization server for `base_url` (the FHIR base; the AS lives at
 // {origin}/auth). Errors: internal when the store is unusable.
-std::unique_ptr<AuthState> make_auth_state(const std::string& base_url, const std::string& base_path,
+std::unique_ptr<AuthState> make_auth_state(const std::string& base_url,
+                                           const std::string& base_path,
                                            std::shared_ptr<storage::AuthStore> store,
                                            std::shared_ptr<core::Clock> clock,
                                            std::shared_ptr<auth::JwksFetcher> fetcher);
@@ -86,8 +87,8 @@ bool visible(State& s, const Caller& c, const storage::StoredResource& r);
 // patient whose compartment bounds the search. Errors: 403 when the type cannot be searched with
 // a patient-level grant.
 struct SearchBounds {
-  std::vector<std::pair<std::string, std::string>> extra;           // AND-ed into the search
-  std::string patient;    // compartment (or _id for Patient); empty when unbounded
+  std::vector<std::pair<std::string, std::string>> extra;  // AND-ed into the search
+  std::string patient;  // compartment (or _id for Patient); empty when unbounded
 };
 core::Result<SearchBounds> search_bounds(const Caller& c, const std::string& type);
 

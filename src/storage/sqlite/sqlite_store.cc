@@ -1,7 +1,5 @@
 #include "storage/sqlite/sqlite_store.h"
 
-#include "storage/sqlite/internal/render.h"
-
 #include <sqlite3.h>
 #include <sys/random.h>
 
@@ -11,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "storage/sqlite/internal/render.h"
 
 namespace ipa::storage::sqlite {
 namespace {
@@ -22,8 +22,8 @@ int64_t to_ms(core::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 core::TimePoint from_ms(int64_t ms) {
-  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(
-      std::chrono::milliseconds(ms)));
+  return core::TimePoint(
+      std::chrono::duration_cast<core::TimePoint::duration>(std::chrono::milliseconds(ms)));
 }
 
 // Versioned migrations: entry i brings the schema from version i to i + 1.
@@ -131,7 +131,8 @@ class Statement {
   int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
   }
 
  private:
@@ -143,9 +144,9 @@ class Connection {
  public:
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool sync_full) {
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     auto conn = std::unique_ptr<Connection>(new Connection(db));
     if (rc != SQLITE_OK) {
       return core::unavailable("Cannot open the database.")
@@ -194,8 +195,8 @@ class Connection {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
-#define IPA_ASSIGN_STMT(var, conn, sql) \
-  auto var##_r = (conn).prepare(sql);   \
+#define IPA_ASSIGN_STMT(var, conn, sql)                 \
+  auto var##_r = (conn).prepare(sql);                   \
   if (!var##_r.ok()) return std::move(var##_r).error(); \
   Statement& var = **var##_r
 
@@ -367,7 +368,9 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
           last_values.push_back(buf);
           break;
         }
-        case internal::SortValueType::kText: last_values.push_back(column_text(st, col)); break;
+        case internal::SortValueType::kText:
+          last_values.push_back(column_text(st, col));
+          break;
       }
     }
     last_id = r.id;
@@ -376,9 +379,8 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   if (more) page.next = Keyset{std::move(last_values), std::move(last_id)};
   if (plan.want_total) {
     int64_t total = 0;
-    IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_count(plan), [&](sqlite3_stmt* st) {
-      total = sqlite3_column_int64(st, 0);
-    }));
+    IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_count(plan),
+                                [&](sqlite3_stmt* st) { total = sqlite3_column_int64(st, 0); }));
     page.total = total;
   }
   return page;
@@ -437,7 +439,8 @@ class SqliteWriter final : public Writer {
                              std::optional<int64_t> if_match) override {
     auto cur = read_current(conn_, type, id);
     if (!cur.ok()) return std::move(cur).error();
-    if (if_match && (!cur->exists || cur->resource.deleted || *if_match != cur->resource.version_id)) {
+    if (if_match &&
+        (!cur->exists || cur->resource.deleted || *if_match != cur->resource.version_id)) {
       return core::precondition_failed("If-Match does not match the current version.");
     }
     if (!cur->exists || cur->resource.deleted) {
@@ -849,9 +852,8 @@ Result<std::vector<std::string>> explain_search(const std::string& path, const S
   internal::Sql sql = internal::render_page(plan);
   sql.text = "EXPLAIN QUERY PLAN " + sql.text;
   std::vector<std::string> lines;
-  IPA_RETURN_IF_ERROR(run_sql(**conn, sql, [&](sqlite3_stmt* st) {
-    lines.push_back(column_text(st, 3));
-  }));
+  IPA_RETURN_IF_ERROR(
+      run_sql(**conn, sql, [&](sqlite3_stmt* st) { lines.push_back(column_text(st, 3)); }));
   return lines;
 }
 

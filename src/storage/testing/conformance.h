@@ -58,7 +58,8 @@ TEST_P(StoreConformance, CreateThenReadServesTheRenderedText) {
   EXPECT_EQ(w->resource.version_id, 1);
   auto r = store_->read("Patient", "p1");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->json, R"({"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},"active":true})");
+  EXPECT_EQ(r->json,
+            R"({"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},"active":true})");
   EXPECT_EQ(r->last_updated, clock_->now());
 }
 
@@ -226,7 +227,8 @@ TEST_P(StoreConformance, ConcurrentConditionalCreatesMakeOneResource) {
 inline Write obs(const std::string& id, const std::string& patient, const std::string& category,
                  int64_t day, const std::string& name = "") {
   Write w = make_write("Observation", id, "\"x\":1");
-  w.index.tokens.push_back(TokenRow{"category", "http://terminology.hl7.org/CodeSystem/observation-category", category, ""});
+  w.index.tokens.push_back(TokenRow{
+      "category", "http://terminology.hl7.org/CodeSystem/observation-category", category, ""});
   w.index.references.push_back(ReferenceRow{"patient", "Patient", patient, ""});
   w.index.references.push_back(ReferenceRow{"subject", "Patient", patient, ""});
   w.index.dates.push_back(DateRow{"date", day * 86400000, (day + 1) * 86400000});
@@ -291,7 +293,8 @@ TEST_P(SearchConformance, PatientAndCategory) {
 TEST_P(SearchConformance, OrWithinAClauseAndNegation) {
   SearchPlan p;
   p.resource_type = "Observation";
-  p.all_of.push_back(Clause{{ref("patient", "Patient", "p1"), ref("patient", "Patient", "p2")}, false});
+  p.all_of.push_back(
+      Clause{{ref("patient", "Patient", "p1"), ref("patient", "Patient", "p2")}, false});
   EXPECT_EQ(run(p).entries.size(), 4u);
   SearchPlan n = token_plan("Observation", "category", std::nullopt, "laboratory");
   n.all_of[0].negate = true;

@@ -38,8 +38,8 @@ class Builder {
  private:
   void clause(const Clause& c, const std::string& r);
   void condition(const Condition& c, const std::string& r);
-  void range(const std::string& low_col, const std::string& high_col, Prefix p, Bind low,
-             Bind high, Bind wlow, Bind whigh);
+  void range(const std::string& low_col, const std::string& high_col, Prefix p, Bind low, Bind high,
+             Bind wlow, Bind whigh);
   void probe(const char* table, const std::string& r, const std::string& param);
 
   std::string sql_;
@@ -49,15 +49,23 @@ class Builder {
 
 const char* table_of(IndexKind k) {
   switch (k) {
-    case IndexKind::kToken: return "idx_token";
-    case IndexKind::kString: return "idx_string";
-    case IndexKind::kDate: return "idx_date";
-    case IndexKind::kReference: return "idx_ref";
-    case IndexKind::kQuantity: return "idx_quantity";
-    case IndexKind::kNumber: return "idx_number";
-    case IndexKind::kUri: return "idx_uri";
+    case IndexKind::kToken:
+      return "idx_token";
+    case IndexKind::kString:
+      return "idx_string";
+    case IndexKind::kDate:
+      return "idx_date";
+    case IndexKind::kReference:
+      return "idx_ref";
+    case IndexKind::kQuantity:
+      return "idx_quantity";
+    case IndexKind::kNumber:
+      return "idx_number";
+    case IndexKind::kUri:
+      return "idx_uri";
     case IndexKind::kId:
-    case IndexKind::kLastUpdated: return nullptr;
+    case IndexKind::kLastUpdated:
+      return nullptr;
   }
   return nullptr;
 }
@@ -72,8 +80,8 @@ void Builder::probe(const char* table, const std::string& r, const std::string& 
 
 // Range comparison of a stored [low, high) against the search value's [l, h)
 // (FHIR R4 search.html#prefix). `wl`/`wh` are the widened bounds for `ap`.
-void Builder::range(const std::string& L, const std::string& H, Prefix p, Bind l, Bind h,
-                    Bind wl, Bind wh) {
+void Builder::range(const std::string& L, const std::string& H, Prefix p, Bind l, Bind h, Bind wl,
+                    Bind wh) {
   auto eq = [&] {
     sql_ += "(" + L + " >= ";
     bind(l);
@@ -82,7 +90,9 @@ void Builder::range(const std::string& L, const std::string& H, Prefix p, Bind l
     sql_ += ")";
   };
   switch (p) {
-    case Prefix::kEq: eq(); return;
+    case Prefix::kEq:
+      eq();
+      return;
     case Prefix::kNe:
       sql_ += "NOT ";
       eq();
@@ -285,12 +295,18 @@ int driver_rank(const Clause& c) {
   const Condition& d = c.any_of[0];
   if (d.missing || d.chain) return 0;
   switch (d.kind) {
-    case IndexKind::kReference: return d.url.empty() ? 6 : 3;
-    case IndexKind::kId: return 7;
-    case IndexKind::kToken: return d.text_search || !d.code ? 0 : 5;
-    case IndexKind::kString: return d.string_mode == StringMode::kContains ? 0 : 4;
-    case IndexKind::kUri: return d.uri_mode == UriMode::kAbove ? 0 : 2;
-    default: return 0;
+    case IndexKind::kReference:
+      return d.url.empty() ? 6 : 3;
+    case IndexKind::kId:
+      return 7;
+    case IndexKind::kToken:
+      return d.text_search || !d.code ? 0 : 5;
+    case IndexKind::kString:
+      return d.string_mode == StringMode::kContains ? 0 : 4;
+    case IndexKind::kUri:
+      return d.uri_mode == UriMode::kAbove ? 0 : 2;
+    default:
+      return 0;
   }
 }
 
@@ -365,7 +381,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       }
       s += ")";
       return;
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -406,21 +423,37 @@ void sort_expr(Builder& b, const SortKey& k) {
   auto& s = b.sql();
   bool desc = k.descending;
   switch (k.kind) {
-    case IndexKind::kId: s += "r.id"; return;
-    case IndexKind::kLastUpdated: s += "r.last_updated"; return;
-    default: break;
+    case IndexKind::kId:
+      s += "r.id";
+      return;
+    case IndexKind::kLastUpdated:
+      s += "r.last_updated";
+      return;
+    default:
+      break;
   }
   const char* agg = desc ? "max" : "min";
   std::string col;
   switch (k.kind) {
     case IndexKind::kDate:
     case IndexKind::kNumber:
-    case IndexKind::kQuantity: col = desc ? "x.high" : "x.low"; break;
-    case IndexKind::kString: col = "x.norm"; break;
-    case IndexKind::kToken: col = "x.code_ci"; break;
-    case IndexKind::kReference: col = "x.target_type || '/' || x.target_id || x.url"; break;
-    case IndexKind::kUri: col = "x.uri"; break;
-    default: col = "NULL";
+    case IndexKind::kQuantity:
+      col = desc ? "x.high" : "x.low";
+      break;
+    case IndexKind::kString:
+      col = "x.norm";
+      break;
+    case IndexKind::kToken:
+      col = "x.code_ci";
+      break;
+    case IndexKind::kReference:
+      col = "x.target_type || '/' || x.target_id || x.url";
+      break;
+    case IndexKind::kUri:
+      col = "x.uri";
+      break;
+    default:
+      col = "NULL";
   }
   s += "coalesce((SELECT ";
   s += agg;
@@ -430,11 +463,15 @@ void sort_expr(Builder& b, const SortKey& k) {
   b.bind(k.param);
   s += "), ";
   switch (sort_value_type(k)) {
-    case SortValueType::kInteger: b.bind(desc ? kMinInt : kMaxInt); break;
+    case SortValueType::kInteger:
+      b.bind(desc ? kMinInt : kMaxInt);
+      break;
     case SortValueType::kReal:
       b.bind(desc ? -std::numeric_limits<double>::max() : std::numeric_limits<double>::max());
       break;
-    case SortValueType::kText: b.bind(desc ? std::string() : kMaxText); break;
+    case SortValueType::kText:
+      b.bind(desc ? std::string() : kMaxText);
+      break;
   }
   s += ")";
 }
@@ -455,7 +492,8 @@ Bind keyset_value(const SortKey& k, const std::string& v) {
         return 0.0;
       }
     }
-    case SortValueType::kText: return v;
+    case SortValueType::kText:
+      return v;
   }
   return v;
 }
@@ -465,10 +503,13 @@ Bind keyset_value(const SortKey& k, const std::string& v) {
 SortValueType sort_value_type(const SortKey& key) {
   switch (key.kind) {
     case IndexKind::kDate:
-    case IndexKind::kLastUpdated: return SortValueType::kInteger;
+    case IndexKind::kLastUpdated:
+      return SortValueType::kInteger;
     case IndexKind::kNumber:
-    case IndexKind::kQuantity: return SortValueType::kReal;
-    default: return SortValueType::kText;
+    case IndexKind::kQuantity:
+      return SortValueType::kReal;
+    default:
+      return SortValueType::kText;
   }
 }
 
