@@ -1,74 +1,89 @@
 #!/usr/bin/env bash
-# Benchmark: generates the synthetic dataset, imports it (import throughput), then runs wrk for
-# read-by-id and metadata against ipa-server and against nginx serving the same bytes as static
-# files, in the same run. Prints requests/s, latency percentiles and the ratio server/nginx.
-# Usage: bench/run.sh [patients]   (default 1250 patients, about 100,000 resources)
-# Pinning: the server (or nginx) on CPU 0, wrk on CPU 1. Never part of the test suite.
+# Benchmarks ipa-server against nginx serving the same bytes as static files, in the same run:
+#   - import throughput of the synthetic dataset (resources/s),
+#   - read-by-id, metadata and every IPA SHALL search combination under wrk,
+# for each dataset size given (patients; about 74 resources each). Prints requests/s, latency
+# p50/p99 and the ratio server/nginx. The server runs with access control ON and a real SMART
+# access token (bench/token.py drives the launch); both servers get one thread pinned to CPU 0,
+# wrk runs pinned to CPU 1. Never part of the test suite.
+# Usage: bench/run.sh [patients ...]        default: 135 (about 10,000 resources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-patients="${1:-1250}"
-duration="${BENCH_DURATION:-10s}"
+sizes=("${@:-135}")
+duration="${BENCH_DURATION:-8s}"
 bash scripts/install-deps.sh --bench
 bash scripts/build.sh release --target ipa-server >/dev/null
-bin=build/release/src/server/ipa-server
-work=$(mktemp -d /tmp/ipa-bench-XXXXXX)
+bin=$PWD/build/release/src/server/ipa-server
+
+pids=()
 cleanup() {
-  [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
-  [[ -n "${nginx_pid:-}" ]] && kill "$nginx_pid" 2>/dev/null || true
+  for p in "${pids[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "== generating $patients patients"
-/usr/bin/time -f "gen: %es, peak RSS %MKiB" "$bin" gen --patients "$patients" --out "$work/ndjson"
-resources=$(cat "$work"/ndjson/*.ndjson | wc -l)
-echo "== importing $resources resources (synchronous=FULL, 500 per transaction)"
-start=$(date +%s.%N)
-"$bin" import --store "$work/ipa.db" "$work/ndjson" 2>"$work/import.log" || { tail "$work/import.log"; exit 1; }
-end=$(date +%s.%N)
-tail -1 "$work/import.log"
-python3 -c "print(f'import throughput: {$resources/($end-$start):.0f} resources/s ($resources in {$end-$start:.1f}s)')"
+wait_port() { for _ in $(seq 300); do [[ -s "$1" ]] && return 0; sleep 0.1; done; return 1; }
 
-echo "== starting ipa-server on CPU 0 (1 thread)"
-taskset -c 0 "$bin" serve --store "$work/ipa.db" --port 0 --port-file "$work/port" --threads 1 \
-  --log-level warn 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-port=$(cat "$work/port")
-
-# The same bytes as static files for nginx: 200 Observations and the CapabilityStatement.
-mkdir -p "$work/www/fhir/Observation"
-head -200 "$work/ndjson/Observation.ndjson" | python3 -c '
-import json, sys
-for line in sys.stdin:
-    print(json.loads(line)["id"])' > "$work/ids"
-while read -r id; do
-  curl -sf "http://127.0.0.1:$port/fhir/Observation/$id" -o "$work/www/fhir/Observation/$id"
-done < "$work/ids"
-curl -sf "http://127.0.0.1:$port/fhir/metadata" -o "$work/www/fhir/metadata"
-
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  default_type application/fhir+json;
-  server {
-    listen 127.0.0.1:18081;
-    root $work/www;
-    keepalive_requests 1000000;
-  }
+run_wrk() {  # label url script|"" header|""
+  local out args=(-t1 -c32 -d"$duration" --latency)
+  [[ -n "$3" ]] && args+=(-s "$3")
+  [[ -n "$4" ]] && args+=(-H "$4")
+  out=$(taskset -c 1 wrk "${args[@]}" "$2")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "$rps $p50 $p99"
 }
-CONF
-taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-sleep 0.5
 
-cat > "$work/paths.lua" <<LUA
+compare() {  # label server_url nginx_url [script]
+  local s n
+  s=($(run_wrk "$1" "$2" "${4:-}" "Authorization: Bearer $token"))
+  n=($(run_wrk "$1" "$3" "${4:-}" ""))
+  python3 - "$1" "${s[@]}" "${n[@]}" <<'PY'
+import sys
+label, s_rps, s50, s99, n_rps, n50, n99 = sys.argv[1:8]
+print(f"| {label} | {float(s_rps):,.0f} | {s50} | {s99} | {float(n_rps):,.0f} | {n50} | {n99} | {float(s_rps)/float(n_rps):.2f} |")
+PY
+}
+
+for patients in "${sizes[@]}"; do
+  work=$(mktemp -d /tmp/ipa-bench-XXXXXX)
+  echo
+  echo "## $patients patients"
+  "$bin" gen --patients "$patients" --out "$work/ndjson" >/dev/null
+  resources=$(cat "$work"/ndjson/*.ndjson | wc -l)
+  start=$(date +%s.%N)
+  taskset -c 0 "$bin" import --store "$work/ipa.db" "$work/ndjson" 2>"$work/import.log" \
+    || { tail "$work/import.log"; exit 1; }
+  end=$(date +%s.%N)
+  python3 -c "print(f'import: {$resources} resources in {$end-$start:.1f} s = {$resources/($end-$start):,.0f} resources/s (synchronous=FULL, 500 per transaction, one core)')"
+  du -h "$work/ipa.db" | awk '{print "store size: " $1}'
+
+  echo "bench-password" > "$work/pw"
+  "$bin" admin --store "$work/ipa.db" user add --username bench --password-file "$work/pw" \
+    --fhir-user Patient/pat-0001 --patient pat-0001 >/dev/null
+  "$bin" admin --store "$work/ipa.db" client add --client-id bench-app \
+    --redirect-uri http://127.0.0.1:9/callback >/dev/null
+  taskset -c 0 "$bin" serve --store "$work/ipa.db" --port 0 --port-file "$work/port" --threads 1 \
+    --log-level warn 2>"$work/server.log" &
+  pids+=($!)
+  wait_port "$work/port"
+  port=$(cat "$work/port")
+  base="http://127.0.0.1:$port/fhir"
+  token=$(python3 bench/token.py "$base" bench-app bench bench-password pat-0001)
+
+  # The same bytes for nginx: pat-0001's Observations, the CapabilityStatement, search Bundles.
+  mkdir -p "$work/www/fhir/Observation" "$work/www/search"
+  grep '"reference":"Patient/pat-0001"' "$work/ndjson/Observation.ndjson" | head -200 |
+    python3 -c 'import json,sys
+for l in sys.stdin: print(json.loads(l)["id"])' > "$work/ids"
+  while read -r id; do
+    curl -sf -H "Authorization: Bearer $token" "$base/Observation/$id" \
+      -o "$work/www/fhir/Observation/$id"
+  done < "$work/ids"
+  curl -sf "$base/metadata" -o "$work/www/fhir/metadata"
+  cat > "$work/paths.lua" <<LUA
 local paths = {}
 for line in io.lines("$work/ids") do paths[#paths + 1] = "/fhir/Observation/" .. line end
 local i = 0
@@ -77,25 +92,55 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 LUA
-
-run_wrk() {  # name url [script]
-  local out
-  if [[ -n "${3:-}" ]]; then
-    out=$(taskset -c 1 wrk -t1 -c32 -d"$duration" --latency -s "$3" "$2")
-  else
-    out=$(taskset -c 1 wrk -t1 -c32 -d"$duration" --latency "$2")
-  fi
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99" >&2
-  echo "$rps"
+  cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/fhir+json;
+  server { listen 127.0.0.1:18081; root $work/www; keepalive_requests 1000000; }
 }
+CONF
+  searches=(
+    "Patient?_id=pat-0001"
+    "Patient?identifier=https://ipa-demo.example.org/fhir/sid/mrn|MRN10000001"
+    "Observation?patient=pat-0001&category=laboratory"
+    "Observation?patient=pat-0001&code=http://loinc.org|85354-9"
+    "Observation?patient=pat-0001&category=vital-signs&date=ge2018-01-01"
+    "DocumentReference?patient=pat-0001&category=http://loinc.org|34109-9"
+    "DocumentReference?patient=pat-0001&type=http://loinc.org|11506-3"
+    "DocumentReference?patient=pat-0001&category=34109-9&date=ge2015"
+    "AllergyIntolerance?patient=pat-0001"
+    "Condition?patient=pat-0001"
+    "Immunization?patient=pat-0001"
+    "MedicationRequest?patient=pat-0001"
+    "MedicationStatement?patient=pat-0001"
+  )
+  i=0
+  for q in "${searches[@]}"; do
+    curl -sf -H "Authorization: Bearer $token" "$base/${q//|/%7C}" -o "$work/www/search/$i"
+    i=$((i + 1))
+  done
+  taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
+  pids+=($!)
+  sleep 0.5
 
-echo "== wrk: 1 thread, 32 connections, $duration each"
-s_read=$(run_wrk "ipa-server read-by-id" "http://127.0.0.1:$port" "$work/paths.lua")
-n_read=$(run_wrk "nginx read-by-id" "http://127.0.0.1:18081" "$work/paths.lua")
-s_meta=$(run_wrk "ipa-server metadata" "http://127.0.0.1:$port/fhir/metadata")
-n_meta=$(run_wrk "nginx metadata" "http://127.0.0.1:18081/fhir/metadata")
-python3 -c "print(f'ratio read-by-id server/nginx: {$s_read/$n_read:.2f}'); print(f'ratio metadata  server/nginx: {$s_meta/$n_meta:.2f}')"
+  echo
+  echo "wrk: 1 thread, 32 connections, $duration per row; server and nginx each on one pinned core"
+  echo
+  echo "| scenario | ipa-server req/s | p50 | p99 | nginx req/s | p50 | p99 | ratio |"
+  echo "|---|---|---|---|---|---|---|---|"
+  compare "read-by-id (200 Observations)" "http://127.0.0.1:$port" "http://127.0.0.1:18081" "$work/paths.lua"
+  compare "metadata" "$base/metadata" "http://127.0.0.1:18081/fhir/metadata"
+  i=0
+  for q in "${searches[@]}"; do
+    compare "$q" "$base/${q//|/%7C}" "http://127.0.0.1:18081/search/$i"
+    i=$((i + 1))
+  done
+  cleanup
+  pids=()
+  rm -rf "$work"
+done

@@ -14,6 +14,16 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk nginx); fi
 
+# --- End-to-end tests (tests/e2e, see docs/e2e.md) ------------------------------------------------
+# Debian's Chromium, driven by playwright-core (never a browser download). Node.js and npm only when
+# no `node` is on PATH; the e2e packages (playwright-core 1.65) need Node.js 20 or newer, and
+# Debian 12's own nodejs is 18, so a machine without Node.js 20 cannot run them.
+# (Placed before the check below, not at the end, because the script exits early when nothing is
+# missing.)
+packages+=(chromium)
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
+# --- end of the e2e block ---------------------------------------------------------------------------
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -201,20 +201,25 @@ core::Result<Params> request_params(const http::Request& req, bool* repeated) {
 
 std::string get(const Params& p, std::string_view name) { return std::string(param(p, name)); }
 
-// RFC 8252 section 7.3: a loopback redirect may use any port.
+// RFC 8252 section 7.3: a loopback redirect may use any port, whether or not the registered
+// URI names one (http://127.0.0.1/callback matches http://127.0.0.1:53124/callback).
 bool redirect_matches(const std::string& registered, const std::string& given) {
   if (registered == given) return true;
   auto split = [](const std::string& u, std::string& host, std::string& rest) {
-    for (const char* prefix : {"http://127.0.0.1:", "http://[::1]:", "http://localhost:"}) {
+    for (const char* prefix : {"http://127.0.0.1", "http://[::1]", "http://localhost"}) {
       std::string p = prefix;
-      if (u.compare(0, p.size(), p) == 0) {
-        size_t slash = u.find('/', p.size());
-        host = p;
-        rest = slash == std::string::npos ? "/" : u.substr(slash);
-        std::string port =
-            u.substr(p.size(), slash == std::string::npos ? std::string::npos : slash - p.size());
-        return !port.empty() && std::all_of(port.begin(), port.end(), ::isdigit);
+      if (u.compare(0, p.size(), p) != 0) continue;
+      size_t pos = p.size();
+      if (pos < u.size() && u[pos] == ':') {
+        size_t end = pos + 1;
+        while (end < u.size() && std::isdigit(static_cast<unsigned char>(u[end]))) ++end;
+        if (end == pos + 1) return false;
+        pos = end;
       }
+      if (pos < u.size() && u[pos] != '/' && u[pos] != '?') return false;
+      host = p;
+      rest = pos < u.size() ? u.substr(pos) : "/";
+      return true;
     }
     return false;
   };

@@ -518,6 +518,22 @@ TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
   EXPECT_EQ(body_json(reg(R"({"redirect_uris":["http://evil.example/cb"]})")).get_string("error"),
             "invalid_redirect_uri");
   EXPECT_EQ(body_json(reg(R"({"redirect_uris":[]})")).get_string("error"), "invalid_redirect_uri");
+  // A loopback redirect registered without a port matches any port (RFC 8252 section 7.3).
+  auto portless = reg(R"({"redirect_uris":["http://127.0.0.1/callback"]})");
+  ASSERT_EQ(portless.status, 201) << portless.body;
+  std::string portless_id(body_json(portless).get_string("client_id"));
+  {
+    Launch pl;
+    Browser pb(*server_);
+    std::string p = authorize_path(pl);
+    p.replace(p.find("client_id=ipa-demo-app"), 22, "client_id=" + portless_id);
+    auto r = pb.get(p);
+    EXPECT_EQ(r.status, 303) << r.body;
+    EXPECT_NE(r.header("Location").find("/auth/login"), std::string::npos);
+    std::string other = p;
+    other.replace(other.find("%2Fcallback"), 11, "%2Fother");
+    EXPECT_EQ(pb.get(other).status, 400);  // the path must still match
+  }
   EXPECT_EQ(
       body_json(reg(R"({"redirect_uris":["https://a.example/cb"],"grant_types":["implicit"]})"))
           .get_string("error"),
