@@ -306,9 +306,10 @@ class Session : public std::enable_shared_from_this<Session> {
       status = internal::serialize_head(response_, keep_alive, http10, head_);
       assert(status.ok());
     }
-    body_bytes_ = (head || !internal::body_allowed(response_.status)) ? 0 : response_.body.size();
+    const std::string& payload = response_.payload();
+    body_bytes_ = (head || !internal::body_allowed(response_.status)) ? 0 : payload.size();
     std::array<net::const_buffer, 2> buffers = {net::buffer(head_),
-                                                net::buffer(response_.body.data(), body_bytes_)};
+                                                net::buffer(payload.data(), body_bytes_)};
     stream_.expires_after(shared_->options.idle_timeout);
     net::async_write(stream_, buffers,
                      beast::bind_front_handler(&Session::on_write, shared_from_this()));

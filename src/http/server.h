@@ -40,6 +40,12 @@ struct Response {
   int status = 200;
   std::vector<Header> headers;  // Content-Length and Date are set by the server
   std::string body;
+  // When set, sent instead of `body` without a copy (large, unchanging documents such as the
+  // CapabilityStatement).
+  std::shared_ptr<const std::string> shared_body;
+
+  // The bytes to send: shared_body when set, else body.
+  const std::string& payload() const { return shared_body ? *shared_body : body; }
 
   // Sets `name` to `value`, replacing an existing header of that name (case-insensitive).
   void set_header(std::string name, std::string value);

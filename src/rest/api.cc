@@ -183,8 +183,8 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
                                             internal::curl_jwks_fetcher());
     impl_->auth->open_registration = impl_->options.open_registration;
   }
-  impl_->capability_json = internal::build_capability_statement(
-      impl_->options, impl_->clock->now(), impl_->auth ? impl_->auth->auth_base : std::string());
+  impl_->capability_json = std::make_shared<const std::string>(internal::build_capability_statement(
+      impl_->options, impl_->clock->now(), impl_->auth ? impl_->auth->auth_base : std::string()));
 }
 
 FhirApi::~FhirApi() = default;
@@ -279,9 +279,13 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("metadata is read with GET."));
     }
-    if (!shape->pretty) return internal::json_response(200, s.capability_json);
-    auto pretty = internal::shaped(s.capability_json, *shape);
-    return internal::json_response(200, pretty.ok() ? *pretty : s.capability_json);
+    if (!shape->pretty) {
+      http::Response r = internal::json_response(200, "");
+      r.shared_body = s.capability_json;  // sent without a copy
+      return r;
+    }
+    auto pretty = internal::shaped(*s.capability_json, *shape);
+    return internal::json_response(200, pretty.ok() ? *pretty : *s.capability_json);
   }
   if (parts[0] == "_history") {
     if (method != "GET" || parts.size() != 1) {

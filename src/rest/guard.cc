@@ -48,39 +48,41 @@ core::Status allow(const Caller& c, auth::Interaction interaction, const std::st
   return {};
 }
 
+namespace {
+
+// Whether `r` belongs to the caller's patient record: the Patient itself, a member of its
+// compartment, a Binary whose securityContext is the patient's (FHIR R4 binary.html#security),
+// or a supporting resource outside every compartment (references must resolve: R39).
+bool in_patient_record(State& s, const Caller& c, const storage::StoredResource& r) {
+  if (r.resource_type == "Patient") return r.id == c.patient;
+  auto member = [&](const std::string& type, const std::string& id) {
+    auto comps = s.store.compartments_of(type, id);
+    return comps.ok() && std::find(comps->begin(), comps->end(), c.patient) != comps->end();
+  };
+  if (in_compartment_type(r.resource_type)) {
+    // Fast path: the owning patient is the caller's (no second query).
+    return r.owner_patient == c.patient || member(r.resource_type, r.id);
+  }
+  if (r.resource_type == "Binary") {
+    auto v = json::parse(r.json, json::ParseOptions{.max_depth = 1000});
+    if (!v.ok()) return false;
+    const json::Value* sc = v->find("securityContext");
+    if (sc == nullptr) return false;
+    std::string ref(sc->get_string("reference"));
+    size_t slash = ref.find('/');
+    if (slash == std::string::npos) return false;
+    std::string type = ref.substr(0, slash), id = ref.substr(slash + 1);
+    return type == "Patient" ? id == c.patient : member(type, id);
+  }
+  return true;
+}
+
+}  // namespace
+
 bool visible(State& s, const Caller& c, const storage::StoredResource& r) {
   auth::Access access = c.scopes.check(auth::Interaction::kRead, r.resource_type, context_of(c));
   if (!access.allowed()) return false;
-  if (!c.patient.empty()) {
-    if (r.resource_type == "Patient") {
-      if (r.id != c.patient) return false;
-    } else if (in_compartment_type(r.resource_type)) {
-      auto comps = s.store.compartments_of(r.resource_type, r.id);
-      if (!comps.ok()) return false;
-      if (std::find(comps->begin(), comps->end(), c.patient) == comps->end()) return false;
-    } else if (r.resource_type == "Binary") {
-      // A Binary holds a document's bytes: it belongs to the patient its securityContext names
-      // (FHIR R4 binary.html#security), directly or through a resource of their compartment.
-      auto v = json::parse(r.json, json::ParseOptions{.max_depth = 1000});
-      if (!v.ok()) return false;
-      const json::Value* sc = v->find("securityContext");
-      if (sc == nullptr) return false;
-      std::string ref(sc->get_string("reference"));
-      size_t slash = ref.find('/');
-      if (slash == std::string::npos) return false;
-      std::string t = ref.substr(0, slash), id = ref.substr(slash + 1);
-      if (t == "Patient") {
-        if (id != c.patient) return false;
-      } else {
-        auto comps = s.store.compartments_of(t, id);
-        if (!comps.ok() || std::find(comps->begin(), comps->end(), c.patient) == comps->end()) {
-          return false;
-        }
-      }
-    }
-    // Other supporting resources (Practitioner, Organization, Medication, ...) are readable:
-    // references from the patient's record must resolve (R39).
-  }
+  if (!c.patient.empty() && !in_patient_record(s, c, r)) return false;
   auto sets = constraint_sets(access);
   if (sets.empty()) return true;
   for (const auto& set : sets) {

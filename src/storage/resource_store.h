@@ -24,6 +24,8 @@ struct StoredResource {
   core::TimePoint last_updated;
   bool deleted = false;
   std::string json;  // the canonical JSON served as is; empty for a deletion
+  // The owning patient (IndexRows::owner_patient) when the store reports it (read), else empty.
+  std::string owner_patient;
 };
 
 // Index rows: the search values of one resource, extracted by the search module on every write

@@ -250,7 +250,7 @@ core::Status serialize_head(const Response& response, bool keep_alive, bool http
   out += "\r\n";
   if (body_allowed(status)) {
     out += "Content-Length: ";
-    append_number(out, response.body.size());
+    append_number(out, response.payload().size());
     out += "\r\n";
   }
   if (!keep_alive) {

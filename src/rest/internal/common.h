@@ -36,7 +36,7 @@ struct State {
   std::shared_ptr<core::Clock> clock;
   std::unique_ptr<core::IdGenerator> ids;
   std::mutex ids_mu;
-  std::string capability_json;
+  std::shared_ptr<const std::string> capability_json;  // built once; shared by responses
   std::unique_ptr<AuthState> auth;  // null: access control is off
   ~State();
 

@@ -201,7 +201,7 @@ class Connection {
   Statement& var = **var##_r
 
 constexpr const char* kReadCurrent =
-    "SELECT v.version_id, v.last_updated, v.deleted, v.json, v.seq FROM resource r "
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
     "JOIN version v ON v.seq = r.seq WHERE r.type = ?1 AND r.id = ?2";
 constexpr const char* kReadVersion =
     "SELECT version_id, last_updated, deleted, json FROM version "
@@ -283,6 +283,7 @@ Result<Current> read_current(Connection& conn, const std::string& type, const st
   out.resource.last_updated = from_ms(st.int64(1));
   out.resource.deleted = st.int64(2) != 0;
   out.resource.json = st.text(3);
+  out.resource.owner_patient = st.text(4);
   return out;
 }
 
