@@ -138,4 +138,24 @@ std::string error_page(const std::string& title, const std::string& message) {
                          "<p>You can close this page and return to the app you came from.</p>");
 }
 
+std::string manage_page(const std::string& action, const std::string& csrf,
+                        const std::string& username, const std::vector<GrantRow>& grants,
+                        const std::string& message) {
+  std::string body = "<p>Signed in as <strong>" + html_escape(username) +
+                     "</strong>. These apps may use your health records. Revoking ends their "
+                     "access at once.</p>";
+  if (!message.empty()) body += "<p role=\"status\">" + html_escape(message) + "</p>";
+  if (grants.empty()) body += "<p>No app has access.</p>";
+  for (const GrantRow& g : grants) {
+    body += "<form method=\"post\" action=\"" + html_escape(action) +
+            "\" class=\"choice\"><div><strong>" + html_escape(g.app) + "</strong><small>" +
+            html_escape(g.record) + " — since " + html_escape(g.created) + "</small><small>" +
+            html_escape(g.scope) + "</small></div>" + hidden("csrf_token", csrf) +
+            hidden("grant", g.grant_id) +
+            "<button class=\"secondary\" type=\"submit\" name=\"decision\" "
+            "value=\"revoke\">Revoke</button></form>";
+  }
+  return page("Apps with access", body);
+}
+
 }  // namespace ipa::rest::internal

@@ -259,6 +259,7 @@ http::Response smart_configuration(State& s) {
   v.set("token_endpoint", str(a.auth_base + "/token"));
   v.set("introspection_endpoint", str(a.auth_base + "/introspect"));
   v.set("revocation_endpoint", str(a.auth_base + "/revoke"));
+  v.set("management_endpoint", str(a.auth_base + "/manage"));
   if (a.open_registration) v.set("registration_endpoint", str(a.auth_base + "/register"));
   v.set("grant_types_supported", list({"authorization_code", "refresh_token"}));
   v.set("response_types_supported", list({"code"}));
@@ -993,6 +994,94 @@ http::Response revoke_endpoint(State& s, const http::Request& req) {
   return r;
 }
 
+// ---- the management endpoint (S86) -----------------------------------------------------------
+
+// GET shows the user's grants (or a sign-in form); POST signs in, or revokes one of the user's
+// grants. Bound to the browser session with its CSRF token like the launch pages.
+http::Response manage(State& s, const http::Request& req) {
+  AuthState& a = *s.auth;
+  bool repeated = false;
+  auto params = req.method == "POST" ? request_params(req, &repeated) : parse_query(req.query);
+  if (!params.ok()) return html(400, error_page("Invalid request", params.error().diagnostics));
+  std::string action = a.auth_base + "/manage";
+  auto session = current_session(s, req);
+  std::string new_cookie;
+  if (!session.ok()) {
+    auto b = new_session(s, "");
+    if (!b.ok()) return html(500, error_page("Something went wrong", "Please try again."));
+    session = b->session;
+    new_cookie = b->cookie_value;
+  }
+  auto finish = [&](http::Response r) {
+    if (!new_cookie.empty()) r.headers.push_back({"Set-Cookie", set_cookie(a, new_cookie)});
+    return r;
+  };
+  if (req.method == "POST") {
+    if (!jose::constant_time_equal(get(*params, "csrf_token"), session->csrf_token)) {
+      return finish(html(403, error_page("Cannot continue", "The form expired. Reload the page.")));
+    }
+    if (has_param(*params, "username")) {
+      std::string username = get(*params, "username");
+      auto failures = a.store->throttle_hit("login:" + username, kLoginWindow);
+      auto user = a.store->get_user(username);
+      bool ok = false;
+      if (failures.ok() && *failures > kMaxLoginFailures) {
+        auth::verify_password_dummy(get(*params, "password"));
+      } else if (user.ok()) {
+        ok = auth::verify_password(get(*params, "password"), user->password_hash);
+      } else {
+        auth::verify_password_dummy(get(*params, "password"));
+      }
+      if (!ok) {
+        return finish(html(401, login_page(action, "manage", session->csrf_token, "Your apps",
+                                           "The username or password is wrong.")));
+      }
+      (void)a.store->throttle_reset("login:" + username);
+      std::string cookie_value = a.random->token();
+      storage::Session next;
+      next.id_hash = auth::secret_hash(cookie_value);
+      next.username = username;
+      next.csrf_token = a.random->token();
+      next.created = s.clock->now();
+      next.expires = next.created + kSessionLifetime;
+      if (!a.store->rotate_session(session->id_hash, next).ok()) {
+        return html(500, error_page("Something went wrong", "Please try again."));
+      }
+      http::Response r = see_other(action);
+      r.headers.push_back({"Set-Cookie", set_cookie(a, cookie_value)});
+      return r;
+    }
+    if (session->username.empty()) return finish(see_other(action));
+    std::string grant_id = get(*params, "grant");
+    auto grant = a.store->get_grant(grant_id);
+    // Only the user's own grants can be revoked here.
+    if (!grant.ok() || grant->username != session->username) {
+      return finish(html(404, error_page("Not found", "No such access.")));
+    }
+    revoke(s, grant_id);
+    (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "revoke", grant->client_id,
+                                                     grant->username, grant->patient, "success",
+                                                     "management page"}});
+    return finish(see_other(action + "?revoked=1"));
+  }
+  if (session->username.empty()) {
+    return finish(html(200, login_page(action, "manage", session->csrf_token, "Your apps", "")));
+  }
+  auto grants = a.store->list_grants(session->username);
+  std::vector<GrantRow> rows;
+  if (grants.ok()) {
+    for (const auto& g : *grants) {
+      if (g.revoked) continue;
+      auto client = a.store->get_client(g.client_id);
+      rows.push_back({g.id, client.ok() && !client->name.empty() ? client->name : g.client_id,
+                      g.patient.empty() ? "" : patient_label(s, g.patient), g.scope,
+                      core::format_instant(g.created).substr(0, 10)});
+    }
+  }
+  return finish(html(200, manage_page(action, session->csrf_token, session->username, rows,
+                                      has_param(*params, "revoked") ? "Access revoked." : "")));
+}
+
 // ---- dynamic client registration (RFC 7591; S18) ------------------------------------------
 
 http::Response register_error(const std::string& error, const std::string& description) {
@@ -1226,6 +1315,7 @@ std::optional<http::Response> handle_auth(State& s, const http::Request& req,
   if (sub == "introspect") return introspect(s, req);
   if (sub == "revoke") return revoke_endpoint(s, req);
   if (sub == "register") return register_client(s, req);
+  if (sub == "manage" && get_or_post) return manage(s, req);
   return std::nullopt;
 }
 

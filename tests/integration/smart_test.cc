@@ -511,6 +511,41 @@ TEST_F(SmartTest, RevocationEndsTheGrant) {
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
 }
 
+TEST_F(SmartTest, ManagementPageListsAndRevokesTheUsersApps) {
+  Launch l;
+  l.username = "pat-0006";
+  Browser launch(*server_);
+  json::Value t = exchange(l, url_param(browse(launch, l), "code"));
+  std::string at(t.get_string("access_token"));
+  ASSERT_EQ(api(at, "/fhir/Patient/pat-0006").status, 200);
+  Browser b(*server_);
+  auto page = b.get("/auth/manage");
+  ASSERT_EQ(page.status, 200);
+  auto wrong = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
+                                            {"username", "pat-0006"}, {"password", "nope-nope"}}));
+  EXPECT_EQ(wrong.status, 401);
+  auto r = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
+                                        {"username", "pat-0006"}, {"password", "ipa-demo"}}));
+  ASSERT_EQ(r.status, 303);
+  page = b.get("/auth/manage");
+  ASSERT_EQ(page.status, 200);
+  // The grant behind this token (its "grant" claim) is listed.
+  auto jws = jose::parse_jws(at);
+  ASSERT_TRUE(jws.ok());
+  std::string grant(jws->payload.get_string("grant"));
+  ASSERT_NE(page.body.find("value=\"" + grant + "\""), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("IPA demo app"), std::string::npos);
+  // Another user's session cannot revoke it; a forged CSRF token is refused.
+  auto forged = b.post("/auth/manage", form({{"csrf_token", "x"}, {"grant", grant},
+                                             {"decision", "revoke"}}));
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 200);
+  auto revoked = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
+                                              {"grant", grant}, {"decision", "revoke"}}));
+  EXPECT_EQ(revoked.status, 303);
+  EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
+}
+
 TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
   auto reg = [&](const std::string& body) {
     return server_->send("POST", "/auth/register", body, {{"Content-Type", "application/json"}});

@@ -34,4 +34,18 @@ std::string consent_page(const std::string& action, const std::string& request_i
                          const std::string& patient_label, const std::vector<ConsentScope>& scopes);
 std::string error_page(const std::string& title, const std::string& message);
 
+struct GrantRow {
+  std::string grant_id;
+  std::string app;      // client name
+  std::string record;   // patient label
+  std::string scope;    // granted scopes
+  std::string created;  // date
+};
+
+// The management page (SMART management_endpoint): the apps the user allowed, each with a
+// revoke button (`grant` = the grant id, `decision` = revoke).
+std::string manage_page(const std::string& action, const std::string& csrf,
+                        const std::string& username, const std::vector<GrantRow>& grants,
+                        const std::string& message);
+
 }  // namespace ipa::rest::internal
