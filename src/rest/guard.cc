@@ -52,7 +52,7 @@ namespace {
 
 // Whether `r` belongs to the caller's patient record: the Patient itself, a member of its
 // compartment, a Binary whose securityContext is the patient's (FHIR R4 binary.html#security),
-// or a supporting resource outside every compartment (references must resolve: R39).
+// or a supporting resource the record references within two hops (references must resolve: R39).
 bool in_patient_record(State& s, const Caller& c, const storage::StoredResource& r) {
   if (r.resource_type == "Patient") return r.id == c.patient;
   auto member = [&](const std::string& type, const std::string& id) {
@@ -74,7 +74,11 @@ bool in_patient_record(State& s, const Caller& c, const storage::StoredResource&
     std::string type = ref.substr(0, slash), id = ref.substr(slash + 1);
     return type == "Patient" ? id == c.patient : member(type, id);
   }
-  return true;
+  // A supporting resource (Practitioner, Organization, Medication, ...) belongs to the record
+  // when the patient's resources reference it, directly or through one more resource; others'
+  // supporting resources are not found (existence is never revealed).
+  auto reached = s.store.referenced_from_compartment(c.patient, {r.resource_type, r.id});
+  return reached.ok() && *reached;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "jose/jwks.h"
 #include "rest/internal/common.h"
 #include "rest/internal/pages.h"
+#include "search/query.h"
 
 namespace ipa::rest::internal {
 namespace {
@@ -26,8 +27,11 @@ constexpr auto kRequestLifetime = std::chrono::minutes(10);
 constexpr auto kSessionLifetime = std::chrono::hours(8);
 constexpr auto kCodeLifetime = std::chrono::seconds(60);
 constexpr auto kRefreshLifetime = std::chrono::hours(24 * 90);
+// Login throttling: at most 5 failed attempts per user per 15 minutes and a limit per address,
+// answered 429 with Retry-After.
 constexpr int kMaxLoginFailures = 5;
-constexpr auto kLoginWindow = std::chrono::seconds(300);
+constexpr int kMaxAddressAttempts = 50;
+constexpr auto kLoginWindow = std::chrono::seconds(900);
 constexpr const char* kCookie = "ipa_session";
 
 Value str(std::string s) { return Value::string(std::move(s)); }
@@ -523,11 +527,15 @@ http::Response login(State& s, const http::Request& req) {
   std::string username = get(*params, "username");
   std::string password = get(*params, "password");
   auto failures = a.store->throttle_hit("login:" + username, kLoginWindow);
-  if (failures.ok() && *failures > kMaxLoginFailures) {
+  auto from_address = a.store->throttle_hit("addr:" + req.remote_address, kLoginWindow);
+  if ((failures.ok() && *failures > kMaxLoginFailures) ||
+      (from_address.ok() && *from_address > kMaxAddressAttempts)) {
     auth::verify_password_dummy(password);
-    return html(429,
-                login_page(page_action(s, "login"), ctx->request.id, ctx->session.csrf_token,
-                           client_name, "Too many attempts. Wait a few minutes and try again."));
+    http::Response r = html(
+        429, login_page(page_action(s, "login"), ctx->request.id, ctx->session.csrf_token,
+                        client_name, "Too many sign-in attempts. Wait 15 minutes and try again."));
+    r.headers.push_back({"Retry-After", "900"});
+    return r;
   }
   auto user = a.store->get_user(username);
   bool ok = false;
@@ -767,6 +775,31 @@ void revoke(State& s, const std::string& grant_id) {
   s.auth->validator->grant_revoked(grant_id);
 }
 
+// S75: fhirUser is the user's own Patient when the record in context is theirs, and the
+// RelatedPerson that stands for them in someone else's record otherwise: the RelatedPerson of
+// that patient's compartment that carries one of the user's own Patient identifiers (the demo's
+// parent is in each child's record that way). Falls back to the user's own resource.
+std::string fhir_user_for(State& s, const std::string& own, const std::string& patient) {
+  if (patient.empty() || own.rfind("Patient/", 0) != 0 || own == "Patient/" + patient) return own;
+  auto me = s.store.read("Patient", own.substr(8));
+  if (!me.ok()) return own;
+  auto v = json::parse(me->json, json::ParseOptions{.max_depth = 1000});
+  if (!v.ok() || v->find("identifier") == nullptr) return own;
+  for (const Value& ident : v->find("identifier")->items()) {
+    std::string system(ident.get_string("system")), value(ident.get_string("value"));
+    if (value.empty()) continue;
+    search::QueryOptions qo;
+    qo.strict = true;
+    auto q = search::parse_search(
+        "RelatedPerson", {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
+    if (!q.ok()) continue;
+    q->plan.count = 1;
+    auto page = s.store.search(q->plan);
+    if (page.ok() && !page->entries.empty()) return "RelatedPerson/" + page->entries[0].id;
+  }
+  return own;
+}
+
 http::Response token_response(State& s, const storage::Grant& grant, const std::string& scope,
                               const std::string& nonce, bool fresh_refresh,
                               const std::string& refresh_token) {
@@ -775,7 +808,9 @@ http::Response token_response(State& s, const storage::Grant& grant, const std::
   if (!scopes.ok()) return oauth_error(500, "server_error", "");
   auto user = a.store->get_user(grant.username);
   std::string fhir_user;
-  if (scopes->has(auth::ScopeKind::kFhirUser) && user.ok()) fhir_user = user->fhir_user;
+  if (scopes->has(auth::ScopeKind::kFhirUser) && user.ok()) {
+    fhir_user = fhir_user_for(s, user->fhir_user, grant.patient);
+  }
   auto at = a.issuer->issue_access_token(grant, scope, fhir_user);
   if (!at.ok()) return oauth_error(500, "server_error", "");
   Value v = Value::object();

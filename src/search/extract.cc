@@ -118,6 +118,10 @@ struct Param {
   // For a `code` element with a required binding to one code system (Patient.gender): that
   // system, so that `gender=http://hl7.org/fhir/administrative-gender|male` matches too.
   std::string implicit_system;
+  // A supported composite: its two components, a token then a value, each with `info` the
+  // component's own SearchParameter and `path` its expression relative to the composite's
+  // elements (`path` above).
+  std::vector<Param> components;
 };
 
 // The code system of a plain path's `code` element bound (required) to a single system, or "".
@@ -170,6 +174,90 @@ struct Registry {
   std::unordered_map<const fhir::TypeInfo*, Shape> shapes;
 };
 
+// The SearchParameter a composite's component names: by its canonical URL, else by its code.
+const fhir::SearchParamInfo* component_info(std::string_view resource_type,
+                                            const fhir::SearchParamComponent& c) {
+  for (const fhir::SearchParamInfo& q : fhir::search_params(resource_type)) {
+    if (!c.definition.empty() && q.url == c.definition) return &q;
+  }
+  return fhir::find_search_param(resource_type, c.code);
+}
+
+// Whether a composite's second component can be indexed beside the first (a token).
+bool is_composite_value(SearchParamType t) {
+  return t == SearchParamType::kToken || t == SearchParamType::kQuantity ||
+         t == SearchParamType::kNumber || t == SearchParamType::kDate ||
+         t == SearchParamType::kString || t == SearchParamType::kUri;
+}
+
+// FHIR R4 search.html#composite: supported when there are two components, a token and a token,
+// quantity, number, date, string or uri, whose relative expressions yield indexable values on
+// the composite's elements.
+Param make_composite(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
+  Param p;
+  p.info = &info;
+  if (info.components.size() != 2) {
+    p.note = "composite of " + std::to_string(info.components.size()) +
+             " components: only a token and one value are indexed";
+    return p;
+  }
+  auto path = FhirPath::compile(info.expression);
+  if (!path.ok()) {
+    p.note = path.error().diagnostics;
+    return p;
+  }
+  auto elements = (*path)->result_types(type);
+  if (!elements.ok()) {
+    p.note = elements.error().diagnostics;
+    return p;
+  }
+  std::vector<Param> components;
+  for (size_t i = 0; i < info.components.size(); ++i) {
+    const fhir::SearchParamComponent& c = info.components[i];
+    const fhir::SearchParamInfo* ci = component_info(type.name, c);
+    if (ci == nullptr) {
+      p.note = "component '" + std::string(c.code) + "' is not a search parameter of " +
+               std::string(type.name);
+      return p;
+    }
+    const std::string kind(fhir::search_param_type_name(ci->type));
+    if (i == 0 ? ci->type != SearchParamType::kToken : !is_composite_value(ci->type)) {
+      p.note = "component '" + std::string(ci->code) + "' is a " + kind +
+               (i == 0 ? ", not a token" : ": not indexed in a composite");
+      return p;
+    }
+    auto cpath = FhirPath::compile(c.expression);
+    if (!cpath.ok()) {
+      p.note = cpath.error().diagnostics;
+      return p;
+    }
+    bool any = false;
+    std::string why;
+    for (const fhir::TypeInfo* e : *elements) {
+      auto types = (*cpath)->result_types(*e);
+      if (!types.ok()) {
+        why = types.error().diagnostics;
+        continue;
+      }
+      for (const fhir::TypeInfo* t : *types) any |= handles(ci->type, shape_of(t));
+    }
+    if (!any) {
+      p.note = "component '" + std::string(ci->code) + "' (" + std::string(c.expression) +
+               ") yields no " + kind + " values" + (why.empty() ? "" : ": " + why);
+      return p;
+    }
+    Param cp;
+    cp.info = ci;
+    cp.path = std::move(*cpath);
+    cp.supported = true;
+    components.push_back(std::move(cp));
+  }
+  p.supported = true;
+  p.path = std::move(*path);
+  p.components = std::move(components);
+  return p;
+}
+
 Param make_param(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
   Param p;
   p.info = &info;
@@ -180,10 +268,7 @@ Param make_param(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) 
     p.note = "kept by the store from meta.lastUpdated, not extracted";
     return p;
   }
-  if (info.type == SearchParamType::kComposite) {
-    p.note = "composite: storage::IndexRows has no composite row type";
-    return p;
-  }
+  if (info.type == SearchParamType::kComposite) return make_composite(type, info);
   if (info.type == SearchParamType::kSpecial) {
     p.note = "special parameter (" + std::string(info.expression) + "): no index row type";
     return p;
@@ -594,6 +679,114 @@ class Emitter {
   std::string_view param_;
 };
 
+Shape shape_of_item(const FhirPathItem& item) {
+  const Registry& r = registry();
+  auto known = r.shapes.find(item.type);
+  return known != r.shapes.end() ? known->second : shape_of(item.type);
+}
+
+// The rows of one parameter for one focus item (the resource, or a composite's element).
+core::Status emit_param(const Param& p, const json::Value& resource, const FhirPathItem& focus,
+                        Emitter& emitter) {
+  for (const FhirPathItem& item : p.path->evaluate(resource, focus)) {
+    const Shape shape = shape_of_item(item);
+    if (!handles(p.info->type, shape)) continue;
+    IPA_RETURN_IF_ERROR(emitter.emit(p, item, shape));
+  }
+  return {};
+}
+
+// FHIR R4 search.html#composite: for each element of the composite's expression, every coding
+// of its first component paired with every value of its second, so that a search matches both
+// on the same element (the same Observation.component), never across elements.
+core::Status emit_composite(const Param& p, const json::Value& resource, const FhirPathItem& root,
+                            std::string_view base_url, storage::IndexRows& rows) {
+  const Param& first = p.components[0];
+  const Param& second = p.components[1];
+  const std::string_view first_code = first.info->code;
+  const std::string_view second_code = second.info->code;
+  for (const FhirPathItem& element : p.path->evaluate(resource, root)) {
+    storage::IndexRows a;
+    storage::IndexRows b;
+    Emitter ea(base_url, a);
+    Emitter eb(base_url, b);
+    IPA_RETURN_IF_ERROR(emit_param(first, resource, element, ea));
+    if (a.tokens.empty()) continue;
+    IPA_RETURN_IF_ERROR(emit_param(second, resource, element, eb));
+    std::vector<storage::CompositeRow> values;
+    auto value = [&](storage::IndexKind kind) {
+      storage::CompositeRow v;
+      v.value_kind = kind;
+      return v;
+    };
+    switch (second.info->type) {
+      case SearchParamType::kToken:
+        for (const storage::TokenRow& t : b.tokens) {
+          if (t.param != second_code || t.code.empty()) continue;
+          storage::CompositeRow v = value(storage::IndexKind::kToken);
+          v.v_system = t.system;
+          v.v_code = t.code;
+          values.push_back(std::move(v));
+        }
+        break;
+      case SearchParamType::kQuantity:
+        for (const storage::QuantityRow& q : b.quantities) {
+          storage::CompositeRow v = value(storage::IndexKind::kQuantity);
+          v.v_system = q.system;
+          v.v_code = q.code;
+          v.v_low = q.low;
+          v.v_high = q.high;
+          values.push_back(std::move(v));
+        }
+        break;
+      case SearchParamType::kNumber:
+        for (const storage::NumberRow& n : b.numbers) {
+          storage::CompositeRow v = value(storage::IndexKind::kNumber);
+          v.v_low = n.low;
+          v.v_high = n.high;
+          values.push_back(std::move(v));
+        }
+        break;
+      case SearchParamType::kDate:
+        for (const storage::DateRow& d : b.dates) {
+          storage::CompositeRow v = value(storage::IndexKind::kDate);
+          v.v_ilow = d.low;
+          v.v_ihigh = d.high;
+          values.push_back(std::move(v));
+        }
+        break;
+      case SearchParamType::kString:
+        for (const storage::StringRow& t : b.strings) {
+          storage::CompositeRow v = value(storage::IndexKind::kString);
+          v.v_text = t.normalized;
+          values.push_back(std::move(v));
+        }
+        break;
+      case SearchParamType::kUri:
+        for (const storage::UriRow& u : b.uris) {
+          storage::CompositeRow v = value(storage::IndexKind::kUri);
+          v.v_text = u.uri;
+          values.push_back(std::move(v));
+        }
+        break;
+      default:
+        break;
+    }
+    for (const storage::TokenRow& t : a.tokens) {
+      // Text-only rows (a CodeableConcept's text) and :of-type rows name no code to pair.
+      if (t.param != first_code || t.code.empty()) continue;
+      for (const storage::CompositeRow& v : values) {
+        storage::CompositeRow row = v;
+        row.param = std::string(p.info->code);
+        row.system = t.system;
+        row.code = t.code;
+        rows.composites.push_back(std::move(row));
+      }
+    }
+  }
+  return {};
+}
+
 void fill_compartment(std::string_view type, const json::Value& resource, const TypeParams& tp,
                       storage::IndexRows& rows) {
   const auto compartment = fhir::patient_compartment_params(type);
@@ -644,11 +837,10 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
   const fhir::TypeInfo* resource_type = fhir::find_type(type);
   const FhirPathItem root{&resource, resource_type};
   for (const Param* p : tp.extracted) {
-    for (const FhirPathItem& item : p->path->evaluate(resource, root)) {
-      auto known = r.shapes.find(item.type);
-      const Shape shape = known != r.shapes.end() ? known->second : shape_of(item.type);
-      if (!handles(p->info->type, shape)) continue;
-      IPA_RETURN_IF_ERROR(emitter.emit(*p, item, shape));
+    if (p->info->type == SearchParamType::kComposite) {
+      IPA_RETURN_IF_ERROR(emit_composite(*p, resource, root, base_url, rows));
+    } else {
+      IPA_RETURN_IF_ERROR(emit_param(*p, resource, root, emitter));
     }
   }
   fill_compartment(type, resource, tp, rows);
@@ -658,6 +850,15 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
 bool is_supported(std::string_view resource_type, std::string_view code) {
   const Param* p = find_param(resource_type, code);
   return p != nullptr && p->supported;
+}
+
+std::vector<const fhir::SearchParamInfo*> composite_components(std::string_view resource_type,
+                                                               std::string_view code) {
+  std::vector<const fhir::SearchParamInfo*> out;
+  const Param* p = find_param(resource_type, code);
+  if (p == nullptr || !p->supported) return out;
+  for (const Param& c : p->components) out.push_back(c.info);
+  return out;
 }
 
 ParamSupport param_support(std::string_view resource_type, std::string_view code) {

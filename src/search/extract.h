@@ -6,8 +6,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
+#include "fhir/model.h"
 #include "json/json.h"
 #include "storage/resource_store.h"
 
@@ -22,7 +24,9 @@ struct ExtractOptions {
 // Returns the index rows of every supported search parameter of the resource's type: _id,
 // _profile, _tag, _security, _source from meta (not _lastUpdated: the store keeps it), each row
 // named by the parameter code; Identifier types also give `<code>:of-type` token rows
-// (system = the type coding's system, code = "<type code>|<value>"). Also fills
+// (system = the type coding's system, code = "<type code>|<value>"). Supported composites give
+// one storage::CompositeRow per element, first-component coding and second-component value,
+// so that a search can require both on the same element. Also fills
 // compartment_patients (unique, sorted; a Patient is in its own compartment) and owner_patient
 // (a Patient owns itself; otherwise the first Patient target of `patient`, then `subject`, then
 // the other compartment parameters in their listed order).
@@ -32,9 +36,16 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
                                          const ExtractOptions& options);
 
 // Returns whether `code` on `resource_type` is extracted: its expression compiles in the
-// FHIRPath subset and its value types are indexed. False for unknown codes, composite and
-// special parameters, _content, _text, _query, and _lastUpdated (kept by the store itself).
+// FHIRPath subset and its value types are indexed. False for unknown codes, special
+// parameters, composites other than a token plus one token, quantity, number, date, string or
+// uri value, _content, _text, _query, and _lastUpdated (kept by the store itself).
 bool is_supported(std::string_view resource_type, std::string_view code);
+
+// Returns the component search parameters of the composite `code` on `resource_type`, in
+// order (a token, then the value), when it is supported; empty otherwise. Composite rows
+// (storage::CompositeRow) pair the two on one element.
+std::vector<const fhir::SearchParamInfo*> composite_components(std::string_view resource_type,
+                                                               std::string_view code);
 
 // Support details for the coverage report: `supported` as is_supported(); `note` says why not,
 // or, for a supported parameter, which of its value types are not indexed (may be empty).

@@ -163,6 +163,95 @@ TEST(Extract, VitalSignsObservationWithComponents) {
   EXPECT_EQ(rows.compartment_patients, (Strings{"p1", "p2"}));
 }
 
+std::vector<std::string> composites(const storage::IndexRows& rows, std::string_view param) {
+  std::vector<std::string> out;
+  for (const auto& r : of(rows.composites, param)) {
+    std::string v;
+    switch (r.value_kind) {
+      case storage::IndexKind::kQuantity:
+        v = std::to_string(r.v_low) + ".." + std::to_string(r.v_high) + " " + r.v_system + "|" +
+            r.v_code;
+        break;
+      case storage::IndexKind::kToken:
+        v = r.v_system + "|" + r.v_code;
+        break;
+      case storage::IndexKind::kDate:
+        v = std::to_string(r.v_ilow) + ".." + std::to_string(r.v_ihigh);
+        break;
+      default:
+        v = r.v_text;
+    }
+    out.push_back(r.system + "|" + r.code + "$" + v);
+  }
+  return out;
+}
+
+// FHIR R4 search.html#composite: one row per element pairs its code with its own value.
+TEST(Extract, CompositesPairComponentsOfTheSameElement) {
+  const auto rows = extract_ok(R"({
+    "resourceType": "Observation", "id": "bp", "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}], "text": "BP"},
+    "subject": {"reference": "Patient/p1"},
+    "component": [
+      {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}], "text": "Sys"},
+       "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+      {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+       "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+      {"code": {"coding": [{"system": "http://loinc.org", "code": "9999-9"}]},
+       "dataAbsentReason": {"text": "no value"}}]})");
+  const Strings expected = {
+      "http://loinc.org|8480-6$119.500000..120.500000 http://unitsofmeasure.org|mm[Hg]",
+      "http://loinc.org|8462-4$79.500000..80.500000 http://unitsofmeasure.org|mm[Hg]"};
+  EXPECT_EQ(composites(rows, "component-code-value-quantity"), expected);
+  EXPECT_EQ(composites(rows, "combo-code-value-quantity"), expected);
+  // The panel has no value of its own, so code-value-quantity has nothing to pair.
+  EXPECT_TRUE(composites(rows, "code-value-quantity").empty());
+  EXPECT_TRUE(composites(rows, "component-code-value-concept").empty());
+  for (const auto& r : of(rows.composites, "component-code-value-quantity")) {
+    EXPECT_EQ(r.value_kind, storage::IndexKind::kQuantity);
+  }
+}
+
+TEST(Extract, CompositeValueKinds) {
+  const auto concept_rows = extract_ok(R"({
+    "resourceType": "Observation", "id": "smoke", "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "72166-2"},
+                        {"system": "urn:local", "code": "SMK"}]},
+    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                         "code": "8517006"}], "text": "Ex-smoker"}})");
+  EXPECT_EQ(composites(concept_rows, "code-value-concept"),
+            (Strings{"http://loinc.org|72166-2$http://snomed.info/sct|8517006",
+                     "urn:local|SMK$http://snomed.info/sct|8517006"}));
+  EXPECT_EQ(composites(concept_rows, "combo-code-value-concept").size(), 2u);
+
+  const auto date_rows = extract_ok(R"({
+    "resourceType": "Observation", "id": "d", "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "21112-8"}]},
+    "valueDateTime": "2020-03-04"})");
+  const auto dates = of(date_rows.composites, "code-value-date");
+  ASSERT_EQ(dates.size(), 1u);
+  EXPECT_EQ(dates[0].value_kind, storage::IndexKind::kDate);
+  EXPECT_EQ(dates[0].v_ilow, date_range("2020-03-04")->low);
+  EXPECT_EQ(dates[0].v_ihigh, date_range("2020-03-04")->high);
+
+  const auto string_rows = extract_ok(R"({
+    "resourceType": "Observation", "id": "s", "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+    "valueString": "Élevé"})");
+  EXPECT_EQ(composites(string_rows, "code-value-string"), Strings{"http://loinc.org|8302-2$eleve"});
+
+  const auto vs_rows = extract_ok(R"({
+    "resourceType": "ValueSet", "id": "vs", "status": "active",
+    "useContext": [{"code": {"system": "http://terminology.hl7.org/CodeSystem/usage-context-type",
+                             "code": "age"},
+                    "valueRange": {"low": {"value": 18}, "high": {"value": 65}}}]})");
+  const auto ages = of(vs_rows.composites, "context-type-quantity");
+  ASSERT_EQ(ages.size(), 1u);
+  EXPECT_EQ(ages[0].code, "age");
+  EXPECT_DOUBLE_EQ(ages[0].v_low, 17.5);
+  EXPECT_DOUBLE_EQ(ages[0].v_high, 65.5);
+}
+
 TEST(Extract, ConditionOnsetAndCompartment) {
   const auto rows = extract_ok(R"({
     "resourceType": "Condition", "id": "c1",
@@ -351,17 +440,28 @@ TEST(Extract, Support) {
   EXPECT_FALSE(is_supported("Patient", "_lastUpdated"));
   EXPECT_FALSE(is_supported("Patient", "_content"));
   EXPECT_FALSE(is_supported("Patient", "nope"));
-  EXPECT_FALSE(is_supported("Observation", "code-value-quantity"));
+  for (const char* code :
+       {"code-value-quantity", "code-value-concept", "code-value-date", "code-value-string",
+        "combo-code-value-quantity", "combo-code-value-concept", "component-code-value-quantity",
+        "component-code-value-concept"}) {
+    EXPECT_TRUE(is_supported("Observation", code)) << code;
+  }
+  EXPECT_TRUE(is_supported("ValueSet", "context-type-value"));
+  EXPECT_TRUE(is_supported("ValueSet", "context-type-quantity"));
+  EXPECT_TRUE(is_supported("Group", "characteristic-value"));
+  // R4's relationship names a reference as its first component; the MolecularSequence
+  // coordinates have three components.
+  EXPECT_FALSE(is_supported("DocumentReference", "relationship"));
+  EXPECT_FALSE(is_supported("MolecularSequence", "chromosome-variant-coordinate"));
   EXPECT_FALSE(is_supported("Location", "near"));
   EXPECT_FALSE(is_supported("NoSuchType", "_id"));
-  // Every non-composite parameter with an expression of the required types is supported.
+  // Every parameter with an expression of the required types is supported, but relationship.
   for (std::string_view type :
        {"AllergyIntolerance", "Condition", "DocumentReference", "Immunization", "Medication",
         "MedicationRequest", "MedicationStatement", "Observation", "Patient", "Practitioner",
         "PractitionerRole", "Encounter", "Provenance", "Organization", "RelatedPerson", "Binary"}) {
     for (const fhir::SearchParamInfo& p : fhir::search_params(type)) {
-      if (p.expression.empty() || p.code == "_lastUpdated" ||
-          p.type == fhir::SearchParamType::kComposite) {
+      if (p.expression.empty() || p.code == "_lastUpdated" || p.code == "relationship") {
         continue;
       }
       EXPECT_TRUE(is_supported(type, p.code))

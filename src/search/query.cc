@@ -76,6 +76,8 @@ IndexKind kind_of(fhir::SearchParamType t) {
       return IndexKind::kNumber;
     case fhir::SearchParamType::kUri:
       return IndexKind::kUri;
+    case fhir::SearchParamType::kComposite:
+      return IndexKind::kComposite;
     default:
       return IndexKind::kToken;
   }
@@ -344,10 +346,32 @@ core::Result<Condition> Parser::value_condition(const std::string& name, const N
       }
       return reference(name, n, p, part);
     }
+    case fhir::SearchParamType::kComposite: {
+      // FHIR R4 search.html#composite: token$value, each part in its component's own syntax
+      // (prefixes apply to the value); `\$` is a literal dollar.
+      const auto components = composite_components(type, n.code);
+      auto pieces = split_unescaped(part, '$');
+      if (components.size() != 2 || pieces.size() != 2) {
+        return bad(name, "a composite value is token$value, e.g. http://loinc.org|8480-6$gt140");
+      }
+      if (pieces[0].empty() || pieces[1].empty()) {
+        return bad(name, "both parts of token$value must be given");
+      }
+      const Name first{std::string(components[0]->code), "", ""};
+      auto token = value_condition(name, first, *components[0], pieces[0], type);
+      if (!token.ok()) return std::move(token).error();
+      const Name second{std::string(components[1]->code), "", ""};
+      auto v = value_condition(name, second, *components[1], pieces[1], type);
+      if (!v.ok()) return std::move(v).error();
+      v->param = second.code;
+      c = std::move(*token);
+      c.kind = IndexKind::kComposite;
+      c.value = std::make_shared<const Condition>(std::move(*v));
+      return c;
+    }
     default:
       break;
   }
-  (void)type;
   return bad(name, "parameters of this type are not supported");
 }
 

@@ -146,6 +146,15 @@ TEST(SearchParse, MalformedValuesAre400NamingTheParameter) {
       {"Patient", "_include", "Patient"},
       {"Patient", "family", ""},
       {"RiskAssessment", "probability", "big"},
+      {"Observation", "code-value-quantity", "http://loinc.org|8480-6"},
+      {"Observation", "code-value-quantity", "8480-6$gt140$x"},
+      {"Observation", "code-value-quantity", "8480-6$"},
+      {"Observation", "code-value-quantity", "$140"},
+      {"Observation", "code-value-quantity", "8480-6$big"},
+      {"Observation", "code-value-quantity", "8480-6$140|http://unitsofmeasure.org"},
+      {"Observation", "code-value-concept", "a|b|c$x"},
+      {"Observation", "code-value-date", "x$notadate"},
+      {"Observation", "component-code-value-quantity:exact", "8480-6$140"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name + "=" + c.value);
@@ -154,6 +163,52 @@ TEST(SearchParse, MalformedValuesAre400NamingTheParameter) {
     EXPECT_EQ(r.error().http_status, 400);
     EXPECT_EQ(r.error().expression, c.name);
   }
+}
+
+// FHIR R4 search.html#composite: token$value, the prefix on the value.
+TEST(SearchParse, Composites) {
+  auto p =
+      parse_ok("Observation",
+               {{"component-code-value-quantity",
+                 "http://loinc.org|8480-6$gt140|http://unitsofmeasure.org|mm[Hg],8462-4$le90"}});
+  ASSERT_EQ(p.plan.all_of.size(), 1u);
+  const auto& any = p.plan.all_of[0].any_of;
+  ASSERT_EQ(any.size(), 2u);
+  EXPECT_EQ(any[0].kind, IndexKind::kComposite);
+  EXPECT_EQ(any[0].param, "component-code-value-quantity");
+  EXPECT_EQ(any[0].system, "http://loinc.org");
+  EXPECT_EQ(any[0].code, "8480-6");
+  ASSERT_NE(any[0].value, nullptr);
+  EXPECT_EQ(any[0].value->kind, IndexKind::kQuantity);
+  EXPECT_EQ(any[0].value->prefix, Prefix::kGt);
+  EXPECT_DOUBLE_EQ(any[0].value->dlow, 139.5);
+  EXPECT_EQ(any[0].value->unit_system, "http://unitsofmeasure.org");
+  EXPECT_EQ(any[0].value->unit_code, "mm[Hg]");
+  EXPECT_EQ(any[1].system, std::nullopt);
+  EXPECT_EQ(any[1].code, "8462-4");
+  EXPECT_EQ(any[1].value->prefix, Prefix::kLe);
+  EXPECT_EQ(any[1].value->unit_code, std::nullopt);
+
+  auto concept_search = parse_ok(
+      "Observation", {{"code-value-concept", "http://loinc.org|72166-2$http://snomed.info/sct|"}});
+  const auto& c = concept_search.plan.all_of[0].any_of[0];
+  EXPECT_EQ(c.value->kind, IndexKind::kToken);
+  EXPECT_EQ(c.value->system, "http://snomed.info/sct");
+  EXPECT_EQ(c.value->code, std::nullopt);
+
+  auto date = parse_ok("Observation", {{"code-value-date", "21112-8$ge2020-01"}});
+  EXPECT_EQ(date.plan.all_of[0].any_of[0].value->kind, IndexKind::kDate);
+  EXPECT_EQ(date.plan.all_of[0].any_of[0].value->prefix, Prefix::kGe);
+
+  // \$ is a dollar inside a component; the string is folded.
+  auto text = parse_ok("Observation", {{"code-value-string", R"(a\$b$Élevé)"}});
+  EXPECT_EQ(text.plan.all_of[0].any_of[0].code, "a$b");
+  EXPECT_EQ(text.plan.all_of[0].any_of[0].value->kind, IndexKind::kString);
+  EXPECT_EQ(text.plan.all_of[0].any_of[0].value->text, "eleve");
+
+  auto missing = parse_ok("Observation", {{"code-value-quantity:missing", "true"}});
+  EXPECT_EQ(missing.plan.all_of[0].any_of[0].kind, IndexKind::kComposite);
+  EXPECT_EQ(missing.plan.all_of[0].any_of[0].missing, true);
 }
 
 TEST(SearchParse, Escapes) {

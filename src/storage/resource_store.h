@@ -84,6 +84,26 @@ struct UriRow {
   std::string uri;
 };
 
+// composite (FHIR R4 search.html#composite): one element's first component, a token
+// (`system`, `code`), paired with one of its second component's values, so that a search can
+// require both on the same element (e.g. the same Observation.component). `value_kind` says
+// which value fields are set: kToken `v_system`/`v_code` (code compared case-insensitively),
+// kQuantity `v_system`/`v_code` (the unit) and [v_low, v_high), kNumber [v_low, v_high), kDate
+// [v_ilow, v_ihigh) ms as DateRow, kString `v_text` ICU-folded, kUri `v_text`.
+struct CompositeRow {
+  std::string param;
+  std::string system;
+  std::string code;
+  IndexKind value_kind = IndexKind::kToken;
+  std::string v_system;
+  std::string v_code;
+  double v_low = 0;
+  double v_high = 0;
+  int64_t v_ilow = 0;
+  int64_t v_ihigh = 0;
+  std::string v_text;
+};
+
 struct IndexRows {
   std::vector<TokenRow> tokens;
   std::vector<StringRow> strings;
@@ -92,6 +112,7 @@ struct IndexRows {
   std::vector<QuantityRow> quantities;
   std::vector<NumberRow> numbers;
   std::vector<UriRow> uris;
+  std::vector<CompositeRow> composites;
   // Patient compartment membership (FHIR R4 compartmentdefinition-patient): the ids of every
   // Patient whose compartment holds the resource, and the owning one (locality, sharding);
   // a Patient owns itself. Empty for resources outside any patient compartment.
@@ -191,6 +212,13 @@ class ResourceStore {
   virtual core::Result<std::vector<StoredResource>> referencing(
       const std::string& source_type, const std::string& param,
       const std::vector<ResourceKey>& targets, int limit) = 0;
+  // Whether a resource outside every compartment (Practitioner, Organization, Medication, ...) is
+  // part of `patient`'s record: referenced by a resource of the patient's compartment, directly
+  // or through one intermediate resource (two hops, e.g. MedicationRequest -> PractitionerRole
+  // -> Practitioner).
+  virtual core::Result<bool> referenced_from_compartment(const std::string& patient,
+                                                         const ResourceKey& target) = 0;
+
   // The patients whose compartment holds the resource (empty when none).
   virtual core::Result<std::vector<std::string>> compartments_of(const std::string& type,
                                                                  const std::string& id) = 0;

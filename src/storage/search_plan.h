@@ -21,6 +21,7 @@ enum class IndexKind {
   kUri,
   kId,           // _id: the resource id itself
   kLastUpdated,  // _lastUpdated: the current version's time
+  kComposite,    // a token and a second value on the same element (FHIR R4 search.html#composite)
 };
 
 // FHIR R4 search.html#prefix, applied to [low, high) ranges.
@@ -62,6 +63,11 @@ struct Condition {
   std::string url;
   // Chained search (param.chained=value): the targets are the matches of this plan.
   std::shared_ptr<struct SearchPlan> chain;
+
+  // kComposite: the first component is a token (`system`, `code` as for kToken); `value` is the
+  // second component's condition (kind kToken, kQuantity, kNumber, kDate, kString or kUri, with
+  // that kind's fields; its param unused). Both must hold on the same composite row.
+  std::shared_ptr<const Condition> value;
 };
 
 // A clause is the OR of its conditions; `negate` (:not, ne) inverts the whole clause.

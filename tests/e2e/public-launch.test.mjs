@@ -113,7 +113,8 @@ test('browser launch (JavaScript on): picker, unticked offline_access, openid-cl
   for (const s of ['openid', 'fhirUser', 'patient/*.rs']) assert.ok(granted.includes(s), `${s} granted (${tokens.scope})`);
   assert.equal(tokens.refresh_token, undefined, 'no refresh token without offline_access');
   assert.equal(typeof claims.fhirUser, 'string');
-  assert.equal(claims.fhirUser, `${server.base}/Patient/pat-0001`, "fhirUser is the signed-in user's own record");
+  // S75: the parent holds the child's record as the RelatedPerson that stands for her in it.
+  assert.equal(claims.fhirUser, `${server.base}/RelatedPerson/rp-0002-01`, 'fhirUser is the RelatedPerson for a record held for someone else');
   assert.equal(claims.nonce, r.nonce);
   assert.equal(claims.iss, server.base);
   t.diagnostic(`granted scope: ${tokens.scope}; fhirUser: ${claims.fhirUser}`);
@@ -144,6 +145,10 @@ test('fhirclient reads with the token: Patient, paged vital signs, other patient
   assert.equal(fc.getPatientId(), 'pat-0002', 'fhirclient reads the patient from the token response');
 
   const patient = await fc.request('Patient/pat-0002');
+  // S75: the fhirUser resource is readable with the issued access token.
+  const me = await fc.request(launch.claims.fhirUser.slice(server.base.length + 1));
+  assert.equal(me.resourceType, 'RelatedPerson');
+  assert.equal(me.patient.reference, 'Patient/pat-0002');
   assert.equal(patient.resourceType, 'Patient');
   assert.equal(patient.id, 'pat-0002');
   const viaPatientApi = await fc.patient.read();

@@ -46,6 +46,10 @@ const std::vector<std::pair<std::string, search::Params>> kIpaSearches = {
     {"Observation", {{"patient", "p1"}, {"category", "laboratory"}, {"status", "final"}}},
     {"Observation", {{"patient", "p1"}, {"code", "85354-9"}, {"date", "ge2020"}}},
     {"Observation", {{"patient", "p1"}, {"category", "laboratory"}, {"_sort", "-date"}}},
+    // Composites (beyond IPA): with a patient, and alone (led by the composite's code).
+    {"Observation",
+     {{"patient", "p1"}, {"component-code-value-quantity", "http://loinc.org|8480-6$gt140"}}},
+    {"Observation", {{"code-value-concept", "http://loinc.org|72166-2$8517006"}}},
     {"Patient", {{"_id", "p1"}}},
     {"Patient", {{"identifier", "urn:oid:1.2.3|123"}}},
     {"Patient", {{"birthdate", "1970-01-01"}, {"family", "smith"}}},

@@ -431,5 +431,107 @@ TEST_F(SearchTest, EverythingPagesTheCompartmentAndSupportingResources) {
   EXPECT_EQ(server_->get("/fhir/Patient/nobody/$everything").status, 404);
 }
 
+// FHIR R4 search.html#composite: code and value must match on the same element.
+TEST_F(SearchTest, CompositeBloodPressureComponents) {
+  auto bp = all_matches("/fhir/Observation?patient=pat-0001&code=http://loinc.org|85354-9");
+  ASSERT_FALSE(bp.empty());
+  EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&component-code-value-quantity="
+                            "http://loinc.org|8480-6$gt1")),
+            ids(bp));
+  EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&component-code-value-quantity="
+                            "http://loinc.org|8480-6$gt1|http://unitsofmeasure.org|mm%5BHg%5D")),
+            ids(bp));
+  EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&combo-code-value-quantity="
+                            "8480-6$gt1")),
+            ids(bp));
+  EXPECT_TRUE(all_matches("/fhir/Observation?patient=pat-0001&component-code-value-quantity="
+                          "http://loinc.org|8480-6$gt1000")
+                  .empty());
+  EXPECT_TRUE(all_matches("/fhir/Observation?patient=pat-0001&component-code-value-quantity="
+                          "http://loinc.org|8480-6$gt1|http://unitsofmeasure.org|kPa")
+                  .empty());
+
+  // Across every patient: the diastolic above 75 only where that same component holds it,
+  // although the systolic of every panel (95 or more) is above 75.
+  auto all_bp = all_matches("/fhir/Observation?code=http://loinc.org|85354-9&_count=200");
+  std::set<std::string> expected;
+  for (const auto& o : all_bp) {
+    for (const auto& c : o.find("component")->items()) {
+      const json::Value* q = c.find("valueQuantity");
+      if (has_coding(*c.find("code"), "8462-4") && q != nullptr &&
+          std::stod(std::string(q->find("value")->text())) > 75) {
+        expected.insert(std::string(o.get_string("id")));
+      }
+    }
+  }
+  auto composite = all_matches(
+      "/fhir/Observation?code=85354-9&component-code-value-quantity=http://loinc.org|8462-4$gt75"
+      "&_count=200");
+  EXPECT_FALSE(expected.empty());
+  EXPECT_EQ(ids(composite), expected);
+  auto separate = all_matches(
+      "/fhir/Observation?code=85354-9&component-code=http://loinc.org|8462-4"
+      "&component-value-quantity=gt75&_count=200");
+  EXPECT_GT(separate.size(), composite.size());
+}
+
+TEST_F(SearchTest, CompositeSmokingStatusAndLabValue) {
+  auto smoking = all_matches("/fhir/Observation?patient=pat-0001&code=http://loinc.org|72166-2");
+  ASSERT_EQ(smoking.size(), 1u);
+  const json::Value& coding = smoking[0].find("valueCodeableConcept")->find("coding")->items()[0];
+  const std::string system(coding.get_string("system"));
+  const std::string code(coding.get_string("code"));
+  EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&code-value-concept="
+                            "http://loinc.org|72166-2$" +
+                            system + "|" + code)),
+            ids(smoking));
+  EXPECT_EQ(ids(all_matches("/fhir/Observation?patient=pat-0001&combo-code-value-concept="
+                            "72166-2$" +
+                            code)),
+            ids(smoking));
+  const std::string other = code == "77176002" ? "8517006" : "77176002";
+  EXPECT_TRUE(all_matches("/fhir/Observation?patient=pat-0001&code-value-concept="
+                          "http://loinc.org|72166-2$" +
+                          system + "|" + other)
+                  .empty());
+  // The value's code under another observation code matches nothing.
+  EXPECT_TRUE(all_matches("/fhir/Observation?patient=pat-0001&code-value-concept=http://loinc.org|"
+                          "85354-9$" +
+                          system + "|" + code)
+                  .empty());
+
+  // A lab's value by its own code.
+  auto labs = all_matches("/fhir/Observation?patient=pat-0001&category=laboratory");
+  const json::Value* lab = nullptr;
+  for (const auto& o : labs) {
+    if (o.find("valueQuantity") != nullptr && o.find("valueQuantity")->find("value") != nullptr) {
+      lab = &o;
+      break;
+    }
+  }
+  ASSERT_NE(lab, nullptr);
+  const json::Value& lab_code = lab->find("code")->find("coding")->items()[0];
+  const std::string value(lab->find("valueQuantity")->find("value")->text());
+  auto found = all_matches("/fhir/Observation?patient=pat-0001&code-value-quantity=" +
+                           std::string(lab_code.get_string("system")) + "|" +
+                           std::string(lab_code.get_string("code")) + "$" + value);
+  EXPECT_TRUE(ids(found).count(std::string(lab->get_string("id"))));
+  for (const auto& o : found) {
+    EXPECT_TRUE(has_coding(*o.find("code"), std::string(lab_code.get_string("code"))));
+  }
+}
+
+TEST_F(SearchTest, MalformedCompositeIs400NamingTheParameter) {
+  for (const char* query :
+       {"code-value-quantity=http://loinc.org|8480-6", "code-value-quantity=8480-6$big",
+        "code-value-quantity=8480-6$1$2", "code-value-date=72166-2$notadate"}) {
+    SCOPED_TRACE(query);
+    auto r = server_->get(std::string("/fhir/Observation?patient=pat-0001&") + query);
+    EXPECT_EQ(r.status, 400);
+    const std::string q(query);
+    EXPECT_EQ(issue_expression(body_json(r)), q.substr(0, q.find('=')));
+  }
+}
+
 }  // namespace
 }  // namespace ipa::testing

@@ -4,6 +4,7 @@
 // searches. Drives the pages through their documented form contract.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <regex>
 
@@ -125,7 +126,7 @@ class SmartTest : public ::testing::Test {
     std::string state = jose::random_token(16);
     std::string scope =
         "launch/patient openid fhirUser offline_access patient/Patient.rs "
-        "patient/Observation.rs patient/Condition.rs";
+        "patient/Observation.rs patient/Condition.rs patient/Practitioner.rs";
     std::string username = "pat-0001";
     std::string patient = "pat-0002";
     std::vector<std::string> uncheck = {"patient/Condition.rs"};
@@ -281,6 +282,11 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
   EXPECT_EQ(scope.find("patient/Condition.rs"), std::string::npos) << scope;
   EXPECT_NE(scope.find("patient/Observation.rs"), std::string::npos);
   EXPECT_FALSE(t.get_string("id_token").empty());
+  // S75: the parent holds the child's record as a RelatedPerson of it, readable with the token.
+  auto id_token = jose::parse_jws(std::string(t.get_string("id_token")));
+  ASSERT_TRUE(id_token.ok());
+  std::string fhir_user(id_token->payload.get_string("fhirUser"));
+  EXPECT_EQ(fhir_user, server_->base() + "/RelatedPerson/rp-0002-01");
   EXPECT_FALSE(t.get_string("refresh_token").empty());
   std::string at(t.get_string("access_token"));
 
@@ -302,6 +308,22 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
     }
   }
   EXPECT_EQ(api(at, "/fhir/Observation/obs-0001-001").status, 404);
+  EXPECT_EQ(api(std::string(t.get_string("access_token")), "/fhir/RelatedPerson/rp-0002-01").status,
+            403);  // this grant did not include RelatedPerson (patient/*.rs would)
+  // Supporting resources: those the record references are readable (R39), others are not found.
+  json::Value me = body_json(api(at, "/fhir/Patient/pat-0002"));
+  ASSERT_NE(me.find("generalPractitioner"), nullptr);
+  std::string gp(me.find("generalPractitioner")->items()[0].get_string("reference"));
+  EXPECT_EQ(api(at, "/fhir/" + gp).status, 200) << gp;
+  {
+    std::ofstream(dir_->file("lonely.ndjson"))
+        << R"({"resourceType":"Practitioner","id":"prac-lonely","name":[{"family":"Nobody"}]})"
+        << "\n";
+    auto imported = run_server_command(
+        {"import", "--store", dir_->file("ipa.db"), dir_->file("lonely.ndjson")});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    EXPECT_EQ(api(at, "/fhir/Practitioner/prac-lonely").status, 404);
+  }
   EXPECT_EQ(api(at, "/fhir/Condition?patient=pat-0002").status, 403);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0001/Observation").status, 200);
   EXPECT_EQ(body_json(api(at, "/fhir/Patient/pat-0001/Observation")).find("entry"), nullptr);
@@ -494,6 +516,24 @@ TEST_F(SmartTest, TamperedFormsAreRefused) {
                                               {"decision", "approve"},
                                               {"scope", "openid"}}));
   EXPECT_EQ(replay.status, 403);
+}
+
+TEST_F(SmartTest, LoginIsThrottledPerUser) {
+  Launch l;
+  Browser b(*server_);
+  auto r = b.get(authorize_path(l));
+  auto page = b.get(path_of(r.header("Location")));
+  std::string request = hidden_value(page.body, "request");
+  std::string csrf = hidden_value(page.body, "csrf_token");
+  auto attempt = [&](const std::string& password) {
+    return b.post("/auth/login", form({{"request", request}, {"csrf_token", csrf},
+                                       {"username", "pat-0003"}, {"password", password}}));
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(attempt("wrong-" + std::to_string(i)).status, 401);
+  auto blocked = attempt("ipa-demo");  // even the right password, once the limit is reached
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_EQ(blocked.header("Retry-After"), "900");
+  EXPECT_NE(blocked.body.find("Too many sign-in attempts"), std::string::npos);
 }
 
 TEST_F(SmartTest, RevocationEndsTheGrant) {

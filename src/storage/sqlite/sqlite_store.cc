@@ -79,6 +79,12 @@ CREATE TABLE idx_uri(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
   uri TEXT NOT NULL);
 CREATE INDEX idx_uri_value ON idx_uri(type, param, uri);
 CREATE INDEX idx_uri_res ON idx_uri(type, id, param);
+CREATE TABLE idx_composite(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  system TEXT NOT NULL, code_ci TEXT NOT NULL, v_system TEXT NOT NULL, v_code TEXT NOT NULL,
+  v_low REAL NOT NULL, v_high REAL NOT NULL, v_ilow INTEGER NOT NULL, v_ihigh INTEGER NOT NULL,
+  v_text TEXT NOT NULL);
+CREATE INDEX idx_composite_value ON idx_composite(type, param, code_ci, system);
+CREATE INDEX idx_composite_res ON idx_composite(type, id, param);
 CREATE TABLE secret(name TEXT PRIMARY KEY, value BLOB NOT NULL);
 )sql",
 };
@@ -222,6 +228,7 @@ constexpr const char* kClearIndex[] = {
     "DELETE FROM idx_quantity WHERE type = ?1 AND id = ?2",
     "DELETE FROM idx_number WHERE type = ?1 AND id = ?2",
     "DELETE FROM idx_uri WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_composite WHERE type = ?1 AND id = ?2",
     "DELETE FROM compartment WHERE type = ?1 AND id = ?2",
 };
 constexpr const char* kInsertToken =
@@ -241,10 +248,22 @@ constexpr const char* kInsertNumber =
     "INSERT INTO idx_number(type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kInsertUri =
     "INSERT INTO idx_uri(type, id, param, uri) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kInsertComposite =
+    "INSERT INTO idx_composite(type, id, param, system, code_ci, v_system, v_code, v_low, v_high, "
+    "v_ilow, v_ihigh, v_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kInsertCompartment =
     "INSERT OR IGNORE INTO compartment(patient, type, id) VALUES (?1, ?2, ?3)";
 constexpr const char* kGetSecret = "SELECT value FROM secret WHERE name = ?1";
 constexpr const char* kPutSecret = "INSERT OR IGNORE INTO secret(name, value) VALUES (?1, ?2)";
+// From the patient's compartment outwards, so the cost is the size of one record, never the
+// number of resources that reference a popular Practitioner.
+constexpr const char* kReferencedOneHop =
+    "SELECT 1 FROM compartment c JOIN idx_ref x ON x.type = c.type AND x.id = c.id "
+    "WHERE c.patient = ?1 AND x.target_type = ?2 AND x.target_id = ?3 LIMIT 1";
+constexpr const char* kReferencedTwoHops =
+    "SELECT 1 FROM compartment c JOIN idx_ref x ON x.type = c.type AND x.id = c.id "
+    "JOIN idx_ref y ON y.type = x.target_type AND y.id = x.target_id "
+    "WHERE c.patient = ?1 AND y.target_type = ?2 AND y.target_id = ?3 LIMIT 1";
 constexpr const char* kCompartmentsOf =
     "SELECT patient FROM compartment WHERE type = ?1 AND id = ?2 ORDER BY patient";
 constexpr const char* kRefsOf =
@@ -528,6 +547,18 @@ class SqliteWriter final : public Writer {
       ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.uri);
       IPA_RETURN_IF_ERROR(ins.run());
     }
+    for (const CompositeRow& r : x.composites) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertComposite);
+      // Token codes compare case-insensitively; a quantity's unit code does not.
+      // Bound SQLITE_STATIC: the lowered texts must outlive run().
+      const std::string code_ci = ascii_lower(r.code);
+      const std::string v_code =
+          r.value_kind == IndexKind::kToken ? ascii_lower(r.v_code) : r.v_code;
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.system).bind(5, code_ci);
+      ins.bind(6, r.v_system).bind(7, v_code).bind(8, r.v_low).bind(9, r.v_high);
+      ins.bind(10, r.v_ilow).bind(11, r.v_ihigh).bind(12, r.v_text);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
     for (const std::string& p : x.compartment_patients) {
       IPA_ASSIGN_STMT(ins, conn_, kInsertCompartment);
       ins.bind(1, p).bind(2, type).bind(3, id);
@@ -652,6 +683,20 @@ class SqliteStore final : public ResourceStore {
         if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
       }
       return out;
+    });
+  }
+
+  Result<bool> referenced_from_compartment(const std::string& patient,
+                                           const ResourceKey& target) override {
+    return with_reader([&](Connection& c) -> Result<bool> {
+      for (const char* sql : {kReferencedOneHop, kReferencedTwoHops}) {
+        IPA_ASSIGN_STMT(st, c, sql);
+        st.bind(1, patient).bind(2, target.resource_type).bind(3, target.id);
+        auto row = st.step();
+        if (!row.ok()) return std::move(row).error();
+        if (*row) return true;
+      }
+      return false;
     });
   }
 

@@ -375,6 +375,24 @@ TEST_P(SearchConformance, MissingAndCompartmentAndDeleted) {
   EXPECT_EQ(*comps, (std::vector<std::string>{"p1"}));
 }
 
+TEST_P(SearchConformance, SupportingResourcesReachableWithinTwoHops) {
+  // o1 (p1) -> PractitionerRole/r1 -> Practitioner/d1; Practitioner/d2 is referenced only by p2.
+  Write o = obs("o7", "p1", "laboratory", 3);
+  o.index.references.push_back(ReferenceRow{"performer", "PractitionerRole", "r1", ""});
+  ASSERT_TRUE(store_->create(std::move(o)).ok());
+  Write role = make_write("PractitionerRole", "r1", "\"x\":1");
+  role.index.references.push_back(ReferenceRow{"practitioner", "Practitioner", "d1", ""});
+  ASSERT_TRUE(store_->create(std::move(role)).ok());
+  Write other = obs("o8", "p2", "laboratory", 3);
+  other.index.references.push_back(ReferenceRow{"performer", "Practitioner", "d2", ""});
+  ASSERT_TRUE(store_->create(std::move(other)).ok());
+  EXPECT_TRUE(*store_->referenced_from_compartment("p1", {"PractitionerRole", "r1"}));
+  EXPECT_TRUE(*store_->referenced_from_compartment("p1", {"Practitioner", "d1"}));
+  EXPECT_FALSE(*store_->referenced_from_compartment("p1", {"Practitioner", "d2"}));
+  EXPECT_TRUE(*store_->referenced_from_compartment("p2", {"Practitioner", "d2"}));
+  EXPECT_FALSE(*store_->referenced_from_compartment("p2", {"Practitioner", "d1"}));
+}
+
 TEST_P(SearchConformance, IncludesAndRevincludes) {
   auto targets = store_->references_of({{"Observation", "o1"}, {"Observation", "o4"}}, "patient");
   ASSERT_TRUE(targets.ok());
@@ -389,6 +407,111 @@ TEST_P(SearchConformance, IncludesAndRevincludes) {
   auto many = store_->read_many({{"Observation", "o1"}, {"Observation", "nope"}});
   ASSERT_TRUE(many.ok());
   EXPECT_EQ(many->size(), 1u);
+}
+
+inline CompositeRow bp_component(const std::string& code, double value) {
+  CompositeRow r;
+  r.param = "component-code-value-quantity";
+  r.system = "http://loinc.org";
+  r.code = code;
+  r.value_kind = IndexKind::kQuantity;
+  r.v_system = "http://unitsofmeasure.org";
+  r.v_code = "mm[Hg]";
+  r.v_low = value - 0.5;
+  r.v_high = value + 0.5;
+  return r;
+}
+
+inline Condition bp_cond(const std::string& code, Prefix prefix, double value) {
+  auto v = std::make_shared<Condition>();
+  v->kind = IndexKind::kQuantity;
+  v->prefix = prefix;
+  v->dlow = value - 0.5;
+  v->dhigh = value + 0.5;
+  Condition c;
+  c.kind = IndexKind::kComposite;
+  c.param = "component-code-value-quantity";
+  c.system = "http://loinc.org";
+  c.code = code;
+  c.value = std::move(v);
+  return c;
+}
+
+// FHIR R4 search.html#composite: both components must match on one row (one element), never
+// the code on one component and the value on another.
+TEST_P(SearchConformance, CompositeComponentsMatchOnTheSameRow) {
+  Write high = obs("bp1", "p1", "vital-signs", 13);
+  high.index.composites = {bp_component("8480-6", 150), bp_component("8462-4", 80)};
+  ASSERT_TRUE(store_->create(std::move(high)).ok());
+  // The systolic is normal; the diastolic holds the high number.
+  Write crossed = obs("bp2", "p1", "vital-signs", 14);
+  crossed.index.composites = {bp_component("8480-6", 120), bp_component("8462-4", 150)};
+  ASSERT_TRUE(store_->create(std::move(crossed)).ok());
+  Write other = obs("bp3", "p2", "vital-signs", 14);
+  other.index.composites = {bp_component("8480-6", 145)};
+  CompositeRow smoking;
+  smoking.param = "code-value-concept";
+  smoking.system = "http://loinc.org";
+  smoking.code = "72166-2";
+  smoking.value_kind = IndexKind::kToken;
+  smoking.v_system = "http://snomed.info/sct";
+  smoking.v_code = "8517006";
+  other.index.composites.push_back(smoking);
+  ASSERT_TRUE(store_->create(std::move(other)).ok());
+
+  auto find = [&](Condition c, bool with_patient) {
+    SearchPlan p;
+    p.resource_type = "Observation";
+    // With a patient the reference drives the query and the composite is a probe; without,
+    // the composite drives.
+    if (with_patient) p.all_of.push_back(Clause{{ref("patient", "Patient", "p1")}, false});
+    p.all_of.push_back(Clause{{std::move(c)}, false});
+    return ids_of(run(p));
+  };
+  for (bool with_patient : {true, false}) {
+    SCOPED_TRACE(with_patient);
+    EXPECT_EQ(find(bp_cond("8480-6", Prefix::kGt, 140), with_patient),
+              with_patient ? (std::vector<std::string>{"bp1"})
+                           : (std::vector<std::string>{"bp1", "bp3"}));
+    EXPECT_EQ(find(bp_cond("8462-4", Prefix::kGt, 140), with_patient),
+              (std::vector<std::string>{"bp2"}));
+    EXPECT_TRUE(find(bp_cond("8480-6", Prefix::kGt, 1000), with_patient).empty());
+    EXPECT_EQ(find(bp_cond("8480-6", Prefix::kEq, 120), with_patient),
+              (std::vector<std::string>{"bp2"}));
+  }
+  // A unit that differs matches nothing.
+  Condition unit = bp_cond("8480-6", Prefix::kGt, 140);
+  auto v = std::make_shared<Condition>(*unit.value);
+  v->unit_code = "kPa";
+  unit.value = v;
+  EXPECT_TRUE(find(unit, false).empty());
+
+  Condition smoking_cond;
+  smoking_cond.kind = IndexKind::kComposite;
+  smoking_cond.param = "code-value-concept";
+  smoking_cond.code = "72166-2";
+  auto cv = std::make_shared<Condition>();
+  cv->kind = IndexKind::kToken;
+  cv->system = "http://snomed.info/sct";
+  cv->code = "8517006";
+  smoking_cond.value = cv;
+  EXPECT_EQ(find(smoking_cond, false), (std::vector<std::string>{"bp3"}));
+  auto wrong = std::make_shared<Condition>(*cv);
+  wrong->code = "266919005";
+  smoking_cond.value = wrong;
+  EXPECT_TRUE(find(smoking_cond, false).empty());
+
+  Condition missing;
+  missing.kind = IndexKind::kComposite;
+  missing.param = "component-code-value-quantity";
+  missing.missing = true;
+  EXPECT_EQ(find(missing, true), (std::vector<std::string>{"o1", "o2", "o3"}));
+
+  // A new version replaces the composite rows.
+  Write lowered = obs("bp1", "p1", "vital-signs", 13);
+  lowered.index.composites = {bp_component("8480-6", 118)};
+  ASSERT_TRUE(store_->update(std::move(lowered)).ok());
+  EXPECT_TRUE(find(bp_cond("8480-6", Prefix::kGt, 140), true).empty());
 }
 
 }  // namespace ipa::storage::testing

@@ -34,6 +34,9 @@ class Builder {
 
   // WHERE body for resources `alias` (a table with type and id columns).
   void where(const SearchPlan& plan, const std::string& alias);
+  // " AND ..." tests of a composite's first component and its second (`c.value`) on the
+  // idx_composite row `x`.
+  void composite_match(const Condition& c);
 
  private:
   void clause(const Clause& c, const std::string& r);
@@ -63,6 +66,8 @@ const char* table_of(IndexKind k) {
       return "idx_number";
     case IndexKind::kUri:
       return "idx_uri";
+    case IndexKind::kComposite:
+      return "idx_composite";
     case IndexKind::kId:
     case IndexKind::kLastUpdated:
       return nullptr;
@@ -144,6 +149,67 @@ std::string escape_like(const std::string& s) {
     out.push_back(c);
   }
   return out;
+}
+
+void Builder::composite_match(const Condition& c) {
+  if (c.code) {
+    sql_ += " AND x.code_ci = ";
+    bind(lower(*c.code));
+  }
+  if (c.system) {
+    sql_ += " AND x.system = ";
+    bind(*c.system);
+  }
+  if (c.value == nullptr) return;
+  const Condition& v = *c.value;
+  switch (v.kind) {
+    case IndexKind::kToken:
+      // The store keeps a token value's v_code lower-cased.
+      if (v.code) {
+        sql_ += " AND x.v_code = ";
+        bind(lower(*v.code));
+      }
+      if (v.system) {
+        sql_ += " AND x.v_system = ";
+        bind(*v.system);
+      }
+      return;
+    case IndexKind::kDate:
+      sql_ += " AND ";
+      range("x.v_ilow", "x.v_ihigh", v.prefix, v.low, v.high, v.low, v.high);
+      return;
+    case IndexKind::kNumber:
+    case IndexKind::kQuantity: {
+      sql_ += " AND ";
+      double mid = (v.dlow + v.dhigh) / 2;
+      double w = (mid < 0 ? -mid : mid) / 10;
+      range("x.v_low", "x.v_high", v.prefix, v.dlow, v.dhigh, v.dlow - w, v.dhigh + w);
+      if (v.unit_system && !v.unit_system->empty()) {
+        sql_ += " AND x.v_system = ";
+        bind(*v.unit_system);
+      }
+      if (v.unit_code && !v.unit_code->empty()) {
+        sql_ += " AND x.v_code = ";
+        bind(*v.unit_code);
+      }
+      return;
+    }
+    case IndexKind::kString:
+      // FHIR R4 search.html#string: starts-with on the folded text (no modifiers on composites).
+      sql_ += " AND x.v_text >= ";
+      bind(v.text);
+      sql_ += " AND x.v_text < ";
+      bind(v.text + kMaxText);
+      return;
+    case IndexKind::kUri:
+      sql_ += " AND x.v_text = ";
+      bind(v.text);
+      return;
+    default:
+      // The search module builds no other second component.
+      sql_ += " AND 0";
+      return;
+  }
 }
 
 void Builder::condition(const Condition& c, const std::string& r) {
@@ -250,6 +316,12 @@ void Builder::condition(const Condition& c, const std::string& r) {
       }
       sql_ += ")";
       return;
+    case IndexKind::kComposite:
+      // One row must hold both components (FHIR R4 search.html#composite).
+      probe("idx_composite", r, c.param);
+      composite_match(c);
+      sql_ += ")";
+      return;
     case IndexKind::kReference:
       probe("idx_ref", r, c.param);
       if (c.chain) {
@@ -305,6 +377,8 @@ int driver_rank(const Clause& c) {
       return d.string_mode == StringMode::kContains ? 0 : 4;
     case IndexKind::kUri:
       return d.uri_mode == UriMode::kAbove ? 0 : 2;
+    case IndexKind::kComposite:
+      return d.code ? 5 : 0;
     default:
       return 0;
   }
@@ -379,6 +453,14 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
         s += " AND x.uri = ";
         b.bind(d.text);
       }
+      s += ")";
+      return;
+    case IndexKind::kComposite:
+      s += "r.id IN (SELECT x.id FROM idx_composite x WHERE x.type = ";
+      b.bind(type);
+      s += " AND x.param = ";
+      b.bind(d.param);
+      b.composite_match(d);
       s += ")";
       return;
     default:
