@@ -15,6 +15,8 @@
 #include "demo/demo.h"
 #include "http/server.h"
 #include "jose/jwks.h"
+#include "jose/bytes.h"
+#include "jose/key.h"
 #include "rest/api.h"
 #include "server/config.h"
 #include "server/import.h"
@@ -164,7 +166,9 @@ core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& 
   return std::shared_ptr<storage::AuthStore>(std::move(*a));
 }
 
-int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
+void write_demo_json(const Config& c, const std::string& base, int patients);
+
+int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int demo_patients) {
   if (c.no_auth && !loopback(c.address)) {
     spdlog::error("--no-auth serves every record to anyone: refused on {} (loopback only)",
                   c.address);
@@ -227,15 +231,17 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner) {
   }
   if (demo_banner) {
     const std::string& b = ao.base_url;
+    write_demo_json(c, b, demo_patients);
     std::printf(
         "\nipa-server demo is running at %s\n\n"
         "  curl %s/metadata\n"
         "  curl %s/.well-known/smart-configuration\n\n"
-        "Access control is %s. Demo sign-ins (password %s): pat-0001 (a parent who may see\n"
-        "pat-0001, pat-0002 and pat-0003), pat-0005 (who may see pat-0005 and its old linked\n"
-        "record pat-0004), and pat-NNNN for every other patient. Registered public app:\n"
-        "client_id %s, any loopback redirect_uri http://127.0.0.1:<port>/callback.\n"
-        "Stop with Ctrl-C.\n\n",
+        "Access control is %s. Demo sign-ins (password %s): caregiver (may see pat-0001,\n"
+        "pat-0002 and pat-0003: the picker appears), patient (pat-0006), pat-0005 (also sees its\n"
+        "old linked record pat-0004), and pat-NNNN for every patient. Apps: %s and demo-public\n"
+        "(public), demo-asymmetric (private_key_jwt), demo-symmetric (client secret); redirect\n"
+        "URIs http://127.0.0.1:<any port>/callback. Details, secrets and key files: demo.json in\n"
+        "the data folder. Stop with Ctrl-C.\n\n",
         b.c_str(), b.c_str(), b.c_str(), c.no_auth ? "OFF (--no-auth)" : "on", kDemoPassword,
         kDemoClientId);
     std::fflush(stdout);
@@ -253,6 +259,8 @@ std::string patient_id(int n) {
 
 // Demo users (one per patient; the parent sees her children; the link pair's person sees both
 // records) and a public demo app. Created once; existing entries are kept.
+std::string read_file_trimmed(const std::string& path, bool* ok);
+
 int load_demo_auth(const Config& c, int patients) {
   auto a = open_auth_store(c);
   if (!a.ok()) {
@@ -290,8 +298,116 @@ int load_demo_auth(const Config& c, int patients) {
     spdlog::error("demo client: {}", st.error().diagnostics);
     return 1;
   }
-  spdlog::info("created demo sign-ins for {} patients and the app {}", patients, kDemoClientId);
+  // The named sign-ins and apps of the demo (issue 4 item 12).
+  if (patients >= 6) {
+    storage::User patient_user;
+    patient_user.username = "patient";
+    patient_user.password_hash = *hash;
+    patient_user.fhir_user = "Patient/pat-0006";
+    patient_user.display_name = "Demo patient";
+    patient_user.patients = {"pat-0006"};
+    storage::User caregiver = patient_user;
+    caregiver.username = "caregiver";
+    caregiver.fhir_user = "Patient/pat-0001";
+    caregiver.display_name = "Demo caregiver";
+    caregiver.patients = {"pat-0001", "pat-0002", "pat-0003"};
+    for (const auto& u : {patient_user, caregiver}) {
+      if (auto st = store.create_user(u); !st.ok()) return 1;
+    }
+  }
+  fs::path dir = fs::path(c.store).parent_path();
+  storage::Client pub = app;
+  pub.client_id = "demo-public";
+  pub.name = "Demo public app";
+  pub.redirect_uris = {"http://127.0.0.1/callback", "http://localhost/callback"};
+  auto key = jose::Key::generate(jose::Alg::kES384);
+  if (!key.ok()) return 1;
+  json::Value jwks = json::Value::object();
+  jwks.set("keys", json::Value::array({key->public_jwk()}));
+  storage::Client asym = pub;
+  asym.client_id = "demo-asymmetric";
+  asym.name = "Demo confidential app (private_key_jwt)";
+  asym.type = storage::ClientType::kConfidentialAsymmetric;
+  asym.token_endpoint_auth_method = "private_key_jwt";
+  asym.jwks = json::write(jwks);
+  std::string secret = jose::random_token(24);
+  storage::Client sym = pub;
+  sym.client_id = "demo-symmetric";
+  sym.name = "Demo confidential app (client secret)";
+  sym.type = storage::ClientType::kConfidentialSymmetric;
+  sym.token_endpoint_auth_method = "client_secret_basic";
+  sym.secret_hash = auth::client_secret_hash(secret);
+  auto write_private = [](const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text << "\n";
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  };
+  write_private(dir / "demo-asymmetric.jwk.json", json::write(key->private_jwk()));
+  write_private(dir / "demo-asymmetric.key.pem", key->private_pem());
+  write_private(dir / "demo-symmetric.secret", secret);
+  for (const auto& cl : {pub, asym, sym}) {
+    if (auto st = store.create_client(cl); !st.ok() && st.error().http_status != 409) return 1;
+  }
+  spdlog::info("created demo sign-ins for {} patients and the demo apps", patients);
   return 0;
+}
+
+// demo.json in the data folder: what a tester or a test needs to run launches against the demo.
+void write_demo_json(const Config& c, const std::string& base, int patients) {
+  using json::Value;
+  fs::path dir = fs::path(c.store).parent_path();
+  auto str = [](std::string v) { return Value::string(std::move(v)); };
+  auto list = [&](std::vector<std::string> items) {
+    Value a = Value::array();
+    for (auto& i : items) a.push_back(str(i));
+    return a;
+  };
+  Value users = Value::array();
+  auto user = [&](const std::string& name, std::vector<std::pair<std::string, std::string>> recs) {
+    Value u = Value::object();
+    u.set("username", str(name));
+    u.set("password", str(kDemoPassword));
+    Value ids = Value::array();
+    Value fhir_user = Value::object();
+    for (auto& [pid, who] : recs) {
+      ids.push_back(str(pid));
+      fhir_user.set(pid, str(who));
+    }
+    u.set("patients", std::move(ids));
+    u.set("fhir_user", std::move(fhir_user));
+    users.push_back(std::move(u));
+  };
+  if (patients >= 6) {
+    user("patient", {{"pat-0006", "Patient/pat-0006"}});
+    user("caregiver", {{"pat-0001", "Patient/pat-0001"},
+                       {"pat-0002", "RelatedPerson/rp-0002-01"},
+                       {"pat-0003", "RelatedPerson/rp-0003-01"}});
+    user("pat-0005", {{"pat-0005", "Patient/pat-0005"}, {"pat-0004", "Patient/pat-0005"}});
+  }
+  bool ok = false;
+  std::string secret = read_file_trimmed((dir / "demo-symmetric.secret").string(), &ok);
+  Value clients = Value::array();
+  auto client = [&](const std::string& id, const std::string& type, const std::string& secret_value,
+                    const std::string& jwk_file) {
+    Value cl = Value::object();
+    cl.set("client_id", str(id));
+    cl.set("type", str(type));
+    cl.set("redirect_uris", list({"http://127.0.0.1/callback", "http://localhost/callback"}));
+    if (!secret_value.empty()) cl.set("client_secret", str(secret_value));
+    if (!jwk_file.empty()) cl.set("private_jwk_file", str(jwk_file));
+    cl.set("scopes", str("launch/patient openid fhirUser offline_access patient/*.rs"));
+    clients.push_back(std::move(cl));
+  };
+  client("demo-public", "public", "", "");
+  client("demo-asymmetric", "confidential-asymmetric", "",
+         fs::absolute(dir / "demo-asymmetric.jwk.json").string());
+  client("demo-symmetric", "confidential-symmetric", ok ? secret : "", "");
+  Value doc = Value::object();
+  doc.set("fhir_base", str(base));
+  doc.set("users", std::move(users));
+  doc.set("clients", std::move(clients));
+  fs::path path = dir / "demo.json";
+  std::ofstream(path) << json::write(doc, json::WriteOptions{.pretty = true}) << "\n";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 struct AdminArgs {
@@ -585,5 +701,5 @@ int main(int argc, char** argv) {
     rc = load_demo_auth(*cfg, demo_patients);
     if (rc != 0) return rc;
   }
-  return serve(*cfg, **store, demo_cmd->parsed());
+  return serve(*cfg, **store, demo_cmd->parsed(), demo_patients);
 }

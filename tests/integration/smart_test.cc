@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <regex>
 
 #include "harness.h"
@@ -549,6 +550,69 @@ TEST_F(SmartTest, RevocationEndsTheGrant) {
       {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
+}
+
+TEST_F(SmartTest, DemoJsonAndTheSymmetricClient) {
+  std::ifstream in(dir_->file("demo.json"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto demo = json::parse(ss.str());
+  ASSERT_TRUE(demo.ok()) << ss.str();
+  EXPECT_EQ(demo->get_string("fhir_base"), server_->base());
+  std::string secret;
+  for (const auto& c : demo->find("clients")->items()) {
+    if (c.get_string("client_id") == "demo-symmetric") secret = std::string(c.get_string("client_secret"));
+  }
+  ASSERT_FALSE(secret.empty());
+  bool caregiver = false;
+  for (const auto& u : demo->find("users")->items()) {
+    if (u.get_string("username") == "caregiver") {
+      caregiver = true;
+      EXPECT_EQ(u.find("fhir_user")->get_string("pat-0002"), "RelatedPerson/rp-0002-01");
+    }
+  }
+  EXPECT_TRUE(caregiver);
+  // A launch with the symmetric client, authenticated with HTTP Basic (S51).
+  Launch l;
+  l.username = "caregiver";
+  l.patient = "pat-0003";
+  Browser b(*server_);
+  std::string path = authorize_path(l);
+  path.replace(path.find("client_id=ipa-demo-app"), 22, "client_id=demo-symmetric");
+  auto r = b.get(path);
+  ASSERT_EQ(r.status, 303);
+  auto page = b.get(path_of(r.header("Location")));
+  std::string request = hidden_value(page.body, "request");
+  r = b.post("/auth/login", form({{"request", request},
+                                  {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                  {"username", "caregiver"}, {"password", "ipa-demo"}}));
+  page = b.get(path_of(r.header("Location")));
+  r = b.post("/auth/select-patient", form({{"request", request},
+                                           {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                           {"patient", "pat-0003"}}));
+  page = b.get(path_of(r.header("Location")));
+  r = b.post("/auth/consent", form({{"request", request},
+                                    {"csrf_token", hidden_value(page.body, "csrf_token")},
+                                    {"scope", "launch/patient"}, {"scope", "patient/Patient.rs"},
+                                    {"decision", "approve"}}));
+  std::string code = url_param(r.header("Location"), "code");
+  ASSERT_FALSE(code.empty());
+  auto basic = [&](const std::string& pw) {
+    return "Basic " + jose::base64url_encode("demo-symmetric:" + pw);
+  };
+  std::string body = form({{"grant_type", "authorization_code"}, {"code", code},
+                           {"redirect_uri", kRedirect}, {"code_verifier", l.verifier}});
+  auto wrong = server_->send("POST", "/auth/token", body,
+                             {{"Content-Type", "application/x-www-form-urlencoded"},
+                              {"Authorization", basic("not-the-secret")}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(body_json(wrong).get_string("error"), "invalid_client");
+  EXPECT_NE(wrong.header("WWW-Authenticate").find("Basic"), std::string::npos);
+  auto ok = server_->send("POST", "/auth/token", body,
+                          {{"Content-Type", "application/x-www-form-urlencoded"},
+                           {"Authorization", basic(secret)}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(body_json(ok).get_string("patient"), "pat-0003");
 }
 
 TEST_F(SmartTest, ManagementPageListsAndRevokesTheUsersApps) {
