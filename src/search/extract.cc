@@ -819,6 +819,39 @@ void fill_compartment(std::string_view type, const json::Value& resource, const 
 
 }  // namespace
 
+namespace {
+
+// Every local reference of the resource, whether or not a search parameter covers its element
+// (e.g. DocumentReference.custodian), under the pseudo-parameter kAllReferences: access control
+// uses them to decide which supporting resources a patient's record reaches (R39).
+void add_all_references(const json::Value& v, std::string_view base_url,
+                        storage::IndexRows& rows) {
+  if (v.is_object()) {
+    for (const auto& [k, child] : v.members()) {
+      if (k == "reference" && child.is_string()) {
+        std::string_view ref = child.text();
+        if (!base_url.empty() && ref.size() > base_url.size() + 1 &&
+            ref.substr(0, base_url.size()) == base_url && ref[base_url.size()] == '/') {
+          ref.remove_prefix(base_url.size() + 1);
+        }
+        size_t slash = ref.find('/');
+        if (slash == std::string_view::npos || slash == 0 || ref.find("://") != std::string_view::npos ||
+            ref.find('/', slash + 1) != std::string_view::npos) {
+          continue;  // contained (#id), absolute elsewhere, urn:, or versioned
+        }
+        rows.references.push_back({std::string(kAllReferences), std::string(ref.substr(0, slash)),
+                                   std::string(ref.substr(slash + 1)), ""});
+      } else if (k != "contained") {
+        add_all_references(child, base_url, rows);
+      }
+    }
+  } else if (v.is_array()) {
+    for (const auto& item : v.items()) add_all_references(item, base_url, rows);
+  }
+}
+
+}  // namespace
+
 core::Result<storage::IndexRows> extract(const json::Value& resource,
                                          const ExtractOptions& options) {
   const std::string_view type = resource.is_object() ? resource.get_string("resourceType") : "";
@@ -844,6 +877,7 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
     }
   }
   fill_compartment(type, resource, tp, rows);
+  add_all_references(resource, base_url, rows);
   return rows;
 }
 

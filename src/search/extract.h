@@ -15,6 +15,10 @@
 
 namespace ipa::search {
 
+// The pseudo search parameter under which extract() records every local reference of a
+// resource (any element), for access control; never a parameter clients can search.
+inline constexpr std::string_view kAllReferences = "_ref";
+
 struct ExtractOptions {
   // The server's public base URL, e.g. "https://example.org/fhir" (a trailing '/' is ignored).
   // Absolute references starting with base_url + "/" are local and indexed as Type/id.

@@ -496,3 +496,27 @@ TEST(Extract, IpaExamples) {
 
 }  // namespace
 }  // namespace ipa::search
+
+namespace ipa::search {
+namespace {
+
+TEST(Extract, RecordsEveryLocalReferenceForAccessControl) {
+  auto doc = json::parse(
+      R"({"resourceType":"DocumentReference","id":"d1","status":"current",
+          "subject":{"reference":"Patient/p1"},"custodian":{"reference":"https://ehr.example/fhir/Organization/o1"},
+          "author":[{"reference":"#contained-author"},{"reference":"https://elsewhere.example/fhir/Practitioner/x"}],
+          "content":[{"attachment":{"contentType":"text/plain","url":"Binary/b1"}}]})");
+  ASSERT_TRUE(doc.ok());
+  auto rows = extract(*doc, ExtractOptions{"https://ehr.example/fhir"});
+  ASSERT_TRUE(rows.ok());
+  std::set<std::string> refs;
+  for (const auto& r : rows->references) {
+    if (r.param == kAllReferences) refs.insert(r.target_type + "/" + r.target_id);
+  }
+  // custodian has no search parameter, yet the record reaches the Organization; contained and
+  // foreign references and attachment URLs are not references to local resources.
+  EXPECT_EQ(refs, (std::set<std::string>{"Patient/p1", "Organization/o1"}));
+}
+
+}  // namespace
+}  // namespace ipa::search

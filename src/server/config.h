@@ -23,6 +23,7 @@ struct Config {
   std::string port_file;           // when set, the bound port is written there once listening
   bool no_auth = false;            // development only: no access control (loopback only)
   bool open_registration = false;  // RFC 7591 dynamic registration for anyone
+  std::string data_dir;            // demo: where demo.json and the demo keys are written
 };
 
 }  // namespace ipa::server

@@ -20,6 +20,8 @@
 #include "rest/api.h"
 #include "server/config.h"
 #include "server/import.h"
+#include "storage/postgres/auth_store.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/auth_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -33,7 +35,9 @@ constexpr const char* kDemoPassword = "ipa-demo";
 constexpr const char* kDemoClientId = "ipa-demo-app";
 
 void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
-  opts["store"] = app.add_option("--store", c.store, "SQLite database file")->envname("IPA_STORE");
+  opts["store"] = app.add_option("--store", c.store,
+                                 "SQLite database file, or postgresql://user@host/db")
+                      ->envname("IPA_STORE");
   opts["log_level"] = app.add_option("--log-level", c.log_level, "debug, info, warn, error")
                           ->envname("IPA_LOG_LEVEL");
   opts["sync"] =
@@ -128,7 +132,24 @@ bool apply_config_file(const std::string& path, Config& c,
   return true;
 }
 
+// `--store` names a SQLite file, or a PostgreSQL server by URI (postgresql://user@host/db) or
+// keyword conninfo prefixed with "postgresql:" (postgresql:host=/tmp/pg dbname=ipa).
+bool is_postgres(const std::string& store) {
+  return store.rfind("postgresql://", 0) == 0 || store.rfind("postgres://", 0) == 0 ||
+         store.rfind("postgresql:", 0) == 0;
+}
+
+std::string postgres_conninfo(const std::string& store) {
+  if (store.rfind("postgresql://", 0) == 0 || store.rfind("postgres://", 0) == 0) return store;
+  return store.substr(std::string("postgresql:").size());
+}
+
 core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c) {
+  if (is_postgres(c.store)) {
+    storage::postgres::PostgresOptions o;
+    o.conninfo = postgres_conninfo(c.store);
+    return storage::postgres::open_postgres_store(o);
+  }
   fs::path p(c.store);
   if (p.has_parent_path()) {
     std::error_code ec;
@@ -158,6 +179,13 @@ bool loopback(const std::string& address) {
 }
 
 core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& c) {
+  if (is_postgres(c.store)) {
+    storage::postgres::PostgresAuthOptions o;
+    o.conninfo = postgres_conninfo(c.store);
+    auto a = storage::postgres::open_postgres_auth_store(o);
+    if (!a.ok()) return std::move(a).error();
+    return std::shared_ptr<storage::AuthStore>(std::move(*a));
+  }
   storage::sqlite::SqliteOptions o;
   o.path = c.store;
   o.synchronous_full = c.sync_full;
@@ -315,7 +343,7 @@ int load_demo_auth(const Config& c, int patients) {
       if (auto st = store.create_user(u); !st.ok()) return 1;
     }
   }
-  fs::path dir = fs::path(c.store).parent_path();
+  fs::path dir = c.data_dir.empty() ? fs::path(c.store).parent_path() : fs::path(c.data_dir);
   storage::Client pub = app;
   pub.client_id = "demo-public";
   pub.name = "Demo public app";
@@ -354,7 +382,7 @@ int load_demo_auth(const Config& c, int patients) {
 // demo.json in the data folder: what a tester or a test needs to run launches against the demo.
 void write_demo_json(const Config& c, const std::string& base, int patients) {
   using json::Value;
-  fs::path dir = fs::path(c.store).parent_path();
+  fs::path dir = c.data_dir.empty() ? fs::path(c.store).parent_path() : fs::path(c.data_dir);
   auto str = [](std::string v) { return Value::string(std::move(v)); };
   auto list = [&](std::vector<std::string> items) {
     Value a = Value::array();
@@ -670,7 +698,15 @@ int main(int argc, char** argv) {
                             : import_opts;
   if (!apply_config_file(config_file, *cfg, opts)) return 2;
   ipa::core::init_logging(cfg->log_level);
+  bool demo_data_dir = *demo_cmd && (cfg->store.empty() ||
+                                     demo_cmd->get_option("--data-dir")->count() > 0 ||
+                                     is_postgres(cfg->store));
   if (*demo_cmd && cfg->store.empty()) cfg->store = (fs::path(data_dir) / "ipa.db").string();
+  if (demo_data_dir) {
+    cfg->data_dir = data_dir;
+    std::error_code ec;
+    fs::create_directories(data_dir, ec);
+  }
 
   auto store = open_store(*cfg);
   if (!store.ok()) {

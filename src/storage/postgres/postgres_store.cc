@@ -1,0 +1,937 @@
+#include "storage/postgres/postgres_store.h"
+
+#include <libpq-fe.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "storage/postgres/internal/render.h"
+
+namespace ipa::storage::postgres {
+namespace {
+
+using core::Result;
+using core::Status;
+using internal::Bind;
+
+int64_t to_ms(core::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+core::TimePoint from_ms(int64_t ms) {
+  return core::TimePoint(
+      std::chrono::duration_cast<core::TimePoint::duration>(std::chrono::milliseconds(ms)));
+}
+
+// Versioned migrations: entry i brings the schema from version i to i + 1 (recorded in
+// schema_version). Text columns compare bytewise (COLLATE "C"), as SQLite does, so prefix ranges
+// ([v, v || U+10FFFF)) and id order mean the same on both back ends. Every resource-side table
+// carries `owner`, the owning patient ('' outside any compartment): the Citus distribution column,
+// part of every primary key (docs/scale-out.md).
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE SEQUENCE version_seq;
+CREATE TABLE version(
+  owner text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL DEFAULT nextval('version_seq'),
+  type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  version_id bigint NOT NULL,
+  last_updated bigint NOT NULL,
+  deleted boolean NOT NULL,
+  json text NOT NULL,
+  PRIMARY KEY(owner, seq));
+CREATE INDEX version_by_seq ON version(seq);
+CREATE INDEX version_by_type ON version(type, seq);
+CREATE INDEX version_by_id ON version(type, id, version_id);
+CREATE TABLE resource(
+  owner text COLLATE "C" NOT NULL,
+  type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  last_updated bigint NOT NULL,
+  deleted boolean NOT NULL,
+  PRIMARY KEY(owner, type, id));
+CREATE INDEX resource_by_id ON resource(type, id);
+CREATE INDEX resource_by_updated ON resource(type, last_updated);
+CREATE TABLE compartment(
+  patient text COLLATE "C" NOT NULL,
+  type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  owner text COLLATE "C" NOT NULL,
+  PRIMARY KEY(patient, type, id));
+CREATE INDEX compartment_by_resource ON compartment(type, id);
+CREATE TABLE idx_token(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, system text COLLATE "C" NOT NULL,
+  code text COLLATE "C" NOT NULL, code_ci text COLLATE "C" NOT NULL,
+  text text COLLATE "C" NOT NULL);
+CREATE INDEX idx_token_value ON idx_token(type, param, code_ci, system);
+CREATE INDEX idx_token_res ON idx_token(type, id, param);
+CREATE TABLE idx_string(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, norm text COLLATE "C" NOT NULL,
+  exact text COLLATE "C" NOT NULL);
+CREATE INDEX idx_string_value ON idx_string(type, param, norm);
+CREATE INDEX idx_string_exact ON idx_string(type, param, exact);
+CREATE INDEX idx_string_res ON idx_string(type, id, param);
+CREATE TABLE idx_date(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, low bigint NOT NULL,
+  high bigint NOT NULL);
+CREATE INDEX idx_date_res ON idx_date(type, id, param);
+CREATE TABLE idx_ref(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
+  target_type text COLLATE "C" NOT NULL, target_id text COLLATE "C" NOT NULL,
+  url text COLLATE "C" NOT NULL);
+CREATE INDEX idx_ref_target ON idx_ref(target_id, target_type, param, type);
+CREATE INDEX idx_ref_url ON idx_ref(url) WHERE url <> '';
+CREATE INDEX idx_ref_res ON idx_ref(type, id, param);
+CREATE TABLE idx_quantity(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, system text COLLATE "C" NOT NULL,
+  code text COLLATE "C" NOT NULL, low double precision NOT NULL, high double precision NOT NULL);
+CREATE INDEX idx_quantity_res ON idx_quantity(type, id, param);
+CREATE TABLE idx_number(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, low double precision NOT NULL,
+  high double precision NOT NULL);
+CREATE INDEX idx_number_res ON idx_number(type, id, param);
+CREATE TABLE idx_uri(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, uri text COLLATE "C" NOT NULL);
+CREATE INDEX idx_uri_value ON idx_uri(type, param, uri);
+CREATE INDEX idx_uri_res ON idx_uri(type, id, param);
+CREATE TABLE idx_composite(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, system text COLLATE "C" NOT NULL,
+  code_ci text COLLATE "C" NOT NULL, v_system text COLLATE "C" NOT NULL,
+  v_code text COLLATE "C" NOT NULL, v_low double precision NOT NULL,
+  v_high double precision NOT NULL, v_ilow bigint NOT NULL, v_ihigh bigint NOT NULL,
+  v_text text COLLATE "C" NOT NULL);
+CREATE INDEX idx_composite_value ON idx_composite(type, param, code_ci, system);
+CREATE INDEX idx_composite_res ON idx_composite(type, id, param);
+CREATE TABLE secret(name text COLLATE "C" PRIMARY KEY, value bytea NOT NULL);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// PostgreSQL type oids of the bound parameters (pg_type.h).
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+constexpr Oid kFloat8Oid = 701;
+
+bool starts_with(const char* s, const char* prefix) {
+  return s != nullptr && std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+// Turns a failed command into an Error: a lost connection, a serialization failure (40001), a
+// deadlock (40P01) or an exhausted server (class 53, 57P0x shutdown) is unavailable 503, which a
+// client may retry; anything else is internal.
+core::Error pg_error(PGconn* conn, const PGresult* res, const std::string& what) {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = res ? PQresultErrorMessage(res) : "";
+  if (message.empty() && conn != nullptr) message = PQerrorMessage(conn);
+  std::string log = "postgres " + what + ": " + message;
+  if (conn == nullptr || PQstatus(conn) == CONNECTION_BAD || starts_with(state, "08")) {
+    return core::unavailable("The database is not reachable; retry the request.").with_log(log);
+  }
+  if (starts_with(state, "40001") || starts_with(state, "40P01") || starts_with(state, "55P03")) {
+    return core::unavailable("The database is busy; retry the request.").with_log(log);
+  }
+  if (starts_with(state, "53") || starts_with(state, "57P0")) {
+    return core::unavailable("The database is unavailable; retry the request.").with_log(log);
+  }
+  return core::internal(log);
+}
+
+// The rows of one command; owns the PGresult.
+class Rows {
+ public:
+  explicit Rows(PGresult* res) : res_(res, PQclear) {}
+  int size() const { return PQntuples(res_.get()); }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(res_.get(), row, col),
+                       static_cast<size_t>(PQgetlength(res_.get(), row, col)));
+  }
+  int64_t int64(int row, int col) const {
+    return std::strtoll(PQgetvalue(res_.get(), row, col), nullptr, 10);
+  }
+  bool boolean(int row, int col) const { return PQgetvalue(res_.get(), row, col)[0] == 't'; }
+  PGresult* raw() const { return res_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> res_;
+};
+
+// One libpq connection and the statements prepared on it (named s0, s1, ... by first use).
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const std::string& conninfo) {
+    auto conn = std::unique_ptr<Connection>(new Connection(PQconnectdb(conninfo.c_str())));
+    if (conn->pg_ == nullptr || PQstatus(conn->pg_) != CONNECTION_OK) {
+      return core::unavailable("Cannot connect to the database.")
+          .with_log(std::string("postgres connect: ") +
+                    (conn->pg_ ? PQerrorMessage(conn->pg_) : "out of memory"));
+    }
+    // Quiet NOTICEs (e.g. "relation already exists, skipping") instead of printing them.
+    PQsetNoticeProcessor(
+        conn->pg_, [](void*, const char*) {}, nullptr);
+    return conn;
+  }
+  ~Connection() { PQfinish(pg_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements without parameters.
+  Status exec(const char* sql) {
+    PGresult* res = PQexec(pg_, sql);
+    Rows holder(res);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(pg_, res, "exec");
+    return {};
+  }
+
+  // Runs `sql` with `binds` as $1, $2, ... . `prepare`: the statement text is fixed (a store
+  // statement), so it is prepared once per connection and reused; rendered searches are not.
+  Result<Rows> query(const std::string& sql, const std::vector<Bind>& binds, bool prepare) {
+    std::vector<Oid> types;
+    std::vector<std::string> texts;
+    types.reserve(binds.size());
+    texts.reserve(binds.size());
+    for (const Bind& b : binds) {
+      if (const auto* v = std::get_if<int64_t>(&b)) {
+        types.push_back(kInt8Oid);
+        texts.push_back(std::to_string(*v));
+      } else if (const auto* d = std::get_if<double>(&b)) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", *d);
+        types.push_back(kFloat8Oid);
+        texts.emplace_back(buf);
+      } else {
+        types.push_back(kTextOid);
+        texts.push_back(std::get<std::string>(b));
+      }
+    }
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    for (const std::string& t : texts) {
+      values.push_back(t.c_str());
+      lengths.push_back(static_cast<int>(t.size()));
+    }
+    const int n = static_cast<int>(binds.size());
+    PGresult* res = nullptr;
+    if (prepare) {
+      auto it = prepared_.find(sql);
+      if (it == prepared_.end()) {
+        std::string name = "s" + std::to_string(prepared_.size());
+        Rows made(PQprepare(pg_, name.c_str(), sql.c_str(), n, types.data()));
+        if (PQresultStatus(made.raw()) != PGRES_COMMAND_OK) {
+          return pg_error(pg_, made.raw(), "prepare");
+        }
+        it = prepared_.emplace(sql, std::move(name)).first;
+      }
+      res = PQexecPrepared(pg_, it->second.c_str(), n, values.data(), lengths.data(), nullptr, 0);
+    } else {
+      res = PQexecParams(pg_, sql.c_str(), n, types.data(), values.data(), lengths.data(), nullptr,
+                         0);
+    }
+    Rows rows(res);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(pg_, res, "query");
+    return rows;
+  }
+
+  // Whether the connection can go back to the pool: alive and outside any transaction.
+  bool reusable() const {
+    return PQstatus(pg_) == CONNECTION_OK && PQtransactionStatus(pg_) == PQTRANS_IDLE;
+  }
+
+ private:
+  explicit Connection(PGconn* pg) : pg_(pg) {}
+  PGconn* pg_;
+  std::unordered_map<std::string, std::string> prepared_;
+};
+
+// A bounded pool: at most `size` connections; callers beyond it wait for one to be returned.
+// A connection that broke (or was left inside a transaction) is closed, not reused.
+class Pool {
+ public:
+  Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(std::max(size, 1)) {}
+
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (conn_) pool_->release(std::move(conn_));
+    }
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  Result<Lease> acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+    ++open_;
+    lock.unlock();
+    auto c = Connection::open(conninfo_);
+    if (!c.ok()) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return std::move(c).error();
+    }
+    return Lease(this, std::move(*c));
+  }
+
+ private:
+  void release(std::unique_ptr<Connection> c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (c->reusable()) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;
+    }
+    cv_.notify_one();
+  }
+
+  const std::string conninfo_;
+  const int size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int open_ = 0;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+constexpr const char* kReadCurrent =
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
+    "JOIN version v ON v.owner = r.owner AND v.seq = r.seq WHERE r.type = $1 AND r.id = $2";
+constexpr const char* kReadVersion =
+    "SELECT version_id, last_updated, deleted, json FROM version "
+    "WHERE type = $1 AND id = $2 AND version_id = $3";
+constexpr const char* kInsertVersion =
+    "INSERT INTO version(owner, type, id, version_id, last_updated, deleted, json) "
+    "VALUES ($1, $2, $3, $4, $5, $6 <> 0, $7) RETURNING seq";
+// The owner may change between versions, and a distribution column cannot be updated in place:
+// the resource row is replaced, not upserted.
+constexpr const char* kDeleteResource = "DELETE FROM resource WHERE type = $1 AND id = $2";
+constexpr const char* kInsertResource =
+    "INSERT INTO resource(owner, type, id, seq, last_updated, deleted) "
+    "VALUES ($1, $2, $3, $4, $5, $6 <> 0)";
+// Every table that holds rows derived from the current version, cleared before a write.
+constexpr const char* kClearIndex[] = {
+    "DELETE FROM idx_token WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_string WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_date WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_ref WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_quantity WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_number WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_uri WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_composite WHERE type = $1 AND id = $2",
+    "DELETE FROM compartment WHERE type = $1 AND id = $2",
+};
+constexpr const char* kInsertToken =
+    "INSERT INTO idx_token(owner, type, id, param, system, code, code_ci, text) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+constexpr const char* kInsertString =
+    "INSERT INTO idx_string(owner, type, id, param, norm, exact) VALUES ($1, $2, $3, $4, $5, $6)";
+constexpr const char* kInsertDate =
+    "INSERT INTO idx_date(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
+constexpr const char* kInsertRef =
+    "INSERT INTO idx_ref(owner, type, id, param, target_type, target_id, url) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+constexpr const char* kInsertQuantity =
+    "INSERT INTO idx_quantity(owner, type, id, param, system, code, low, high) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+constexpr const char* kInsertNumber =
+    "INSERT INTO idx_number(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
+constexpr const char* kInsertUri =
+    "INSERT INTO idx_uri(owner, type, id, param, uri) VALUES ($1, $2, $3, $4, $5)";
+constexpr const char* kInsertComposite =
+    "INSERT INTO idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
+    "v_high, v_ilow, v_ihigh, v_text) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+constexpr const char* kInsertCompartment =
+    "INSERT INTO compartment(patient, type, id, owner) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT DO NOTHING";
+// Secrets travel hex-encoded: every parameter and column here is text.
+constexpr const char* kGetSecret = "SELECT encode(value, 'hex') FROM secret WHERE name = $1";
+constexpr const char* kPutSecret =
+    "INSERT INTO secret(name, value) VALUES ($1, decode($2, 'hex')) ON CONFLICT (name) DO NOTHING";
+// From the patient's compartment outwards, so the cost is the size of one record, never the
+// number of resources that reference a popular Practitioner. The membership row names the
+// resource's owner, so the first join stays on one shard under Citus.
+constexpr const char* kReferencedOneHop =
+    "SELECT 1 FROM compartment c JOIN idx_ref x ON x.owner = c.owner AND x.type = c.type AND "
+    "x.id = c.id WHERE c.patient = $1 AND x.target_type = $2 AND x.target_id = $3 LIMIT 1";
+constexpr const char* kReferencedTwoHops =
+    "SELECT 1 FROM compartment c JOIN idx_ref x ON x.owner = c.owner AND x.type = c.type AND "
+    "x.id = c.id JOIN idx_ref y ON y.type = x.target_type AND y.id = x.target_id "
+    "WHERE c.patient = $1 AND y.target_type = $2 AND y.target_id = $3 LIMIT 1";
+constexpr const char* kCompartmentsOf =
+    "SELECT patient FROM compartment WHERE type = $1 AND id = $2 ORDER BY patient";
+constexpr const char* kRefsOf =
+    "SELECT target_type, target_id FROM idx_ref WHERE type = $1 AND id = $2 AND "
+    "($3 = '*' OR param = $3) AND target_id <> ''";
+constexpr const char* kReferencing =
+    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.owner = x.owner AND "
+    "r.type = x.type AND r.id = x.id WHERE x.target_id = $1 AND x.target_type = $2 AND "
+    "x.type = $3 AND ($4 = '*' OR x.param = $4) AND NOT r.deleted LIMIT $5";
+// Transaction-level advisory locks, released at COMMIT or ROLLBACK and shared by every node on
+// the database: one per resource (its version sequence) and one per type for conditional creates
+// (the search and the insert must not interleave with another conditional create).
+constexpr const char* kLock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+// Lower-cases ASCII letters: token codes compare case-insensitively (FHIR R4 search.html#token).
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string to_hex(const std::string& bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string from_hex(const std::string& hex) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+struct Current {
+  StoredResource resource;
+  bool exists = false;
+};
+
+Result<Current> read_current(Connection& conn, const std::string& type, const std::string& id) {
+  auto rows = conn.query(kReadCurrent, {type, id}, true);
+  if (!rows.ok()) return std::move(rows).error();
+  Current out;
+  out.resource.resource_type = type;
+  out.resource.id = id;
+  if (rows->size() == 0) return out;
+  out.exists = true;
+  out.resource.version_id = rows->int64(0, 0);
+  out.resource.last_updated = from_ms(rows->int64(0, 1));
+  out.resource.deleted = rows->boolean(0, 2);
+  out.resource.json = rows->text(0, 3);
+  out.resource.owner_patient = rows->text(0, 4);
+  return out;
+}
+
+Result<StoredResource> current_or_error(Result<Current> cur) {
+  if (!cur.ok()) return std::move(cur).error();
+  if (!cur->exists) {
+    return core::not_found("Resource " + cur->resource.resource_type + "/" + cur->resource.id +
+                           " is not known.");
+  }
+  if (cur->resource.deleted) {
+    return core::gone("Resource " + cur->resource.resource_type + "/" + cur->resource.id +
+                      " was deleted.");
+  }
+  return std::move(cur->resource);
+}
+
+Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& plan) {
+  internal::Sql sql = internal::render_ids(plan);
+  auto rows = conn.query(sql.text, sql.binds, false);
+  if (!rows.ok()) return std::move(rows).error();
+  std::vector<std::string> ids;
+  for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->text(i, 0));
+  return ids;
+}
+
+Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
+  SearchPage page;
+  internal::Sql sql = internal::render_page(plan);
+  auto rows = conn.query(sql.text, sql.binds, false);
+  if (!rows.ok()) return std::move(rows).error();
+  const int n = std::min(rows->size(), plan.count);
+  for (int i = 0; i < n; ++i) {
+    StoredResource r;
+    r.resource_type = plan.resource_type;
+    r.id = rows->text(i, 0);
+    r.version_id = rows->int64(i, 1);
+    r.last_updated = from_ms(rows->int64(i, 2));
+    r.json = rows->text(i, 3);
+    page.entries.push_back(std::move(r));
+  }
+  if (rows->size() > plan.count) {
+    // Sort values in their text form: integers as digits, float8 in PostgreSQL's shortest
+    // round-trip form, text as is; render.cc parses them back by the key's type.
+    Keyset next;
+    if (n > 0) {
+      for (size_t k = 0; k < plan.sort.size(); ++k) {
+        next.values.push_back(rows->text(n - 1, static_cast<int>(4 + k)));
+      }
+      next.id = page.entries.back().id;
+    }
+    page.next = std::move(next);
+  }
+  if (plan.want_total) {
+    internal::Sql count = internal::render_count(plan);
+    auto total = conn.query(count.text, count.binds, false);
+    if (!total.ok()) return std::move(total).error();
+    page.total = total->int64(0, 0);
+  }
+  return page;
+}
+
+class PostgresWriter final : public Writer {
+ public:
+  PostgresWriter(Connection& conn, core::Clock& clock) : conn_(conn), clock_(clock) {}
+
+  Result<StoredResource> read(const std::string& type, const std::string& id) override {
+    return current_or_error(read_current(conn_, type, id));
+  }
+
+  Result<WriteResult> create(Write w, const SearchPlan* criteria) override {
+    if (criteria != nullptr) {
+      IPA_RETURN_IF_ERROR(lock("ipa:create:" + w.resource_type));
+      SearchPlan plan = *criteria;
+      plan.count = 2;
+      auto found = find_ids(conn_, plan);
+      if (!found.ok()) return std::move(found).error();
+      if (found->size() > 1) {
+        return core::precondition_failed(
+            "If-None-Exist matches " + std::to_string(found->size()) +
+            " resources; the criteria must be selective enough to match at most one.");
+      }
+      if (found->size() == 1) {
+        auto existing = read(w.resource_type, found->front());
+        if (!existing.ok()) return std::move(existing).error();
+        return WriteResult{std::move(*existing), false, true};
+      }
+    }
+    IPA_RETURN_IF_ERROR(lock_resource(w.resource_type, w.id));
+    auto cur = read_current(conn_, w.resource_type, w.id);
+    if (!cur.ok()) return std::move(cur).error();
+    if (cur->exists) {
+      return core::conflict("Resource " + w.resource_type + "/" + w.id + " already exists.");
+    }
+    return put(std::move(w), 1, true);
+  }
+
+  Result<WriteResult> update(Write w) override {
+    IPA_RETURN_IF_ERROR(lock_resource(w.resource_type, w.id));
+    auto cur = read_current(conn_, w.resource_type, w.id);
+    if (!cur.ok()) return std::move(cur).error();
+    int64_t current_version = cur->exists ? cur->resource.version_id : 0;
+    if (w.if_match && (*w.if_match != current_version || !cur->exists || cur->resource.deleted)) {
+      return core::precondition_failed("If-Match version " + std::to_string(*w.if_match) +
+                                       " does not match the current version " +
+                                       (cur->exists && !cur->resource.deleted
+                                            ? std::to_string(current_version)
+                                            : std::string("(none)")) +
+                                       ".");
+    }
+    bool created = !cur->exists || cur->resource.deleted;
+    return put(std::move(w), current_version + 1, created);
+  }
+
+  Result<WriteResult> remove(const std::string& type, const std::string& id,
+                             std::optional<int64_t> if_match) override {
+    IPA_RETURN_IF_ERROR(lock_resource(type, id));
+    auto cur = read_current(conn_, type, id);
+    if (!cur.ok()) return std::move(cur).error();
+    if (if_match &&
+        (!cur->exists || cur->resource.deleted || *if_match != cur->resource.version_id)) {
+      return core::precondition_failed("If-Match does not match the current version.");
+    }
+    if (!cur->exists || cur->resource.deleted) {
+      WriteResult none;
+      none.resource = std::move(cur->resource);
+      if (!cur->exists) none.resource.version_id = 0;
+      return none;
+    }
+    StoredResource out;
+    out.resource_type = type;
+    out.id = id;
+    out.version_id = cur->resource.version_id + 1;
+    out.last_updated = clock_.now();
+    out.deleted = true;
+    // The deletion stays with the resource's last owner (its shard), unlike SQLite's "": the
+    // owner of a deleted resource is never reported, so only locality differs.
+    auto seq = insert_version(out, cur->resource.owner_patient);
+    if (!seq.ok()) return std::move(seq).error();
+    IPA_RETURN_IF_ERROR(clear_index(type, id));
+    return WriteResult{std::move(out), false, false};
+  }
+
+ private:
+  Status lock(const std::string& key) {
+    auto r = conn_.query(kLock, {key}, true);
+    if (!r.ok()) return std::move(r).error();
+    return {};
+  }
+  Status lock_resource(const std::string& type, const std::string& id) {
+    return lock("ipa:resource:" + type + "/" + id);
+  }
+
+  Status run(const char* sql, std::vector<Bind> binds) {
+    auto r = conn_.query(sql, binds, true);
+    if (!r.ok()) return std::move(r).error();
+    return {};
+  }
+
+  Result<WriteResult> put(Write w, int64_t version_id, bool created) {
+    StoredResource out;
+    out.resource_type = w.resource_type;
+    out.id = w.id;
+    out.version_id = version_id;
+    out.last_updated = clock_.now();
+    auto json = w.render(VersionStamp{out.version_id, out.last_updated});
+    if (!json.ok()) return std::move(json).error();
+    out.json = std::move(*json);
+    auto seq = insert_version(out, w.index.owner_patient);
+    if (!seq.ok()) return std::move(seq).error();
+    IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
+    IPA_RETURN_IF_ERROR(write_index(out.resource_type, out.id, w.index));
+    return WriteResult{std::move(out), created, false};
+  }
+
+  Status clear_index(const std::string& type, const std::string& id) {
+    for (const char* sql : kClearIndex) IPA_RETURN_IF_ERROR(run(sql, {type, id}));
+    return {};
+  }
+
+  Status write_index(const std::string& type, const std::string& id, const IndexRows& x) {
+    const std::string& o = x.owner_patient;
+    for (const TokenRow& t : x.tokens) {
+      IPA_RETURN_IF_ERROR(
+          run(kInsertToken, {o, type, id, t.param, t.system, t.code, ascii_lower(t.code), t.text}));
+    }
+    for (const StringRow& r : x.strings) {
+      IPA_RETURN_IF_ERROR(run(kInsertString, {o, type, id, r.param, r.normalized, r.exact}));
+    }
+    for (const DateRow& r : x.dates) {
+      IPA_RETURN_IF_ERROR(run(kInsertDate, {o, type, id, r.param, r.low, r.high}));
+    }
+    for (const ReferenceRow& r : x.references) {
+      IPA_RETURN_IF_ERROR(
+          run(kInsertRef, {o, type, id, r.param, r.target_type, r.target_id, r.url}));
+    }
+    for (const QuantityRow& r : x.quantities) {
+      IPA_RETURN_IF_ERROR(
+          run(kInsertQuantity, {o, type, id, r.param, r.system, r.code, r.low, r.high}));
+    }
+    for (const NumberRow& r : x.numbers) {
+      IPA_RETURN_IF_ERROR(run(kInsertNumber, {o, type, id, r.param, r.low, r.high}));
+    }
+    for (const UriRow& r : x.uris) {
+      IPA_RETURN_IF_ERROR(run(kInsertUri, {o, type, id, r.param, r.uri}));
+    }
+    for (const CompositeRow& r : x.composites) {
+      // Token codes compare case-insensitively; a quantity's unit code does not.
+      std::string v_code = r.value_kind == IndexKind::kToken ? ascii_lower(r.v_code) : r.v_code;
+      IPA_RETURN_IF_ERROR(run(
+          kInsertComposite, {o, type, id, r.param, r.system, ascii_lower(r.code), r.v_system,
+                             std::move(v_code), r.v_low, r.v_high, r.v_ilow, r.v_ihigh, r.v_text}));
+    }
+    for (const std::string& p : x.compartment_patients) {
+      IPA_RETURN_IF_ERROR(run(kInsertCompartment, {p, type, id, o}));
+    }
+    return {};
+  }
+
+  Result<int64_t> insert_version(const StoredResource& r, const std::string& owner) {
+    const int64_t deleted = r.deleted ? 1 : 0;
+    auto rows = conn_.query(
+        kInsertVersion,
+        {owner, r.resource_type, r.id, r.version_id, to_ms(r.last_updated), deleted, r.json}, true);
+    if (!rows.ok()) return std::move(rows).error();
+    int64_t seq = rows->int64(0, 0);
+    IPA_RETURN_IF_ERROR(run(kDeleteResource, {r.resource_type, r.id}));
+    IPA_RETURN_IF_ERROR(
+        run(kInsertResource, {owner, r.resource_type, r.id, seq, to_ms(r.last_updated), deleted}));
+    return seq;
+  }
+
+  Connection& conn_;
+  core::Clock& clock_;
+};
+
+class PostgresStore final : public ResourceStore {
+ public:
+  explicit PostgresStore(PostgresOptions options)
+      : options_(std::move(options)), pool_(options_.conninfo, options_.pool_size) {}
+
+  Result<StoredResource> read(const std::string& type, const std::string& id) override {
+    return with_conn([&](Connection& c) { return current_or_error(read_current(c, type, id)); });
+  }
+
+  Result<StoredResource> vread(const std::string& type, const std::string& id,
+                               int64_t version_id) override {
+    return with_conn([&](Connection& c) { return vread_on(c, type, id, version_id); });
+  }
+
+  Result<HistoryPage> history(const HistoryQuery& q) override {
+    return with_conn([&](Connection& c) { return history_on(c, q); });
+  }
+
+  Result<SearchPage> search(const SearchPlan& plan) override {
+    return with_conn([&](Connection& c) { return search_on(c, plan); });
+  }
+
+  Result<std::vector<ResourceKey>> references_of(const std::vector<ResourceKey>& sources,
+                                                 const std::string& param) override {
+    return with_conn([&](Connection& c) -> Result<std::vector<ResourceKey>> {
+      std::vector<ResourceKey> out;
+      for (const ResourceKey& k : sources) {
+        auto rows = c.query(kRefsOf, {k.resource_type, k.id, param}, true);
+        if (!rows.ok()) return std::move(rows).error();
+        for (int i = 0; i < rows->size(); ++i) {
+          out.push_back(ResourceKey{rows->text(i, 0), rows->text(i, 1)});
+        }
+      }
+      std::sort(out.begin(), out.end());
+      out.erase(std::unique(out.begin(), out.end()), out.end());
+      return out;
+    });
+  }
+
+  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys) override {
+    return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
+      std::vector<StoredResource> out;
+      for (const ResourceKey& k : keys) {
+        auto cur = read_current(c, k.resource_type, k.id);
+        if (!cur.ok()) return std::move(cur).error();
+        if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<StoredResource>> referencing(const std::string& source_type,
+                                                  const std::string& param,
+                                                  const std::vector<ResourceKey>& targets,
+                                                  int limit) override {
+    return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
+      std::vector<std::string> ids;
+      for (const ResourceKey& t : targets) {
+        auto rows = c.query(kReferencing,
+                            {t.id, t.resource_type, source_type, param, int64_t{limit}}, true);
+        if (!rows.ok()) return std::move(rows).error();
+        for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->text(i, 0));
+      }
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      std::vector<StoredResource> out;
+      for (const std::string& id : ids) {
+        if (static_cast<int>(out.size()) >= limit) break;
+        auto cur = read_current(c, source_type, id);
+        if (!cur.ok()) return std::move(cur).error();
+        if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
+      }
+      return out;
+    });
+  }
+
+  Result<bool> referenced_from_compartment(const std::string& patient,
+                                           const ResourceKey& target) override {
+    return with_conn([&](Connection& c) -> Result<bool> {
+      for (const char* sql : {kReferencedOneHop, kReferencedTwoHops}) {
+        auto rows = c.query(sql, {patient, target.resource_type, target.id}, true);
+        if (!rows.ok()) return std::move(rows).error();
+        if (rows->size() > 0) return true;
+      }
+      return false;
+    });
+  }
+
+  Result<std::vector<std::string>> compartments_of(const std::string& type,
+                                                   const std::string& id) override {
+    return with_conn([&](Connection& c) -> Result<std::vector<std::string>> {
+      auto rows = c.query(kCompartmentsOf, {type, id}, true);
+      if (!rows.ok()) return std::move(rows).error();
+      std::vector<std::string> out;
+      for (int i = 0; i < rows->size(); ++i) out.push_back(rows->text(i, 0));
+      return out;
+    });
+  }
+
+  Status transaction(const std::function<Status(Writer&)>& body) override {
+    auto conn = pool_.acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    Connection& c = **conn;
+    IPA_RETURN_IF_ERROR(c.exec("BEGIN"));
+    PostgresWriter w(c, *options_.clock);
+    Status st = body(w);
+    if (st.ok()) {
+      Status commit = c.exec("COMMIT");
+      if (commit.ok()) return {};
+      st = std::move(commit);
+    }
+    (void)c.exec("ROLLBACK");
+    return st;
+  }
+
+  Result<std::string> secret(const std::string& name, size_t bytes) override {
+    return with_conn([&](Connection& c) -> Result<std::string> {
+      auto got = c.query(kGetSecret, {name}, true);
+      if (!got.ok()) return std::move(got).error();
+      if (got->size() == 1) return from_hex(got->text(0, 0));
+      std::string value(bytes, '\0');
+      size_t filled = 0;
+      while (filled < bytes) {
+        ssize_t n = getrandom(value.data() + filled, bytes - filled, 0);
+        if (n <= 0) return core::internal("getrandom failed");
+        filled += static_cast<size_t>(n);
+      }
+      // Two nodes may race here: ON CONFLICT DO NOTHING keeps the first, and both read it back.
+      auto put = c.query(kPutSecret, {name, to_hex(value)}, true);
+      if (!put.ok()) return std::move(put).error();
+      auto again = c.query(kGetSecret, {name}, true);
+      if (!again.ok()) return std::move(again).error();
+      if (again->size() != 1) return core::internal("secret vanished");
+      return from_hex(again->text(0, 0));
+    });
+  }
+
+  Status ping() override {
+    auto conn = pool_.acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    return (*conn)->exec("SELECT 1");
+  }
+
+ private:
+  template <typename Fn>
+  auto with_conn(Fn fn) -> decltype(fn(std::declval<Connection&>())) {
+    auto conn = pool_.acquire();
+    if (!conn.ok()) return std::move(conn).error();
+    return fn(**conn);
+  }
+
+  static Result<StoredResource> vread_on(Connection& conn, const std::string& type,
+                                         const std::string& id, int64_t version_id) {
+    auto rows = conn.query(kReadVersion, {type, id, version_id}, true);
+    if (!rows.ok()) return std::move(rows).error();
+    if (rows->size() == 0) {
+      return core::not_found("Version " + std::to_string(version_id) + " of " + type + "/" + id +
+                             " is not known.");
+    }
+    StoredResource r{type,
+                     id,
+                     rows->int64(0, 0),
+                     from_ms(rows->int64(0, 1)),
+                     rows->boolean(0, 2),
+                     rows->text(0, 3)};
+    if (r.deleted) {
+      return core::gone("Version " + std::to_string(version_id) + " of " + type + "/" + id +
+                        " is a deletion.");
+    }
+    return r;
+  }
+
+  static Result<HistoryPage> history_on(Connection& conn, const HistoryQuery& q) {
+    // One statement text per shape, built from fixed fragments (never from input).
+    std::string where = " WHERE true";
+    std::vector<Bind> binds;
+    auto param = [&](Bind b) {
+      binds.push_back(std::move(b));
+      return "$" + std::to_string(binds.size());
+    };
+    if (!q.resource_type.empty()) where += " AND type = " + param(q.resource_type);
+    if (!q.id.empty()) where += " AND id = " + param(q.id);
+    if (q.since) where += " AND last_updated >= " + param(to_ms(*q.since));
+    std::vector<Bind> count_binds = binds;
+    std::string page_where = where;
+    if (q.before_seq) page_where += " AND seq < " + param(*q.before_seq);
+    std::string sql = "SELECT seq, type, id, version_id, last_updated, deleted, json FROM version" +
+                      page_where + " ORDER BY seq DESC LIMIT " + param(int64_t{q.count + 1});
+    HistoryPage page;
+    auto rows = conn.query(sql, binds, true);
+    if (!rows.ok()) return std::move(rows).error();
+    const int n = std::min(rows->size(), q.count);
+    for (int i = 0; i < n; ++i) {
+      page.entries.push_back(StoredResource{rows->text(i, 1), rows->text(i, 2), rows->int64(i, 3),
+                                            from_ms(rows->int64(i, 4)), rows->boolean(i, 5),
+                                            rows->text(i, 6)});
+    }
+    if (rows->size() > q.count) page.next_before_seq = n > 0 ? rows->int64(n - 1, 0) : 0;
+    auto count = conn.query("SELECT count(*) FROM version" + where, count_binds, true);
+    if (!count.ok()) return std::move(count).error();
+    page.total = count->int64(0, 0);
+    return page;
+  }
+
+  PostgresOptions options_;
+  Pool pool_;
+};
+
+// Applies the missing migrations in one transaction. The advisory lock makes nodes that start
+// together migrate one after the other.
+Status migrate(Connection& conn) {
+  IPA_RETURN_IF_ERROR(conn.exec("BEGIN"));
+  Status st = [&]() -> Status {
+    IPA_RETURN_IF_ERROR(
+        conn.exec("SELECT pg_advisory_xact_lock(hashtextextended('ipa:migrate', 0))"));
+    IPA_RETURN_IF_ERROR(
+        conn.exec("CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)"));
+    auto rows = conn.query("SELECT coalesce(max(version), 0) FROM schema_version", {}, false);
+    if (!rows.ok()) return std::move(rows).error();
+    int version = static_cast<int>(rows->int64(0, 0));
+    if (version > kSchemaVersion) {
+      return core::internal("database schema version " + std::to_string(version) +
+                            " is newer than this program's " + std::to_string(kSchemaVersion));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) IPA_RETURN_IF_ERROR(conn.exec(kMigrations[v]));
+    if (version == kSchemaVersion) return {};
+    IPA_RETURN_IF_ERROR(conn.exec("DELETE FROM schema_version"));
+    auto set = conn.query("INSERT INTO schema_version(version) VALUES ($1)",
+                          {int64_t{kSchemaVersion}}, false);
+    if (!set.ok()) return std::move(set).error();
+    return {};
+  }();
+  if (!st.ok()) {
+    (void)conn.exec("ROLLBACK");
+    return st;
+  }
+  return conn.exec("COMMIT");
+}
+
+}  // namespace
+
+Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan) {
+  auto conn = Connection::open(conninfo);
+  if (!conn.ok()) return std::move(conn).error();
+  IPA_RETURN_IF_ERROR((*conn)->exec("SET enable_seqscan = off"));
+  internal::Sql sql = internal::render_page(plan);
+  auto rows = (*conn)->query("EXPLAIN (FORMAT JSON) " + sql.text, sql.binds, false);
+  if (!rows.ok()) return std::move(rows).error();
+  std::string out;
+  for (int i = 0; i < rows->size(); ++i) out += rows->text(i, 0);
+  return out;
+}
+
+Result<std::unique_ptr<ResourceStore>> open_postgres_store(const PostgresOptions& options) {
+  auto conn = Connection::open(options.conninfo);
+  if (!conn.ok()) return std::move(conn).error();
+  IPA_RETURN_IF_ERROR(migrate(**conn));
+  return std::unique_ptr<ResourceStore>(new PostgresStore(options));
+}
+
+}  // namespace ipa::storage::postgres

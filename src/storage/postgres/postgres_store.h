@@ -1,0 +1,36 @@
+// The PostgreSQL back end of ResourceStore: libpq over a bounded connection pool, prepared
+// statements, versioned migrations (schema_version table), resources stored as canonical JSON
+// text. Every table carries the owning patient (`owner`) as its distribution column so that a
+// Citus deployment can shard by patient (docs/scale-out.md). Safe for concurrent use; writes of
+// one resource (and conditional creates of one type) are serialized across nodes by
+// transaction-level advisory locks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "storage/resource_store.h"
+
+namespace ipa::storage::postgres {
+
+struct PostgresOptions {
+  // A libpq connection string, keyword form ("host=/tmp/pg port=5433 dbname=ipa user=ipa") or
+  // URI form ("postgresql://ipa@db:5432/ipa").
+  std::string conninfo;
+  // Most connections the store holds open; callers beyond it wait for a free one.
+  int pool_size = 8;
+  std::shared_ptr<core::Clock> clock = core::system_clock();
+};
+
+// Connects, migrates the schema and returns the store. Errors: unavailable 503 when the server
+// cannot be reached, internal when the schema is newer than this program.
+core::Result<std::unique_ptr<ResourceStore>> open_postgres_store(const PostgresOptions& options);
+
+// Diagnostics for tests of index use: PostgreSQL's EXPLAIN (FORMAT JSON) of the page query of
+// `plan`, run with enable_seqscan=off on the database `conninfo` names.
+core::Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan);
+
+}  // namespace ipa::storage::postgres
