@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # Boost 1.81 versioned packages only: the unversioned libboost-*-dev pull 1.74 and conflict.
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libpq-dev postgresql
+  libpq-dev postgresql haproxy
   libsqlite3-dev libssl-dev libsodium-dev libicu-dev libcurl4-openssl-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

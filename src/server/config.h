@@ -24,6 +24,7 @@ struct Config {
   bool no_auth = false;            // development only: no access control (loopback only)
   bool open_registration = false;  // RFC 7591 dynamic registration for anyone
   std::string data_dir;            // demo: where demo.json and the demo keys are written
+  std::string node_name;           // sent as X-Node on every response; default host:port
 };
 
 }  // namespace ipa::server

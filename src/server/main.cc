@@ -70,6 +70,10 @@ void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opt
                                  "development only: serve the FHIR API without access control "
                                  "(refused unless bound to loopback)")
                         ->envname("IPA_NO_AUTH");
+  opts["node_name"] = app.add_option("--node-name", c.node_name,
+                                     "this node's name, sent as X-Node on every response "
+                                     "(default: hostname:port)")
+                          ->envname("IPA_NODE_NAME");
   opts["open_registration"] =
       app.add_option("--open-registration", c.open_registration,
                      "offer RFC 7591 dynamic client registration to anyone (true/false)")
@@ -98,7 +102,7 @@ bool apply_config_file(const std::string& path, Config& c,
       {"body_limit", 0},      {"header_timeout_ms", 0},
       {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
       {"sync_full", 0},       {"port_file", 0},
-      {"no_auth", 0},         {"open_registration", 0}};
+      {"no_auth", 0},         {"open_registration", 0}, {"node_name", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -126,6 +130,7 @@ bool apply_config_file(const std::string& path, Config& c,
   str("port_file", c.port_file);
   if (auto v = t["sync_full"].value<bool>(); v && unset("sync")) c.sync_full = *v;
   if (auto v = t["no_auth"].value<bool>(); v && unset("no_auth")) c.no_auth = *v;
+  str("node_name", c.node_name);
   if (auto v = t["open_registration"].value<bool>(); v && unset("open_registration")) {
     c.open_registration = *v;
   }
@@ -222,6 +227,7 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   so.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
   std::unique_ptr<rest::FhirApi> api;
   std::atomic<rest::FhirApi*> api_ptr{nullptr};
+  std::string node;  // set before api_ptr, read only after it
   auto server = http::Server::start(so, [&](const http::Request& r) {
     rest::FhirApi* a = api_ptr.load();
     if (a == nullptr) {
@@ -229,7 +235,10 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
       resp.status = 503;
       return resp;
     }
-    return a->handle(r);
+    http::Response resp = a->handle(r);
+    // Which node answered: any node can continue any flow, and this shows it (issue 6).
+    resp.headers.push_back({"X-Node", node});
+    return resp;
   });
   if (!server.ok()) {
     spdlog::error("cannot listen on {}:{}: {} {}", c.address, c.port, server.error().diagnostics,
@@ -241,6 +250,12 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   ao.open_registration = c.open_registration;
   api = std::make_unique<rest::FhirApi>(ao, store, core::system_clock(), core::random_ids(),
                                         auth_store);
+  node = c.node_name;
+  if (node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    node = std::string(host) + ":" + std::to_string((*server)->port());
+  }
   api_ptr = api.get();
   spdlog::info("listening on {}:{}; FHIR base {}", c.address, (*server)->port(), ao.base_url);
   if (c.no_auth) {

@@ -1,6 +1,9 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -67,6 +70,39 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
 
 }  // namespace
 
+pid_t spawn_program(const std::string& bin, const std::vector<std::string>& args,
+                    const std::string& out_path, const std::string& err_path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(err, 2);
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    std::string b = bin;
+    argv.push_back(b.data());
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
 RunResult run_server_command(const std::vector<std::string>& args,
                              const std::vector<std::string>& env) {
   TempDir io;
@@ -84,10 +120,10 @@ RunResult run_server_command(const std::vector<std::string>& args,
 
 ServerProcess::ServerProcess(const std::string& store_path, std::vector<std::string> extra,
                              std::vector<std::string> env, const std::string& command,
-                             bool with_auth) {
-  std::string dir = fs::path(store_path).parent_path().string();
-  std::string port_file = store_path + ".port";
-  log_path_ = store_path + ".log";
+                             bool with_auth, const std::string& files) {
+  std::string prefix = files.empty() ? store_path : files;
+  std::string port_file = prefix + ".port";
+  log_path_ = prefix + ".log";
   std::error_code ec;
   fs::remove(port_file, ec);
   std::vector<std::string> args = {command,       "--store", store_path,  "--port", "0",
@@ -97,7 +133,7 @@ ServerProcess::ServerProcess(const std::string& store_path, std::vector<std::str
   }
   if (!with_auth) args.push_back("--no-auth");
   args.insert(args.end(), extra.begin(), extra.end());
-  pid_ = spawn(args, env, store_path + ".out", log_path_);
+  pid_ = spawn(args, env, prefix + ".out", log_path_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);

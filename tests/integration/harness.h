@@ -32,6 +32,13 @@ struct RunResult {
   long max_rss_kb = 0;
 };
 
+// Starts any program in the background with its output in `out`/`err`; returns its pid.
+pid_t spawn_program(const std::string& bin, const std::vector<std::string>& args,
+                    const std::string& out, const std::string& err);
+
+// A TCP port on 127.0.0.1 that is free right now.
+uint16_t free_port();
+
 // Runs `ipa-server args...` to completion with extra environment entries ("K=V").
 RunResult run_server_command(const std::vector<std::string>& args,
                              const std::vector<std::string>& env = {});
@@ -41,9 +48,11 @@ class ServerProcess {
   // Starts `ipa-server serve --store <dir>/ipa.db --port 0 ...extra` and waits until it listens.
   // `command` may be "demo" to start `ipa-server demo` the same way. Access control is off
   // (--no-auth) unless `with_auth`.
+  // `files` names the prefix of the port, log and output files (default: `store_path`; needed
+  // when the store is a PostgreSQL URL).
   explicit ServerProcess(const std::string& store_path, std::vector<std::string> extra = {},
                          std::vector<std::string> env = {}, const std::string& command = "serve",
-                         bool with_auth = false);
+                         bool with_auth = false, const std::string& files = "");
   ~ServerProcess();
 
   uint16_t port() const { return port_; }
