@@ -475,7 +475,10 @@ void Builder::where(const SearchPlan& plan, const std::string& r) {
   sql_ += r + ".type = ";
   bind(plan.resource_type);
   sql_ += " AND NOT " + r + ".deleted";
-  int best = -1, best_rank = 0;
+  // With a compartment the patient's own rows drive the query; only an _id or a reference
+  // (also patient-bound) may drive instead. A token or string driver would first collect that
+  // value across every patient (millions of ids at scale).
+  int best = -1, best_rank = plan.compartment_patient ? 5 : 0;
   if (r == "r") {
     for (size_t i = 0; i < plan.all_of.size(); ++i) {
       int rank = driver_rank(plan.all_of[i]);

@@ -77,9 +77,13 @@ const char* table_of(IndexKind k) {
 
 // Opens "EXISTS(SELECT 1 FROM <table> x WHERE x.type = r.type AND x.id = r.id AND x.param = ?"
 void Builder::probe(const char* table, const std::string& r, const std::string& param) {
+  // INDEXED BY pins the per-resource index: a probe checks one resource, and SQLite's planner
+  // would otherwise sometimes walk every row with the value (quadratic at scale).
   sql_ += "EXISTS(SELECT 1 FROM ";
   sql_ += table;
-  sql_ += " x WHERE x.type = " + r + ".type AND x.id = " + r + ".id AND x.param = ";
+  sql_ += " x INDEXED BY ";
+  sql_ += table;
+  sql_ += "_res WHERE x.type = " + r + ".type AND x.id = " + r + ".id AND x.param = ";
   bind(param);
 }
 
@@ -411,7 +415,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       b.bind(d.text);
       return;
     case IndexKind::kToken:
-      s += "r.id IN (SELECT x.id FROM idx_token x WHERE x.type = ";
+      s += "r.id IN (SELECT x.id FROM idx_token x INDEXED BY idx_token_value WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -424,7 +428,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kString:
-      s += "r.id IN (SELECT x.id FROM idx_string x WHERE x.type = ";
+      s += "r.id IN (SELECT x.id FROM idx_string x INDEXED BY idx_string_value WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -440,7 +444,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kUri:
-      s += "r.id IN (SELECT x.id FROM idx_uri x WHERE x.type = ";
+      s += "r.id IN (SELECT x.id FROM idx_uri x INDEXED BY idx_uri_value WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -456,7 +460,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kComposite:
-      s += "r.id IN (SELECT x.id FROM idx_composite x WHERE x.type = ";
+      s += "r.id IN (SELECT x.id FROM idx_composite x INDEXED BY idx_composite_value WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -472,7 +476,10 @@ void Builder::where(const SearchPlan& plan, const std::string& r) {
   sql_ += r + ".type = ";
   bind(plan.resource_type);
   sql_ += " AND " + r + ".deleted = 0";
-  int best = -1, best_rank = 0;
+  // With a compartment the patient's own rows drive the query; only an _id or a reference
+  // (also patient-bound) may drive instead. A token or string driver would first collect that
+  // value across every patient (millions of ids at scale).
+  int best = -1, best_rank = plan.compartment_patient ? 5 : 0;
   if (r == "r") {
     for (size_t i = 0; i < plan.all_of.size(); ++i) {
       int rank = driver_rank(plan.all_of[i]);
@@ -541,7 +548,9 @@ void sort_expr(Builder& b, const SortKey& k) {
   s += agg;
   s += "(" + col + ") FROM ";
   s += table_of(k.kind);
-  s += " x WHERE x.type = r.type AND x.id = r.id AND x.param = ";
+  s += " x INDEXED BY ";
+  s += table_of(k.kind);
+  s += "_res WHERE x.type = r.type AND x.id = r.id AND x.param = ";
   b.bind(k.param);
   s += "), ";
   switch (sort_value_type(k)) {
