@@ -36,6 +36,18 @@ run_wrk() {  # label url script|"" header|""
   echo "$rps $p50 $p99"
 }
 
+# Both sides must answer 200 with the same number of bytes, or the comparison means nothing.
+check_same() {  # label server_url nginx_url
+  local s n
+  s=$(curl -s -o /dev/null -w "%{http_code} %{size_download}" -H "Authorization: Bearer $token" "$2")
+  n=$(curl -s -o /dev/null -w "%{http_code} %{size_download}" "$3")
+  if [[ "${s%% *}" != 200 || "${n%% *}" != 200 ]]; then
+    echo "bench: $1: ipa-server answered $s, nginx $n (status bytes); expected 200 from both" >&2
+    exit 1
+  fi
+  echo "$1: ${s#* } bytes from ipa-server, ${n#* } from nginx" >>"$work/sizes"
+}
+
 compare() {  # label server_url nginx_url [script]
   local s n
   s=($(run_wrk "$1" "$2" "${4:-}" "Authorization: Bearer $token"))
@@ -124,10 +136,21 @@ CONF
     curl -sf -H "Authorization: Bearer $token" "$base/${q//|/%7C}" -o "$work/www/search/$i"
     i=$((i + 1))
   done
+  # nginx's workers run as an unprivileged user: let them read the files.
+  chmod a+x "$work"
+  chmod -R a+rX "$work/www"
   taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
   pids+=($!)
   sleep 0.5
 
+  first_id=$(head -1 "$work/ids")
+  check_same "read-by-id" "$base/Observation/$first_id" "http://127.0.0.1:18081/fhir/Observation/$first_id"
+  check_same "metadata" "$base/metadata" "http://127.0.0.1:18081/fhir/metadata"
+  i=0
+  for q in "${searches[@]}"; do
+    check_same "$q" "$base/${q//|/%7C}" "http://127.0.0.1:18081/search/$i"
+    i=$((i + 1))
+  done
   echo
   echo "wrk: 1 thread, 32 connections, $duration per row; server and nginx each on one pinned core"
   echo
