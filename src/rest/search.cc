@@ -170,7 +170,9 @@ http::Response run_search(State& s, const std::string& type, const Params& reque
   }
   std::string self_query = query_string(q.applied);
   // The cursor is bound to exactly this search.
+  // ... and to the grant that asked (DESIGN.md: cursors are bound to the grant).
   std::string binding = self_base + "?" + self_query;
+  if (caller != nullptr) binding += "\ngrant=" + caller->claims->grant_id;
   auto key = s.store.secret("cursor-key", search::kCursorKeyBytes);
   if (!key.ok()) return error_response(key.error(), shape.pretty);
   if (!q.cursor.empty()) {

@@ -326,6 +326,23 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
     EXPECT_EQ(api(at, "/fhir/Practitioner/prac-lonely").status, 404);
   }
   EXPECT_EQ(api(at, "/fhir/Condition?patient=pat-0002").status, 403);
+  // Paging cursors are bound to the grant that asked: another grant cannot continue them.
+  {
+    json::Value page = body_json(api(at, "/fhir/Observation?patient=pat-0002&_count=2"));
+    std::string next;
+    for (const auto& link : page.find("link")->items()) {
+      if (link.get_string("relation") == "next") next = path_of(std::string(link.get_string("url")));
+    }
+    ASSERT_FALSE(next.empty());
+    EXPECT_EQ(api(at, next).status, 200);
+    Launch other;
+    other.username = "pat-0006";
+    Browser ob(*server_);
+    json::Value t_other = exchange(other, url_param(browse(ob, other), "code"));
+    auto stolen = api(std::string(t_other.get_string("access_token")), next);
+    EXPECT_EQ(stolen.status, 400);
+    EXPECT_EQ(issue_expression(body_json(stolen)), "_cursor");
+  }
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0001/Observation").status, 200);
   EXPECT_EQ(body_json(api(at, "/fhir/Patient/pat-0001/Observation")).find("entry"), nullptr);
   auto write = server_->send("PUT", "/fhir/Patient/pat-0002",
