@@ -790,8 +790,8 @@ std::string fhir_user_for(State& s, const std::string& own, const std::string& p
     if (value.empty()) continue;
     search::QueryOptions qo;
     qo.strict = true;
-    auto q = search::parse_search(
-        "RelatedPerson", {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
+    auto q = search::parse_search("RelatedPerson",
+                                  {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
     if (!q.ok()) continue;
     q->plan.count = 1;
     auto page = s.store.search(q->plan);
@@ -1094,9 +1094,9 @@ http::Response manage(State& s, const http::Request& req) {
       return finish(html(404, error_page("Not found", "No such access.")));
     }
     revoke(s, grant_id);
-    (void)a.store->append_audit({storage::AuditEvent{s.clock->now(), "revoke", grant->client_id,
-                                                     grant->username, grant->patient, "success",
-                                                     "management page"}});
+    (void)a.store->append_audit(
+        {storage::AuditEvent{s.clock->now(), "revoke", grant->client_id, grant->username,
+                             grant->patient, "success", "management page"}});
     return finish(see_other(action + "?revoked=1"));
   }
   if (session->username.empty()) {

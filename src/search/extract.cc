@@ -824,8 +824,7 @@ namespace {
 // Every local reference of the resource, whether or not a search parameter covers its element
 // (e.g. DocumentReference.custodian), under the pseudo-parameter kAllReferences: access control
 // uses them to decide which supporting resources a patient's record reaches (R39).
-void add_all_references(const json::Value& v, std::string_view base_url,
-                        storage::IndexRows& rows) {
+void add_all_references(const json::Value& v, std::string_view base_url, storage::IndexRows& rows) {
   if (v.is_object()) {
     for (const auto& [k, child] : v.members()) {
       if (k == "reference" && child.is_string()) {
@@ -835,7 +834,8 @@ void add_all_references(const json::Value& v, std::string_view base_url,
           ref.remove_prefix(base_url.size() + 1);
         }
         size_t slash = ref.find('/');
-        if (slash == std::string_view::npos || slash == 0 || ref.find("://") != std::string_view::npos ||
+        if (slash == std::string_view::npos || slash == 0 ||
+            ref.find("://") != std::string_view::npos ||
             ref.find('/', slash + 1) != std::string_view::npos) {
           continue;  // contained (#id), absolute elsewhere, urn:, or versioned
         }

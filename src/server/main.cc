@@ -14,8 +14,8 @@
 #include "core/log.h"
 #include "demo/demo.h"
 #include "http/server.h"
-#include "jose/jwks.h"
 #include "jose/bytes.h"
+#include "jose/jwks.h"
 #include "jose/key.h"
 #include "rest/api.h"
 #include "server/config.h"
@@ -35,9 +35,9 @@ constexpr const char* kDemoPassword = "ipa-demo";
 constexpr const char* kDemoClientId = "ipa-demo-app";
 
 void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
-  opts["store"] = app.add_option("--store", c.store,
-                                 "SQLite database file, or postgresql://user@host/db")
-                      ->envname("IPA_STORE");
+  opts["store"] =
+      app.add_option("--store", c.store, "SQLite database file, or postgresql://user@host/db")
+          ->envname("IPA_STORE");
   opts["log_level"] = app.add_option("--log-level", c.log_level, "debug, info, warn, error")
                           ->envname("IPA_LOG_LEVEL");
   opts["sync"] =
@@ -102,7 +102,8 @@ bool apply_config_file(const std::string& path, Config& c,
       {"body_limit", 0},      {"header_timeout_ms", 0},
       {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
       {"sync_full", 0},       {"port_file", 0},
-      {"no_auth", 0},         {"open_registration", 0}, {"node_name", 0}};
+      {"no_auth", 0},         {"open_registration", 0},
+      {"node_name", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -713,9 +714,9 @@ int main(int argc, char** argv) {
                             : import_opts;
   if (!apply_config_file(config_file, *cfg, opts)) return 2;
   ipa::core::init_logging(cfg->log_level);
-  bool demo_data_dir = *demo_cmd && (cfg->store.empty() ||
-                                     demo_cmd->get_option("--data-dir")->count() > 0 ||
-                                     is_postgres(cfg->store));
+  bool demo_data_dir =
+      *demo_cmd && (cfg->store.empty() || demo_cmd->get_option("--data-dir")->count() > 0 ||
+                    is_postgres(cfg->store));
   if (*demo_cmd && cfg->store.empty()) cfg->store = (fs::path(data_dir) / "ipa.db").string();
   if (demo_data_dir) {
     cfg->data_dir = data_dir;

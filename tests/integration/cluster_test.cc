@@ -3,6 +3,7 @@
 // refresh is served by the other node, a revocation on one node is refused on the other, a
 // replayed jti is refused across nodes, paging cursors continue on the other node, and
 // concurrent conditional creates on both nodes make exactly one resource.
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <regex>
 #include <set>
 #include <thread>
@@ -96,7 +96,8 @@ class ClusterTest : public ::testing::Test {
 };
 
 TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
-  std::string db = "postgresql:" + fresh_database(admin_, "ipa_cluster_" + std::to_string(getpid()));
+  std::string db =
+      "postgresql:" + fresh_database(admin_, "ipa_cluster_" + std::to_string(getpid()));
   uint16_t proxy_port = free_port();
   std::string base = "http://127.0.0.1:" + std::to_string(proxy_port) + "/fhir";
   // Node a loads the demo data and sign-ins; node b serves the same database.
@@ -149,24 +150,31 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
   std::string challenge = jose::base64url_encode(jose::sha256(verifier));
   std::string redirect = "http://127.0.0.1:9999/callback";
   auto r = call("authorize", "GET",
-                "/auth/authorize?" + form({{"response_type", "code"}, {"client_id", "demo-public"},
-                                           {"redirect_uri", redirect},
-                                           {"scope", "launch/patient openid fhirUser offline_access patient/*.rs"},
-                                           {"state", "s1"}, {"aud", base},
-                                           {"code_challenge", challenge},
-                                           {"code_challenge_method", "S256"}}),
+                "/auth/authorize?" +
+                    form({{"response_type", "code"},
+                          {"client_id", "demo-public"},
+                          {"redirect_uri", redirect},
+                          {"scope", "launch/patient openid fhirUser offline_access patient/*.rs"},
+                          {"state", "s1"},
+                          {"aud", base},
+                          {"code_challenge", challenge},
+                          {"code_challenge_method", "S256"}}),
                 "");
   ASSERT_EQ(r.status, 303) << r.body;
   auto page = call("login page", "GET", path_of(r.header("Location")), "");
   std::string request = hidden(page.body, "request");
   r = call("login", "POST", "/auth/login",
-           form({{"request", request}, {"csrf_token", hidden(page.body, "csrf_token")},
-                 {"username", "patient"}, {"password", "ipa-demo"}}));
+           form({{"request", request},
+                 {"csrf_token", hidden(page.body, "csrf_token")},
+                 {"username", "patient"},
+                 {"password", "ipa-demo"}}));
   ASSERT_EQ(r.status, 303) << r.body;
   page = call("consent page", "GET", path_of(r.header("Location")), "");
-  std::string consent_body = "request=" + enc(request) + "&csrf_token=" +
-                             enc(hidden(page.body, "csrf_token")) + "&decision=approve";
-  for (const char* sc : {"launch/patient", "openid", "fhirUser", "offline_access", "patient/*.rs"}) {
+  std::string consent_body = "request=" + enc(request) +
+                             "&csrf_token=" + enc(hidden(page.body, "csrf_token")) +
+                             "&decision=approve";
+  for (const char* sc :
+       {"launch/patient", "openid", "fhirUser", "offline_access", "patient/*.rs"}) {
     consent_body += "&scope=" + enc(sc);
   }
   r = call("consent", "POST", "/auth/consent", consent_body);
@@ -175,8 +183,11 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
   ASSERT_FALSE(code.empty()) << r.header("Location");
   cookie.clear();
   r = call("token", "POST", "/auth/token",
-           form({{"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", redirect},
-                 {"client_id", "demo-public"}, {"code_verifier", verifier}}));
+           form({{"grant_type", "authorization_code"},
+                 {"code", code},
+                 {"redirect_uri", redirect},
+                 {"client_id", "demo-public"},
+                 {"code_verifier", verifier}}));
   ASSERT_EQ(r.status, 200) << r.body;
   json::Value tokens = body_json(r);
   std::string at(tokens.get_string("access_token"));
@@ -234,10 +245,10 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
                            {{"Content-Type", "application/x-www-form-urlencoded"}},
                            form({{"token", at2}, {"client_id", "demo-public"}}));
   ASSERT_EQ(rev->status, 200);
-  EXPECT_EQ(http::request(a.port(), "GET", "/fhir/Patient/pat-0006",
-                          {{"Authorization", "Bearer " + at2}})
-                ->status,
-            401);
+  EXPECT_EQ(
+      http::request(a.port(), "GET", "/fhir/Patient/pat-0006", {{"Authorization", "Bearer " + at2}})
+          ->status,
+      401);
   int status_on_b = 200;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   while (std::chrono::steady_clock::now() < deadline && status_on_b != 401) {
@@ -252,24 +263,25 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
   auto key = jose::Key::generate(jose::Alg::kES384);
   json::Value set = json::Value::object();
   set.set("keys", json::Value::array({key->public_jwk()}));
-  auto reg = http::request(a.port(), "POST", "/auth/register",
-                           {{"Content-Type", "application/json"}},
-                           R"({"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":)" +
-                               json::write(set) + "}");
+  auto reg = http::request(
+      a.port(), "POST", "/auth/register", {{"Content-Type", "application/json"}},
+      R"({"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":)" +
+          json::write(set) + "}");
   ASSERT_EQ(reg->status, 201) << reg->body;
   std::string client_id(body_json(*reg).get_string("client_id"));
   json::Value claims = json::Value::object();
   claims.set("iss", json::Value::string(client_id));
   claims.set("sub", json::Value::string(client_id));
-  claims.set("aud", json::Value::string("http://127.0.0.1:" + std::to_string(proxy_port) +
-                                        "/auth/token"));
+  claims.set("aud",
+             json::Value::string("http://127.0.0.1:" + std::to_string(proxy_port) + "/auth/token"));
   claims.set("jti", json::Value::string(jose::random_token(16)));
   claims.set("exp", json::Value::number(std::time(nullptr) + 240));
   std::string assertion = *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT");
-  std::string body = form({{"grant_type", "refresh_token"}, {"refresh_token", "unknown"},
-                           {"client_assertion_type",
-                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-                           {"client_assertion", assertion}});
+  std::string body =
+      form({{"grant_type", "refresh_token"},
+            {"refresh_token", "unknown"},
+            {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+            {"client_assertion", assertion}});
   auto first = http::request(a.port(), "POST", "/auth/token",
                              {{"Content-Type", "application/x-www-form-urlencoded"}}, body);
   EXPECT_EQ(body_json(*first).get_string("error"), "invalid_grant");  // authenticated
@@ -292,10 +304,10 @@ TEST_F(ClusterTest, ConcurrentConditionalCreatesOnBothNodesMakeOne) {
   for (int i = 0; i < 12; ++i) {
     uint16_t port = i % 2 ? a.port() : b.port();
     threads.emplace_back([&, port] {
-      auto r = http::request(port, "POST", "/fhir/Patient",
-                             {{"Content-Type", "application/fhir+json"},
-                              {"If-None-Exist", "identifier=urn:x|once"}},
-                             body);
+      auto r = http::request(
+          port, "POST", "/fhir/Patient",
+          {{"Content-Type", "application/fhir+json"}, {"If-None-Exist", "identifier=urn:x|once"}},
+          body);
       if (r.ok() && r->status == 201) ++created;
       if (r.ok() && r->status == 200) ++found;
     });

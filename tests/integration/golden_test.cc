@@ -31,8 +31,9 @@ TEST(GoldenSearch, WorkedExamplesMatchExactly) {
     SCOPED_TRACE(query + "  (" + std::string(c.get_string("why")) + ")");
     std::set<std::string> expected;
     for (const auto& id : c.find("match")->items()) expected.insert(id.text());
-    auto r = server.get("/fhir/" + query + (query.find('?') == std::string::npos ? "?" : "&") +
-                        "_count=1000", {{"Prefer", "handling=strict"}});
+    auto r = server.get(
+        "/fhir/" + query + (query.find('?') == std::string::npos ? "?" : "&") + "_count=1000",
+        {{"Prefer", "handling=strict"}});
     ASSERT_EQ(r.status, 200) << r.body;
     json::Value bundle = body_json(r);
     std::set<std::string> got;

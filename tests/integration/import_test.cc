@@ -72,12 +72,14 @@ TEST(Import, StreamsFilesLargerThanItsMemory) {
   // The cap is what the program needs for a one-line file plus 20 MiB of working memory; the
   // file is several times larger than that margin, so only streaming stays under it.
   std::string tiny = dir.file("tiny.ndjson");
-  std::ofstream(tiny) << R"({"resourceType":"Patient","id":"t1"})" << "\n";
+  std::ofstream(tiny) << R"({"resourceType":"Patient","id":"t1"})"
+                      << "\n";
   auto baseline = run_server_command({"import", "--store", dir.file("base.db"), tiny});
   ASSERT_EQ(baseline.exit_code, 0) << baseline.err;
   long cap_kb = baseline.max_rss_kb + 20 * 1024;
   ASSERT_GT(size_kb, 3 * 20 * 1024);
-  auto r = run_server_command({"import", "--store", dir.file("ipa.db"), "--sync-full", "false", file});
+  auto r =
+      run_server_command({"import", "--store", dir.file("ipa.db"), "--sync-full", "false", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("60000 created"), std::string::npos) << r.err;
   EXPECT_LT(r.max_rss_kb, cap_kb) << "file " << size_kb << " KiB, peak RSS " << r.max_rss_kb

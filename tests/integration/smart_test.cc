@@ -6,8 +6,8 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <regex>
+#include <sstream>
 
 #include "harness.h"
 #include "jose/bytes.h"
@@ -331,7 +331,8 @@ TEST_F(SmartTest, StandaloneLaunchWithPickerAndPartialConsent) {
     json::Value page = body_json(api(at, "/fhir/Observation?patient=pat-0002&_count=2"));
     std::string next;
     for (const auto& link : page.find("link")->items()) {
-      if (link.get_string("relation") == "next") next = path_of(std::string(link.get_string("url")));
+      if (link.get_string("relation") == "next")
+        next = path_of(std::string(link.get_string("url")));
     }
     ASSERT_FALSE(next.empty());
     EXPECT_EQ(api(at, next).status, 200);
@@ -544,8 +545,10 @@ TEST_F(SmartTest, LoginIsThrottledPerUser) {
   std::string request = hidden_value(page.body, "request");
   std::string csrf = hidden_value(page.body, "csrf_token");
   auto attempt = [&](const std::string& password) {
-    return b.post("/auth/login", form({{"request", request}, {"csrf_token", csrf},
-                                       {"username", "pat-0003"}, {"password", password}}));
+    return b.post("/auth/login", form({{"request", request},
+                                       {"csrf_token", csrf},
+                                       {"username", "pat-0003"},
+                                       {"password", password}}));
   };
   for (int i = 0; i < 5; ++i) EXPECT_EQ(attempt("wrong-" + std::to_string(i)).status, 401);
   auto blocked = attempt("ipa-demo");  // even the right password, once the limit is reached
@@ -578,7 +581,8 @@ TEST_F(SmartTest, DemoJsonAndTheSymmetricClient) {
   EXPECT_EQ(demo->get_string("fhir_base"), server_->base());
   std::string secret;
   for (const auto& c : demo->find("clients")->items()) {
-    if (c.get_string("client_id") == "demo-symmetric") secret = std::string(c.get_string("client_secret"));
+    if (c.get_string("client_id") == "demo-symmetric")
+      secret = std::string(c.get_string("client_secret"));
   }
   ASSERT_FALSE(secret.empty());
   bool caregiver = false;
@@ -602,7 +606,8 @@ TEST_F(SmartTest, DemoJsonAndTheSymmetricClient) {
   std::string request = hidden_value(page.body, "request");
   r = b.post("/auth/login", form({{"request", request},
                                   {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                  {"username", "caregiver"}, {"password", "ipa-demo"}}));
+                                  {"username", "caregiver"},
+                                  {"password", "ipa-demo"}}));
   page = b.get(path_of(r.header("Location")));
   r = b.post("/auth/select-patient", form({{"request", request},
                                            {"csrf_token", hidden_value(page.body, "csrf_token")},
@@ -610,24 +615,27 @@ TEST_F(SmartTest, DemoJsonAndTheSymmetricClient) {
   page = b.get(path_of(r.header("Location")));
   r = b.post("/auth/consent", form({{"request", request},
                                     {"csrf_token", hidden_value(page.body, "csrf_token")},
-                                    {"scope", "launch/patient"}, {"scope", "patient/Patient.rs"},
+                                    {"scope", "launch/patient"},
+                                    {"scope", "patient/Patient.rs"},
                                     {"decision", "approve"}}));
   std::string code = url_param(r.header("Location"), "code");
   ASSERT_FALSE(code.empty());
   auto basic = [&](const std::string& pw) {
     return "Basic " + jose::base64url_encode("demo-symmetric:" + pw);
   };
-  std::string body = form({{"grant_type", "authorization_code"}, {"code", code},
-                           {"redirect_uri", kRedirect}, {"code_verifier", l.verifier}});
+  std::string body = form({{"grant_type", "authorization_code"},
+                           {"code", code},
+                           {"redirect_uri", kRedirect},
+                           {"code_verifier", l.verifier}});
   auto wrong = server_->send("POST", "/auth/token", body,
                              {{"Content-Type", "application/x-www-form-urlencoded"},
                               {"Authorization", basic("not-the-secret")}});
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(body_json(wrong).get_string("error"), "invalid_client");
   EXPECT_NE(wrong.header("WWW-Authenticate").find("Basic"), std::string::npos);
-  auto ok = server_->send("POST", "/auth/token", body,
-                          {{"Content-Type", "application/x-www-form-urlencoded"},
-                           {"Authorization", basic(secret)}});
+  auto ok = server_->send(
+      "POST", "/auth/token", body,
+      {{"Content-Type", "application/x-www-form-urlencoded"}, {"Authorization", basic(secret)}});
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(body_json(ok).get_string("patient"), "pat-0003");
 }
@@ -643,10 +651,12 @@ TEST_F(SmartTest, ManagementPageListsAndRevokesTheUsersApps) {
   auto page = b.get("/auth/manage");
   ASSERT_EQ(page.status, 200);
   auto wrong = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
-                                            {"username", "pat-0006"}, {"password", "nope-nope"}}));
+                                            {"username", "pat-0006"},
+                                            {"password", "nope-nope"}}));
   EXPECT_EQ(wrong.status, 401);
   auto r = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
-                                        {"username", "pat-0006"}, {"password", "ipa-demo"}}));
+                                        {"username", "pat-0006"},
+                                        {"password", "ipa-demo"}}));
   ASSERT_EQ(r.status, 303);
   page = b.get("/auth/manage");
   ASSERT_EQ(page.status, 200);
@@ -657,12 +667,13 @@ TEST_F(SmartTest, ManagementPageListsAndRevokesTheUsersApps) {
   ASSERT_NE(page.body.find("value=\"" + grant + "\""), std::string::npos) << page.body;
   EXPECT_NE(page.body.find("IPA demo app"), std::string::npos);
   // Another user's session cannot revoke it; a forged CSRF token is refused.
-  auto forged = b.post("/auth/manage", form({{"csrf_token", "x"}, {"grant", grant},
-                                             {"decision", "revoke"}}));
+  auto forged =
+      b.post("/auth/manage", form({{"csrf_token", "x"}, {"grant", grant}, {"decision", "revoke"}}));
   EXPECT_EQ(forged.status, 403);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 200);
   auto revoked = b.post("/auth/manage", form({{"csrf_token", hidden_value(page.body, "csrf_token")},
-                                              {"grant", grant}, {"decision", "revoke"}}));
+                                              {"grant", grant},
+                                              {"decision", "revoke"}}));
   EXPECT_EQ(revoked.status, 303);
   EXPECT_EQ(api(at, "/fhir/Patient/pat-0006").status, 401);
 }

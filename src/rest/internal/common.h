@@ -37,7 +37,7 @@ struct State {
   std::unique_ptr<core::IdGenerator> ids;
   std::mutex ids_mu;
   std::shared_ptr<const std::string> capability_json;  // built once; shared by responses
-  std::unique_ptr<AuthState> auth;  // null: access control is off
+  std::unique_ptr<AuthState> auth;                     // null: access control is off
   ~State();
 
   std::string next_id() {

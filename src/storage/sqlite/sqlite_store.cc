@@ -1,7 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <sys/random.h>
 
 #include <algorithm>

@@ -460,7 +460,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kComposite:
-      s += "r.id IN (SELECT x.id FROM idx_composite x INDEXED BY idx_composite_value WHERE x.type = ";
+      s += "r.id IN (SELECT x.id FROM idx_composite x INDEXED BY idx_composite_value WHERE x.type "
+           "= ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
