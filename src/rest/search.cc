@@ -209,13 +209,17 @@ http::Response run_search(State& s, const std::string& type, const Params& reque
   out += R"(,"link":[{"relation":"self","url":)";
   json::write_string(out, self_base + (self_query.empty() ? "" : "?" + self_query));
   out += "}";
-  if (page->next) {
-    std::string next = self_base + "?" + self_query + (self_query.empty() ? "" : "&") +
-                       "_cursor=" + search::seal_cursor(*page->next, binding, *key, s.clock->now());
-    out += R"(,{"relation":"next","url":)";
-    json::write_string(out, next);
+  auto link = [&](const char* relation, const storage::Keyset& position) {
+    std::string url = self_base + "?" + self_query + (self_query.empty() ? "" : "&") +
+                      "_cursor=" + search::seal_cursor(position, binding, *key, s.clock->now());
+    out += R"(,{"relation":")";
+    out += relation;
+    out += R"(","url":)";
+    json::write_string(out, url);
     out += "}";
-  }
+  };
+  if (page->next) link("next", *page->next);
+  if (page->previous) link("previous", *page->previous);
   out += R"(],"entry":[)";
   bool first = true;
   Shape entry_shape{

@@ -60,6 +60,7 @@ std::string seal_cursor(const storage::Keyset& position, std::string_view bindin
   put_u32(plain, static_cast<uint32_t>(position.values.size()));
   for (const auto& v : position.values) put_str(plain, v);
   put_str(plain, position.id);
+  put_u32(plain, position.before ? 1 : 0);
   std::string out(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
                       crypto_aead_xchacha20poly1305_ietf_ABYTES,
                   '\0');
@@ -116,7 +117,9 @@ core::Result<storage::Keyset> open_cursor(std::string_view cursor, std::string_v
   for (auto& v : k.values) {
     if (!get_str(in, v)) return invalid();
   }
-  if (!get_str(in, k.id) || !in.empty()) return invalid();
+  uint32_t before = 0;
+  if (!get_str(in, k.id) || !get_u32(in, before) || before > 1 || !in.empty()) return invalid();
+  k.before = before == 1;
   return k;
 }
 

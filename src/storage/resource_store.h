@@ -151,10 +151,16 @@ struct ResourceKey {
 };
 
 struct SearchPage {
-  std::vector<StoredResource> entries;
-  std::optional<Keyset> next;    // set when more matches follow
-  std::optional<int64_t> total;  // set when the plan asked for it
+  std::vector<StoredResource> entries;  // always in the plan's order
+  std::optional<Keyset> next;           // set when more matches follow
+  std::optional<Keyset> previous;       // set when matches precede this page
+  std::optional<int64_t> total;         // set when the plan asked for it
 };
+
+// For back ends: turns the rows of a page query (fetched in query order, `keys[i]` the keyset of
+// row i, `more` when a row beyond the page was seen) into the page: reverses a backward page into
+// the plan's order and sets `next` and `previous`.
+void finish_page(const SearchPlan& plan, std::vector<Keyset> keys, bool more, SearchPage& page);
 
 struct HistoryQuery {
   std::string resource_type;  // empty: system history

@@ -86,6 +86,7 @@ struct SortKey {
 struct Keyset {
   std::vector<std::string> values;  // one per sort key, as text ("" for no value)
   std::string id;
+  bool before = false;  // the page holds the rows just before this position (a previous link)
 };
 
 struct SearchPlan {

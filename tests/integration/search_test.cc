@@ -276,6 +276,39 @@ TEST_F(SearchTest, PagingFollowsNextLinksWithoutLossOrRepeat) {
   }
 }
 
+TEST_F(SearchTest, PreviousLinksLeadBackPageByPage) {
+  std::vector<std::vector<std::string>> pages;
+  std::vector<std::string> previous_links;
+  std::string next = "/fhir/Observation?patient=pat-0002&_count=4&_sort=-date";
+  while (!next.empty() && pages.size() < 50) {
+    json::Value b = bundle(next);
+    std::vector<std::string> page;
+    for (const auto& e : b.find("entry")->items()) {
+      page.push_back(std::string(e.find("resource")->get_string("id")));
+    }
+    pages.push_back(page);
+    next.clear();
+    std::string prev;
+    for (const auto& l : b.find("link")->items()) {
+      std::string url(l.get_string("url"));
+      if (l.get_string("relation") == "next") next = url.substr(server_->base().size() - 5);
+      if (l.get_string("relation") == "previous") prev = url.substr(server_->base().size() - 5);
+    }
+    previous_links.push_back(prev);
+  }
+  ASSERT_GE(pages.size(), 3u);
+  EXPECT_TRUE(previous_links[0].empty());  // the first page has no previous
+  for (size_t i = 1; i < pages.size(); ++i) {
+    ASSERT_FALSE(previous_links[i].empty()) << i;
+    json::Value b = bundle(previous_links[i]);
+    std::vector<std::string> back;
+    for (const auto& e : b.find("entry")->items()) {
+      back.push_back(std::string(e.find("resource")->get_string("id")));
+    }
+    EXPECT_EQ(back, pages[i - 1]) << "page " << i;
+  }
+}
+
 TEST_F(SearchTest, ForgedOrMovedCursorsAre400) {
   json::Value b = bundle("/fhir/Observation?patient=pat-0002&_count=3");
   std::string next;

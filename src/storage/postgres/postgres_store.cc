@@ -479,6 +479,9 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   auto rows = conn.query(sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   const int n = std::min(rows->size(), plan.count);
+  // Sort values in their text form: integers as digits, float8 in PostgreSQL's shortest
+  // round-trip form, text as is; render.cc parses them back by the key's type.
+  std::vector<Keyset> keys;
   for (int i = 0; i < n; ++i) {
     StoredResource r;
     r.resource_type = plan.resource_type;
@@ -486,20 +489,15 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
     r.version_id = rows->int64(i, 1);
     r.last_updated = from_ms(rows->int64(i, 2));
     r.json = rows->text(i, 3);
+    Keyset k;
+    for (size_t j = 0; j < plan.sort.size(); ++j) {
+      k.values.push_back(rows->text(i, static_cast<int>(4 + j)));
+    }
+    k.id = r.id;
+    keys.push_back(std::move(k));
     page.entries.push_back(std::move(r));
   }
-  if (rows->size() > plan.count) {
-    // Sort values in their text form: integers as digits, float8 in PostgreSQL's shortest
-    // round-trip form, text as is; render.cc parses them back by the key's type.
-    Keyset next;
-    if (n > 0) {
-      for (size_t k = 0; k < plan.sort.size(); ++k) {
-        next.values.push_back(rows->text(n - 1, static_cast<int>(4 + k)));
-      }
-      next.id = page.entries.back().id;
-    }
-    page.next = std::move(next);
-  }
+  finish_page(plan, std::move(keys), rows->size() > plan.count, page);
   if (plan.want_total) {
     internal::Sql count = internal::render_count(plan);
     auto total = conn.query(count.text, count.binds, false);

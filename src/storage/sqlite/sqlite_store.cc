@@ -374,8 +374,7 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   if (spdlog::should_log(spdlog::level::trace)) {
     spdlog::trace("search sql: {}", internal::render_page(plan).text);
   }
-  std::vector<std::string> last_values;
-  std::string last_id;
+  std::vector<Keyset> keys;
   bool more = false;
   IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_page(plan), [&](sqlite3_stmt* st) {
     if (static_cast<int>(page.entries.size()) == plan.count) {
@@ -388,28 +387,29 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
     r.version_id = sqlite3_column_int64(st, 1);
     r.last_updated = from_ms(sqlite3_column_int64(st, 2));
     r.json = column_text(st, 3);
-    last_values.clear();
-    for (size_t k = 0; k < plan.sort.size(); ++k) {
-      int col = static_cast<int>(4 + k);
-      switch (internal::sort_value_type(plan.sort[k])) {
+    Keyset k;
+    for (size_t i = 0; i < plan.sort.size(); ++i) {
+      int col = static_cast<int>(4 + i);
+      switch (internal::sort_value_type(plan.sort[i])) {
         case internal::SortValueType::kInteger:
-          last_values.push_back(std::to_string(sqlite3_column_int64(st, col)));
+          k.values.push_back(std::to_string(sqlite3_column_int64(st, col)));
           break;
         case internal::SortValueType::kReal: {
           char buf[40];
           std::snprintf(buf, sizeof buf, "%.17g", sqlite3_column_double(st, col));
-          last_values.push_back(buf);
+          k.values.push_back(buf);
           break;
         }
         case internal::SortValueType::kText:
-          last_values.push_back(column_text(st, col));
+          k.values.push_back(column_text(st, col));
           break;
       }
     }
-    last_id = r.id;
+    k.id = r.id;
+    keys.push_back(std::move(k));
     page.entries.push_back(std::move(r));
   }));
-  if (more) page.next = Keyset{std::move(last_values), std::move(last_id)};
+  finish_page(plan, std::move(keys), more, page);
   if (plan.want_total) {
     int64_t total = 0;
     IPA_RETURN_IF_ERROR(run_sql(conn, internal::render_count(plan),

@@ -348,10 +348,24 @@ TEST_P(SearchConformance, SortDescendingByDateThenKeysetPagingAcrossWrites) {
   ASSERT_TRUE(first.next.has_value());
   // A new, later observation must not shift the next page.
   ASSERT_TRUE(store_->create(obs("o5", "p1", "laboratory", 20)).ok());
+  EXPECT_FALSE(first.previous.has_value());
   p.after = first.next;
   SearchPage second = run(p);
   EXPECT_EQ(ids_of(second), (std::vector<std::string>{"o1"}));
   EXPECT_FALSE(second.next.has_value());
+  // Back to the first page by the previous link: the same rows in the same order, even though
+  // o5 was added before them in this order (keyset: the page is what precedes o1).
+  ASSERT_TRUE(second.previous.has_value());
+  EXPECT_TRUE(second.previous->before);
+  p.after = second.previous;
+  SearchPage back = run(p);
+  EXPECT_EQ(ids_of(back), (std::vector<std::string>{"o3", "o2"}));
+  ASSERT_TRUE(back.previous.has_value());  // o5 now precedes them
+  ASSERT_TRUE(back.next.has_value());
+  p.after = back.previous;
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o5"}));
+  p.after = back.next;
+  EXPECT_EQ(ids_of(run(p)), (std::vector<std::string>{"o1"}));
 }
 
 TEST_P(SearchConformance, MissingAndCompartmentAndDeleted) {

@@ -618,9 +618,12 @@ Sql render_page(const SearchPlan& plan) {
   b.add(" FROM resource r JOIN version v ON v.owner = r.owner AND v.seq = r.seq WHERE ");
   b.where(plan, "r");
   b.add(") q");
+  // A backward page (a previous link) walks the same order in reverse from the position; the
+  // store turns its rows back into the plan's order.
+  const bool back = plan.after && plan.after->before;
   if (plan.after) {
-    // Lexicographic keyset: (s0, s1, ..., id) after the previous page's last row, each key in
-    // its own direction.
+    // Lexicographic keyset: (s0, s1, ..., id) after (or, backward, before) the position, each
+    // key in its own direction.
     b.add(" WHERE (");
     size_t n = plan.sort.size();
     for (size_t i = 0; i <= n; ++i) {
@@ -632,10 +635,10 @@ Sql render_page(const SearchPlan& plan) {
         b.add(" AND ");
       }
       if (i < n) {
-        b.sql() += "q.s" + std::to_string(i) + (plan.sort[i].descending ? " < " : " > ");
+        b.sql() += "q.s" + std::to_string(i) + (plan.sort[i].descending != back ? " < " : " > ");
         b.bind(keyset_value(plan.sort[i], plan.after->values[i]));
       } else {
-        b.add("q.id > ");
+        b.add(back ? "q.id < " : "q.id > ");
         b.bind(plan.after->id);
       }
       b.add(")");
@@ -644,9 +647,9 @@ Sql render_page(const SearchPlan& plan) {
   }
   b.add(" ORDER BY ");
   for (size_t i = 0; i < plan.sort.size(); ++i) {
-    b.sql() += "q.s" + std::to_string(i) + (plan.sort[i].descending ? " DESC, " : " ASC, ");
+    b.sql() += "q.s" + std::to_string(i) + (plan.sort[i].descending != back ? " DESC, " : " ASC, ");
   }
-  b.add("q.id ASC LIMIT ");
+  b.add(back ? "q.id DESC LIMIT " : "q.id ASC LIMIT ");
   b.bind(static_cast<int64_t>(plan.count) + 1);
   return Sql{std::move(b.sql()), std::move(b.binds())};
 }
