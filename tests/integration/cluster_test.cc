@@ -198,7 +198,9 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
   std::set<std::string> nodes;
   for (size_t i = 0; i < steps.size(); ++i) {
     nodes.insert(steps[i].node);
-    if (i > 0) EXPECT_NE(steps[i].node, steps[i - 1].node) << trace;
+    if (i > 0) {
+      EXPECT_NE(steps[i].node, steps[i - 1].node) << trace;
+    }
   }
   EXPECT_EQ(nodes, (std::set<std::string>{"a", "b"})) << trace;
 
