@@ -33,9 +33,8 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-http::Response resource_response(State& s, int status, const storage::StoredResource& res,
-                                 const Shape& shape, internal::Return ret,
-                                 const std::string& location = {}) {
+http::Response resource_response(int status, const storage::StoredResource& res, const Shape& shape,
+                                 internal::Return ret, const std::string& location = {}) {
   http::Response r;
   if (ret == internal::Return::kMinimal) {
     r.status = status;
@@ -52,7 +51,6 @@ http::Response resource_response(State& s, int status, const storage::StoredReso
   }
   internal::set_version_headers(r, res);
   if (!location.empty()) r.headers.push_back({"Location", location});
-  (void)s;
   return r;
 }
 
@@ -144,7 +142,7 @@ core::Result<internal::Outcome> in_transaction(State& s, Fn fn) {
   return std::move(*out);
 }
 
-http::Response write_response(State& s, core::Result<internal::Outcome> r, const Shape& shape,
+http::Response write_response(core::Result<internal::Outcome> r, const Shape& shape,
                               const http::Request& req) {
   if (!r.ok()) return internal::error_response(r.error(), shape.pretty);
   if (!r->resource) {
@@ -152,7 +150,7 @@ http::Response write_response(State& s, core::Result<internal::Outcome> r, const
     resp.status = r->status;
     return resp;
   }
-  return resource_response(s, r->status, *r->resource, shape,
+  return resource_response(r->status, *r->resource, shape,
                            internal::prefer_return(req.header("Prefer")), r->location);
 }
 
@@ -309,7 +307,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
       auto r = in_transaction(s, [&](storage::Writer& w) {
         return internal::do_create(s, w, type, std::move(*body), ine);
       });
-      return write_response(s, std::move(r), *shape, req);
+      return write_response(std::move(r), *shape, req);
     }
     if (method == "GET") {
       return internal::run_search(s, type, *params, *shape, strict(req), "", caller);
@@ -373,7 +371,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
       if (caller && !internal::visible(s, *caller, *res)) return hidden(type, id);
       if (not_modified(req, *res)) return not_modified_response(*res);
       if (*format == Format::kRaw) return raw_binary(*res);
-      return resource_response(s, 200, *res, *shape, internal::Return::kRepresentation);
+      return resource_response(200, *res, *shape, internal::Return::kRepresentation);
     }
     if (method == "PUT") {
       auto body = internal::parse_resource(req.body, type);
@@ -383,14 +381,14 @@ http::Response FhirApi::handle_request(const http::Request& req) {
       auto r = in_transaction(s, [&](storage::Writer& w) {
         return internal::do_update(s, w, type, id, std::move(*body), *if_match);
       });
-      return write_response(s, std::move(r), *shape, req);
+      return write_response(std::move(r), *shape, req);
     }
     if (method == "DELETE") {
       auto if_match = if_match_of(req);
       if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
       auto r = in_transaction(
           s, [&](storage::Writer& w) { return internal::do_delete(s, w, type, id, *if_match); });
-      return write_response(s, std::move(r), *shape, req);
+      return write_response(std::move(r), *shape, req);
     }
     return internal::error_response(
         core::method_not_allowed(method + " is not allowed on [base]/" + type + "/[id]."));
@@ -445,7 +443,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
       auto res = s.store.vread(type, id, vid);
       if (!res.ok()) return internal::error_response(res.error(), shape->pretty);
       if (*format == Format::kRaw) return raw_binary(*res);
-      return resource_response(s, 200, *res, *shape, internal::Return::kRepresentation);
+      return resource_response(200, *res, *shape, internal::Return::kRepresentation);
     }
   }
   return internal::error_response(core::not_found("No such endpoint: " + req.path));

@@ -701,10 +701,6 @@ http::Response consent(State& s, const http::Request& req) {
 
 // ---- the token endpoint ---------------------------------------------------------------------
 
-struct AuthenticatedClient {
-  storage::Client client;
-};
-
 // Client authentication (S40-S52): exactly one mechanism.
 core::Result<storage::Client> authenticate_client(State& s, const http::Request& req,
                                                   const Params& p, http::Response* error) {
