@@ -81,7 +81,9 @@ Result<storage::Client> ClientAuthenticator::authenticate_assertion(std::string_
   }
   auto client = find_client(iss);
   IPA_RETURN_IF_ERROR(client);
-  if (client->type != storage::ClientType::kConfidentialAsymmetric) {
+  // Backend services authenticate the same way (SMART Backend Services: "Request access token").
+  if (client->type != storage::ClientType::kConfidentialAsymmetric &&
+      client->type != storage::ClientType::kBackend) {
     return invalid_client("the client is not registered for private_key_jwt");
   }
   const json::Value* aud = claims.find("aud");
@@ -97,6 +99,17 @@ Result<storage::Client> ClientAuthenticator::authenticate_assertion(std::string_
   if (exp <= now - config_.leeway) return invalid_client("the assertion expired");
   if (exp > now + config_.max_assertion_lifetime + config_.leeway) {
     return invalid_client("exp is more than five minutes ahead");
+  }
+  // RFC 7519 sections 4.1.5-4.1.6: an assertion not yet valid (nbf) or issued in the future
+  // (iat) is refused, beyond the clock leeway; either must be an integer when present.
+  for (const char* name : {"nbf", "iat"}) {
+    const json::Value* v = claims.find(name);
+    if (v == nullptr) continue;
+    std::optional<int64_t> seconds = v->is_number() ? v->as_int() : std::nullopt;
+    if (!seconds) return invalid_client(std::string(name) + " must be an integer");
+    if (from_numeric_date(*seconds) > now + config_.leeway) {
+      return invalid_client(std::string(name) + " is in the future");
+    }
   }
   std::string_view jti = claims.get_string("jti");
   if (jti.empty()) return invalid_client("jti is required");

@@ -48,7 +48,7 @@ class ClientAuthenticator {
 
   // private_key_jwt (S41-S48): type must be kJwtBearerAssertionType; header alg allowed, kid
   // present, typ "JWT" when present, jku (if any) equal to the registered jwks_uri; iss = sub =
-  // a registered asymmetric client; aud the token URL; exp not passed and at most
+  // a registered asymmetric or backend client; aud the token URL; exp not passed and at most
   // max_assertion_lifetime (+ leeway) ahead; jti recorded once (replays refused, atomically);
   // exactly one key of the client's JWKS (inline or fetched) selected by kid and alg, and the
   // signature valid with it. Returns the client. Errors: bad_request 400 (IssueType value) for

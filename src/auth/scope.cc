@@ -302,15 +302,18 @@ Access ScopeSet::check(Interaction interaction, std::string_view resource_type,
       if (context.patient.empty()) continue;  // no patient in context: nothing to confine to
       p.patients = {context.patient};
     } else if (s.level == Level::kUser) {
+      // No patients known for the user: nothing to confine to, so nothing is allowed.
+      if (context.user_patients.empty()) continue;
       p.patients = context.user_patients;
     } else {
-      continue;  // system/ scopes need backend services, which this server does not offer
+      // SMART Backend Services: system/ scopes reach every resource of the type (no patients).
+      p.patients.clear();
     }
     p.constraints = s.query;
     access.permits.push_back(std::move(p));
   }
   // An unconstrained permit makes every constrained one of the same level redundant (S64).
-  for (Level level : {Level::kPatient, Level::kUser}) {
+  for (Level level : {Level::kPatient, Level::kUser, Level::kSystem}) {
     bool open = std::any_of(access.permits.begin(), access.permits.end(), [&](const Permit& p) {
       return p.level == level && p.constraints.empty();
     });
@@ -384,7 +387,12 @@ std::string describe(const Scope& scope) {
     out += verbs[i];
   }
   if (!out.empty()) out[0] = static_cast<char>(out[0] - 'a' + 'A');
-  out += scope.level == Level::kPatient ? " the selected patient's " : " the records you can see: ";
+  if (scope.level == Level::kSystem) {
+    out += " every patient's ";
+  } else {
+    out +=
+        scope.level == Level::kPatient ? " the selected patient's " : " the records you can see: ";
+  }
   if (scope.resource_type == "*") {
     out += "health data of every kind, including kinds of data added in the future";
   } else {
@@ -399,6 +407,12 @@ std::string describe(const Scope& scope) {
     out += q.param + " is " + std::string(value);
   }
   if (!scope.query.empty()) out += ")";
+  // Write access is spelled out: it changes the record itself, not only what the app sees.
+  if (scope.permissions & (kPermCreate | kPermUpdate | kPermDelete)) {
+    out +=
+        ". The app can change this record: what it adds or changes becomes part of it, and "
+        "what it deletes is removed";
+  }
   return out;
 }
 

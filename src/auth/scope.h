@@ -108,8 +108,10 @@ class ScopeSet {
   // The scopes whose text is in `keep` (consent: the user unticks some), in this set's order.
   ScopeSet subset(const std::vector<std::string>& keep) const;
 
-  // What `interaction` on `resource_type` is allowed under this set. system/ scopes grant
-  // nothing here (no backend services on this server).
+  // What `interaction` on `resource_type` is allowed under this set. patient/ permits name the
+  // patient in context (none without one), user/ permits the user's patients (none when the
+  // context lists none), system/ permits (SMART Backend Services) name no patient: every
+  // resource of the type.
   Access check(Interaction interaction, std::string_view resource_type,
                const AccessContext& context) const;
 

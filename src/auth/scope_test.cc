@@ -206,9 +206,26 @@ TEST(ScopeCheck, UserScopeCoversTheUsersPatients) {
   EXPECT_FALSE(s->check(Interaction::kRead, "Condition", ctx).unrestricted_for("pat-2"));
 }
 
-TEST(ScopeCheck, SystemAndNonClinicalScopesGrantNothing) {
-  auto s = ScopeSet::parse("system/*.read openid fhirUser launch/patient offline_access x");
+TEST(ScopeCheck, NonClinicalScopesGrantNothing) {
+  auto s = ScopeSet::parse("openid fhirUser launch/patient offline_access x");
   EXPECT_FALSE(s->check(Interaction::kRead, "Patient", AccessContext{"pat-1", {}}).allowed());
+}
+
+TEST(ScopeCheck, SystemScopesReachEveryResourceOfTheirTypes) {
+  // SMART Backend Services: no patient bounds a system/ permit.
+  auto s = ScopeSet::parse("system/Observation.cruds system/Patient.read");
+  Access obs = s->check(Interaction::kCreate, "Observation", AccessContext{});
+  ASSERT_EQ(obs.permits.size(), 1u);
+  EXPECT_EQ(obs.permits[0].level, Level::kSystem);
+  EXPECT_TRUE(obs.permits[0].patients.empty());
+  EXPECT_TRUE(s->check(Interaction::kSearch, "Patient", AccessContext{}).allowed());
+  EXPECT_FALSE(s->check(Interaction::kUpdate, "Patient", AccessContext{}).allowed());
+  EXPECT_FALSE(s->check(Interaction::kRead, "Condition", AccessContext{}).allowed());
+}
+
+TEST(ScopeCheck, UserScopeWithoutUserPatientsAllowsNothing) {
+  auto s = ScopeSet::parse("user/Observation.rs");
+  EXPECT_FALSE(s->check(Interaction::kRead, "Observation", AccessContext{}).allowed());
 }
 
 TEST(ScopeCovers, NarrowingForRefresh) {
@@ -259,7 +276,12 @@ TEST(ScopeDescribe, PlainLanguage) {
             "Read and search the selected patient's lab results, vital signs and other "
             "observations (only those whose category is laboratory)");
   EXPECT_EQ(describe(*parse_scope("user/CarePlan.cud")),
-            "Add to, change and delete the records you can see: care plan records");
+            "Add to, change and delete the records you can see: care plan records. The app can "
+            "change this record: what it adds or changes becomes part of it, and what it deletes "
+            "is removed");
+  EXPECT_NE(describe(*parse_scope("patient/*.write")).find("The app can change this record"),
+            std::string::npos);
+  EXPECT_EQ(describe(*parse_scope("patient/*.rs")).find("change"), std::string::npos);
   EXPECT_NE(describe(*parse_scope("offline_access")).find("until you revoke"), std::string::npos);
 }
 

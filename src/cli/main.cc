@@ -1,5 +1,6 @@
 // ipa-client: the IPA client process as a command-line tool (discover, keygen, register, login,
-// fetch). Thin: parses flags and wires the client module; tokens are never printed.
+// fetch, sync, logout, check). Thin: parses flags and wires the client module; tokens are never
+// printed.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -13,9 +14,12 @@
 #include <iostream>
 #include <sstream>
 
+#include "client/conformance.h"
 #include "client/discovery.h"
+#include "client/launch.h"
 #include "client/oauth.h"
 #include "client/profile.h"
+#include "client/progress.h"
 #include "client/record.h"
 #include "client/transport.h"
 #include "client/url.h"
@@ -260,46 +264,34 @@ int cmd_login(const Globals& g, const LoginArgs& a) {
   if (creds->key && !d.config.has_capability("client-confidential-asymmetric")) {
     return fail("The server does not offer client-confidential-asymmetric.");
   }
-  // SMART scopes: v2 by default; v1 when the server lacks permission-v2.
-  std::string scope = a.scope.empty() ? kDefaultScope : a.scope;
-  if (!d.config.has_capability("permission-v2")) {
-    std::string v1 = to_v1_scopes(scope);
-    if (v1 != scope) std::cout << "The server lacks permission-v2: asking for " << v1 << "\n";
-    scope = v1;
+  LaunchOptions lo;
+  lo.scope = a.scope;
+  lo.timeout_seconds = a.timeout;
+  if (!a.username.empty()) lo.form = FormLogin{a.username, a.password, a.patient, a.deny_scopes};
+  lo.show = [&](const std::string& url) {
+    if (a.no_browser || !open_browser(url)) {
+      std::cout << "Open this address in a browser to sign in:\n  " << url << "\n";
+      std::cout.flush();
+    } else {
+      std::cout << "Sign in in the browser window that opened.\n";
+    }
+  };
+  std::string asked_scope = a.scope.empty() ? kDefaultScope : a.scope;
+  if (!d.config.has_capability("permission-v2") && to_v1_scopes(asked_scope) != asked_scope) {
+    std::cout << "The server lacks permission-v2: asking for " << to_v1_scopes(asked_scope) << "\n";
   }
-  auto listener = LoopbackListener::start();
-  if (!listener.ok()) return fail(listener.error().diagnostics);
-  AuthorizeRequest req =
-      build_authorize_request(d.config, d.base, p.client_id, (*listener)->redirect_uri(), scope);
-  if (!a.username.empty()) {
-    FormLogin f{a.username, a.password, a.patient, a.deny_scopes};
-    auto driven = drive_form_login(*t, req.url, f);
-    if (!driven.ok()) return fail(driven.error().diagnostics);
-  } else if (a.no_browser || !open_browser(req.url)) {
-    std::cout << "Open this address in a browser to sign in:\n  " << req.url << "\n";
-    std::cout.flush();
-  } else {
-    std::cout << "Sign in in the browser window that opened.\n";
-  }
-  auto cb = (*listener)->wait(std::chrono::seconds(a.timeout));
-  if (!cb.ok()) return fail(cb.error().diagnostics);
-  auto code = accept_callback(*cb, req);
-  if (!code.ok()) return fail(code.error().diagnostics);
   int64_t now = now_seconds();
-  auto tokens =
-      exchange_code(*t, d.config, *creds, *code, req.redirect_uri, req.code_verifier, now);
-  if (!tokens.ok()) return fail(tokens.error().diagnostics);
-
-  // RFC 6749 section 5.1: no scope in the answer means the grant is what was asked.
-  std::string granted = tokens->scope.empty() ? scope : tokens->scope;
+  LaunchResult launch = run_launch(*t, d, *creds, lo, now);
+  if (!launch.ok()) return fail(launch.error.diagnostics);
+  const std::string& scope = launch.scope;
+  const TokenResponse* tokens = &launch.tokens;
+  const std::string& granted = launch.granted_scope;
   ScopeReport sr = compare_scopes(scope, granted);
   std::vector<std::string> asked = split_scopes(scope);
   bool asked_openid = std::find(asked.begin(), asked.end(), "openid") != asked.end();
   std::string fhir_user;
-  if (!tokens->id_token.empty()) {
-    auto claims = verify_id_token(*t, d.config, tokens->id_token, p.client_id, req.nonce, now);
-    if (!claims.ok()) return fail(claims.error().diagnostics);
-    fhir_user = claims->get_string("fhirUser");
+  if (!launch.id_token_claims.is_null()) {
+    fhir_user = launch.id_token_claims.get_string("fhirUser");
   } else if (asked_openid) {
     std::cout << "No id_token came back: who signed in cannot be confirmed.\n";
   }
@@ -332,7 +324,7 @@ int cmd_login(const Globals& g, const LoginArgs& a) {
 
 // ---- fetch ------------------------------------------------------------------------------------
 
-int cmd_fetch(const Globals& g, const std::string& url, const std::string& out) {
+int cmd_fetch(const Globals& g, const std::string& url, const std::string& out, bool sync) {
   std::string path = find_profile(g, url);
   if (path.empty()) return fail("No single profile in " + g.profile_dir + ": give the server URL.");
   auto loaded = load_profile(path);
@@ -350,12 +342,31 @@ int cmd_fetch(const Globals& g, const std::string& url, const std::string& out) 
   Session session(
       *t, d.config, *creds, p, [&](const Profile& updated) { return save_profile(path, updated); },
       now_seconds);
-  auto r = fetch_record(session, p, d.resource_types, out, std::cout);
+  // Progress bars on a terminal only; plain lines when the output goes to a file or a pipe.
+  ProgressBar bar(std::cout, is_terminal(1));
+  FetchOptions options;
+  options.sync = sync;
+  options.bar = &bar;
+  auto r = fetch_record(session, p, d.resource_types, out, std::cout, options);
   if (!r.ok()) return fail(r.error().diagnostics);
   int total = 0;
   for (const auto& [type, n] : r->counts) total += n;
-  std::cout << "Wrote " << total << " resources to " << out
-            << " (one NDJSON file per type, bundle.json, summary.json).\n";
+  if (const json::Value* s = r->summary.find("sync")) {
+    std::cout << "Synced " << out << ": " << *s->find("new")->as_int() << " new, "
+              << *s->find("updated")->as_int() << " updated, " << *s->find("gone")->as_int()
+              << " no longer shown by the server; " << total << " resources in the copy.\n";
+    const json::Value* gone = r->summary.find("gone");
+    if (gone != nullptr && !gone->items().empty()) {
+      std::cout << "Kept in " << out << "/gone/ (the server no longer shows them):\n";
+      for (const json::Value& x : gone->items()) {
+        std::cout << "  " << x.get_string("reference") << " (noticed " << x.get_string("noticed")
+                  << ")\n";
+      }
+    }
+  } else {
+    std::cout << "Wrote " << total << " resources to " << out
+              << " (one NDJSON file per type, bundle.json, summary.json).\n";
+  }
   const json::Value* ng = r->summary.find("not_granted");
   if (ng != nullptr && !ng->items().empty())
     std::cout << "Not granted: " << json::write(*ng) << "\n";
@@ -367,6 +378,108 @@ int cmd_fetch(const Globals& g, const std::string& url, const std::string& out) 
     }
   }
   return 0;
+}
+
+// ---- logout -----------------------------------------------------------------------------------
+
+int cmd_logout(const Globals& g, const std::string& url) {
+  std::string path = find_profile(g, url);
+  if (path.empty()) return fail("No single profile in " + g.profile_dir + ": give the server URL.");
+  auto loaded = load_profile(path);
+  if (!loaded.ok()) return fail(loaded.error().diagnostics);
+  Profile p = *loaded;
+  if (p.access_token.empty() && p.refresh_token.empty()) {
+    std::cout << "Not signed in to " << p.base << ": nothing to revoke.\n";
+    return 0;
+  }
+  auto t = curl_transport();
+  Discovery d = discover(*t, p.base);
+  int status = 0;
+  if (d.config.revocation_endpoint.empty()) {
+    std::cout << "The server offers no revocation_endpoint: the tokens stay valid at the server "
+                 "until they expire (revoke the access in the server's own page, if it has one).\n";
+  } else {
+    auto creds = credentials(p);
+    if (!creds.ok()) return fail(creds.error().diagnostics);
+    // RFC 7009 section 2.1: the refresh token first (it may revoke the grant as a whole).
+    for (const auto& [token, hint] :
+         {std::pair{p.refresh_token, "refresh_token"}, std::pair{p.access_token, "access_token"}}) {
+      if (token.empty()) continue;
+      auto s = revoke_token(*t, d.config, *creds, token, hint, now_seconds());
+      if (!s.ok()) {
+        std::cerr << "ipa-client: revoking the " << hint << " failed: " << s.error().diagnostics
+                  << "\n";
+        status = 1;
+      } else {
+        std::cout << "Revoked the " << hint << " at " << d.config.revocation_endpoint << ".\n";
+      }
+    }
+  }
+  p.access_token.clear();
+  p.refresh_token.clear();
+  p.expires_at = 0;
+  if (auto s = save_profile(path, p); !s.ok()) return fail(s.error().log_detail);
+  std::cout << "Deleted the stored tokens of " << p.base << " (" << path << ").\n";
+  return status;
+}
+
+// ---- check ------------------------------------------------------------------------------------
+
+struct CheckArgs {
+  std::string url;
+  std::string client_id;
+  std::string private_key;
+  std::string scope;
+  std::string username;
+  std::string password;
+  std::string patient;
+  std::vector<std::string> patient_ids;
+  std::vector<std::string> categories;
+  std::string junit;
+  bool no_browser = false;
+  int timeout = 300;
+};
+
+int cmd_check(const Globals& g, const CheckArgs& a) {
+  CheckOptions o;
+  std::string client_id = a.client_id;
+  std::string key_file = a.private_key;
+  if (client_id.empty()) {
+    // A client registered earlier with `ipa-client register` for this server.
+    if (auto p = load_profile(profile_path(g.profile_dir, trim_base(a.url))); p.ok()) {
+      client_id = p->client_id;
+      if (key_file.empty()) key_file = p->private_key_file;
+    }
+  }
+  Profile creds_profile;
+  creds_profile.client_id = client_id;
+  creds_profile.private_key_file = key_file;
+  auto creds = credentials(creds_profile);
+  if (!creds.ok()) return fail(creds.error().diagnostics);
+  o.creds = *creds;
+  o.launch.scope = a.scope;
+  o.launch.timeout_seconds = a.timeout;
+  if (!a.username.empty()) o.launch.form = FormLogin{a.username, a.password, a.patient, {}};
+  o.launch.show = [&](const std::string& url) {
+    if (a.no_browser || !open_browser(url)) {
+      std::cerr << "Open this address in a browser to sign in:\n  " << url << "\n";
+    } else {
+      std::cerr << "Sign in in the browser window that opened.\n";
+    }
+  };
+  o.patient_ids = a.patient_ids;
+  o.observation_categories = a.categories;
+  o.now = now_seconds;
+  auto t = curl_transport();
+  ConformanceReport report = run_conformance_check(*t, a.url, o);
+  std::cout << report.text();
+  if (!a.junit.empty()) {
+    std::ofstream out(a.junit, std::ios::trunc);
+    out << report.junit();
+    out.close();
+    if (!out) return fail("Cannot write " + a.junit + ".");
+  }
+  return report.shall_failed() ? 1 : 0;
 }
 
 int run(int argc, char** argv) {
@@ -421,6 +534,44 @@ int run(int argc, char** argv) {
   fetch_cmd->add_option("url", fetch_url, "FHIR base URL (default: the only profile)");
   fetch_cmd->add_option("--out", fetch_out, "output folder")->required();
 
+  std::string sync_url;
+  std::string sync_out;
+  auto* sync_cmd =
+      app.add_subcommand("sync", "fetch what changed since the last fetch or sync into a folder");
+  sync_cmd->add_option("url", sync_url, "FHIR base URL (default: the only profile)");
+  sync_cmd->add_option("--out", sync_out, "the folder of an earlier fetch")->required();
+
+  std::string logout_url;
+  auto* logout_cmd =
+      app.add_subcommand("logout", "revoke the tokens at the server and delete them here");
+  logout_cmd->add_option("url", logout_url, "FHIR base URL (default: the only profile)");
+
+  CheckArgs chk;
+  auto* check_cmd = app.add_subcommand(
+      "check", "conformance check of an IPA server (IPA and SMART test kits, JUnit output)");
+  check_cmd->add_option("url", chk.url, "FHIR base URL")->required();
+  check_cmd->add_option("--client-id", chk.client_id,
+                        "client_id for the launch (default: the registered profile's)");
+  check_cmd->add_option("--private-key", chk.private_key, "PEM key of a confidential client");
+  check_cmd->add_option("--scope", chk.scope,
+                        std::string("scopes (default: ") + kDefaultScope + ")");
+  check_cmd->add_option("--username", chk.username,
+                        "sign in through the server's form contract instead of a browser");
+  check_cmd->add_option("--password", chk.password, "with --username");
+  check_cmd->add_option("--patient", chk.patient, "record to pick when several are offered");
+  check_cmd
+      ->add_option("--patient-ids", chk.patient_ids,
+                   "patients to search (default: the launch's patient)")
+      ->delimiter(',');
+  check_cmd
+      ->add_option("--observation-categories", chk.categories,
+                   "categories of the Observation searches (default: the kit's)")
+      ->delimiter(',');
+  check_cmd->add_option("--junit", chk.junit, "write a JUnit XML report to this file");
+  check_cmd->add_flag("--no-browser", chk.no_browser, "print the address instead of opening it");
+  check_cmd->add_option("--timeout", chk.timeout, "seconds to wait for the sign-in")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   core::init_logging("warn");  // the loopback listener's request lines are noise here
   ::umask(077);                // profiles, keys and the downloaded record are the user's only
@@ -428,7 +579,10 @@ int run(int argc, char** argv) {
   if (*keygen_cmd) return cmd_keygen(key_out, key_alg);
   if (*register_cmd) return cmd_register(g, reg);
   if (*login_cmd) return cmd_login(g, login);
-  if (*fetch_cmd) return cmd_fetch(g, fetch_url, fetch_out);
+  if (*fetch_cmd) return cmd_fetch(g, fetch_url, fetch_out, false);
+  if (*sync_cmd) return cmd_fetch(g, sync_url, sync_out, true);
+  if (*logout_cmd) return cmd_logout(g, logout_url);
+  if (*check_cmd) return cmd_check(g, chk);
   return 2;
 }
 

@@ -58,6 +58,8 @@ SmartConfig parse_smart_config(const json::Value& doc) {
   c.token_endpoint = doc.get_string("token_endpoint");
   c.jwks_uri = doc.get_string("jwks_uri");
   c.registration_endpoint = doc.get_string("registration_endpoint");
+  c.introspection_endpoint = doc.get_string("introspection_endpoint");
+  c.revocation_endpoint = doc.get_string("revocation_endpoint");
   c.capabilities = strings(doc, "capabilities");
   c.code_challenge_methods_supported = strings(doc, "code_challenge_methods_supported");
   c.scopes_supported = strings(doc, "scopes_supported");

@@ -22,7 +22,9 @@ struct SmartConfig {
   std::string authorization_endpoint;
   std::string token_endpoint;
   std::string jwks_uri;
-  std::string registration_endpoint;  // RFC 7591; "" when not offered
+  std::string registration_endpoint;   // RFC 7591; "" when not offered
+  std::string introspection_endpoint;  // RFC 7662; "" when not offered
+  std::string revocation_endpoint;     // RFC 7009; "" when not offered
   std::vector<std::string> capabilities;
   std::vector<std::string> code_challenge_methods_supported;
   std::vector<std::string> scopes_supported;

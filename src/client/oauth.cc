@@ -57,6 +57,8 @@ core::Result<TokenResponse> token_request(Transport& t, const SmartConfig& confi
     return core::bad_request(core::IssueType::kStructure, "The token response is not JSON.");
   }
   TokenResponse out;
+  out.body = *body;
+  out.headers = r->headers;
   out.access_token = body->get_string("access_token");
   out.refresh_token = body->get_string("refresh_token");
   out.id_token = body->get_string("id_token");
@@ -425,6 +427,36 @@ core::Result<TokenResponse> refresh_tokens(Transport& transport, const SmartConf
                                            const std::string& refresh_token, int64_t now) {
   return token_request(transport, config, creds,
                        {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}}, now);
+}
+
+core::Status revoke_token(Transport& transport, const SmartConfig& config,
+                          const ClientCredentials& creds, const std::string& token,
+                          const std::string& token_type_hint, int64_t now) {
+  if (config.revocation_endpoint.empty()) {
+    return core::unavailable("The server offers no revocation_endpoint.");
+  }
+  Fields fields = {{"token", token}, {"token_type_hint", token_type_hint}};
+  fields.emplace_back("client_id", creds.client_id);
+  if (creds.key) {
+    auto assertion = client_assertion(creds, config.revocation_endpoint, now);
+    if (!assertion.ok()) return std::move(assertion).error();
+    fields.emplace_back("client_assertion_type", kAssertionType);
+    fields.emplace_back("client_assertion", *assertion);
+  }
+  auto r = transport.send(
+      "POST", config.revocation_endpoint,
+      {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}},
+      form_encode(fields));
+  if (!r.ok()) return std::move(r).error();
+  // RFC 7009 section 2.2: 200 whether or not the token was valid.
+  if (r->status == 200) return {};
+  std::string why = "The revocation endpoint answered " + std::to_string(r->status);
+  if (auto body = json::parse(r->body); body.ok() && body->is_object()) {
+    why += ": " + std::string(body->get_string("error"));
+    std::string_view d = body->get_string("error_description");
+    if (!d.empty()) why += " (" + std::string(d) + ")";
+  }
+  return core::unauthenticated(why);
 }
 
 core::Result<json::Value> verify_id_token(Transport& transport, const SmartConfig& config,

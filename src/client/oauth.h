@@ -114,6 +114,10 @@ struct TokenResponse {
   std::string patient;
   std::string token_type;
   int64_t expires_in = 0;
+  // The answer as received, for the conformance check (member types, Cache-Control). Holds
+  // tokens: never print it.
+  json::Value body;
+  std::vector<Header> headers;
 };
 
 // Exchanges the code (RFC 6749 section 4.1.3 with PKCE). Errors: unauthenticated (401) with
@@ -129,6 +133,14 @@ core::Result<TokenResponse> exchange_code(Transport& transport, const SmartConfi
 core::Result<TokenResponse> refresh_tokens(Transport& transport, const SmartConfig& config,
                                            const ClientCredentials& creds,
                                            const std::string& refresh_token, int64_t now);
+
+// RFC 7009 token revocation at `config.revocation_endpoint`, authenticated like the token
+// request, with token_type_hint "refresh_token" or "access_token". Errors: unavailable (503)
+// when the server offers no revocation_endpoint or cannot be reached; unauthenticated (401)
+// with the OAuth error when the server refuses (RFC 7009 section 2.2.1).
+core::Status revoke_token(Transport& transport, const SmartConfig& config,
+                          const ClientCredentials& creds, const std::string& token,
+                          const std::string& token_type_hint, int64_t now);
 
 // Verifies an id_token (OIDC Core 3.1.3.7; SMART "Steps for using an ID token", C8): the
 // signature against the issuer's jwks_uri, iss equals `config.issuer`, aud contains the

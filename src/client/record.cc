@@ -5,7 +5,9 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "client/url.h"
 #include "core/clock.h"
@@ -187,6 +189,73 @@ std::string outcome_text(const Value& oo) {
   return out;
 }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Reads every "<Type>.ndjson" of `dir` (a previous run's copy), in file order.
+std::map<std::string, std::vector<Value>> read_copy(const std::string& dir) {
+  std::map<std::string, std::vector<Value>> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".ndjson") continue;
+    std::istringstream lines(slurp(e.path().string()));
+    for (std::string line; std::getline(lines, line);) {
+      auto v = json::parse(line);
+      if (v.ok() && v->is_object() && !v->get_string("id").empty()) {
+        out[std::string(v->get_string("resourceType"))].push_back(std::move(v).value());
+      }
+    }
+  }
+  return out;
+}
+
+// The ids the server lists now for `searches` (IPA "Synchronization": records can disappear),
+// asking only for ids (`_elements=id`); nullopt when a listing page fails.
+std::optional<std::set<std::string>> list_ids(Session& session, const std::string& base,
+                                              const std::string& type,
+                                              const std::vector<Fields>& searches) {
+  std::set<std::string> ids;
+  for (Fields params : searches) {
+    params.emplace_back("_elements", "id");
+    std::string url = base + "/" + type + "?" + form_encode(params);
+    std::set<std::string> visited;
+    while (!url.empty() && visited.insert(url).second) {
+      auto r = session.get(url);
+      if (!r.ok() || r->status != 200) return std::nullopt;
+      auto bundle = json::parse(r->body);
+      if (!bundle.ok() || bundle->get_string("resourceType") != "Bundle") return std::nullopt;
+      std::string next;
+      if (const Value* links = bundle->find("link"); links && links->is_array()) {
+        for (const Value& l : links->items()) {
+          if (l.get_string("relation") == "next") next = l.get_string("url");
+        }
+      }
+      if (const Value* entries = bundle->find("entry"); entries && entries->is_array()) {
+        for (const Value& e : entries->items()) {
+          const Value* res = e.find("resource");
+          if (res != nullptr && res->get_string("resourceType") == type) {
+            ids.insert(std::string(res->get_string("id")));
+          }
+        }
+      }
+      if (!next.empty() && origin_of(next) != origin_of(base)) return std::nullopt;
+      url = next;
+    }
+  }
+  return ids;
+}
+
+// The server's time of a response: its Date header (RFC 9110), else "".
+std::string server_time_of(const ClientResponse& r) {
+  core::TimePoint t;
+  if (!core::parse_http_date(r.header("Date"), t)) return "";
+  return core::format_instant(t);
+}
+
 }  // namespace
 
 const std::vector<std::string>& ipa_search_types() {
@@ -322,7 +391,8 @@ std::string describe_patient(const Value& p) {
 
 core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
                                        const std::vector<std::string>& supported_types,
-                                       const std::string& out_dir, std::ostream& progress) {
+                                       const std::string& out_dir, std::ostream& progress,
+                                       const FetchOptions& options) {
   const std::string base = trim_base(profile.base);
   const std::string& patient_id = profile.patient;
   if (patient_id.empty()) {
@@ -334,8 +404,28 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   fs::create_directories(out_dir + "/attachments", ec);
   if (ec) return core::internal("cannot create " + out_dir + ": " + ec.message());
 
+  // Sync: the previous run's server time and copy.
+  std::string since;
+  std::map<std::string, std::vector<Value>> previous;
+  Value previous_summary;
+  if (options.sync) {
+    auto old = json::parse(slurp(out_dir + "/summary.json"));
+    core::TimePoint last;
+    if (!old.ok() || !core::parse_instant(old->get_string("server_time"), last)) {
+      return core::bad_request(core::IssueType::kNotFound,
+                               "No previous fetch in " + out_dir +
+                                   " (summary.json with server_time): run ipa-client fetch first.");
+    }
+    previous_summary = std::move(old).value();
+    since = core::format_instant(last - std::chrono::seconds(options.overlap_seconds));
+    previous = read_copy(out_dir);
+    progress << "Changes since " << since << " (server time)\n";
+  }
+
   Collection all;
+  std::set<std::string> fresh;  // type/id of the resources the searches returned in this run
   Problems problems;
+  std::string server_time;
   Value not_granted = Value::array();
   Value not_supported = Value::array();
 
@@ -346,6 +436,7 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
     return core::not_found("The Patient " + patient_id + " cannot be read (HTTP " +
                            std::to_string(pr->status) + ").");
   }
+  server_time = server_time_of(*pr);
   auto patient = json::parse(pr->body);
   if (!patient.ok() || patient->get_string("resourceType") != "Patient") {
     return core::not_found("The server did not return a Patient for " + patient_id + ".");
@@ -369,6 +460,7 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
            std::find(supported_types.begin(), supported_types.end(), type) != supported_types.end();
   };
 
+  std::map<std::string, std::vector<Fields>> listings;  // the full searches, per type searched
   for (const std::string& type : ipa_search_types()) {
     TypeAccess access = type_access(profile.granted_scope, type);
     if (!access.search) {
@@ -399,10 +491,15 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
     } else {
       searches.push_back({{"patient", patient_id}});
     }
+    listings[type] = searches;
+    if (options.sync) {
+      for (Fields& f : searches) f.emplace_back("_lastUpdated", "gt" + since);
+    }
     int count_before =
         all.by_type().contains(type) ? static_cast<int>(all.by_type().at(type).size()) : 0;
     int pages = 0;
     bool failed = false;
+    if (options.bar != nullptr) options.bar->start(type);
     for (const Fields& params : searches) {
       std::string url = base + "/" + type + "?" + form_encode(params);
       std::set<std::string> visited;
@@ -432,6 +529,16 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
           failed = true;
           break;
         }
+        if (server_time.empty()) {
+          if (const Value* meta = bundle->find("meta"))
+            server_time = meta->get_string("lastUpdated");
+        }
+        if (options.bar != nullptr && pages == 1 && searches.size() == 1) {
+          if (const Value* total = bundle->find("total"); total && total->as_int()) {
+            options.bar->set_total(*total->as_int());
+          }
+        }
+        int page_matches = 0;
         // C7: a parameter missing from the self link was ignored by the server: filter here.
         std::string next;
         bool filter_patient = false;
@@ -477,9 +584,11 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
             if (rtype != type) continue;
             if (filter_patient && !references_patient(*res, patient_id)) continue;
             if (!filter_category.empty() && !has_category(*res, filter_category)) continue;
-            all.add(*res);
+            if (all.add(*res)) fresh.insert(rtype + "/" + std::string(res->get_string("id")));
+            ++page_matches;
           }
         }
+        if (options.bar != nullptr) options.bar->add(page_matches);
         if (!next.empty() && origin_of(next) != origin_of(base)) {
           problems.error(type, 0, "a next link points to another server; not followed");
           break;
@@ -489,7 +598,57 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
     }
     int got = (all.by_type().contains(type) ? static_cast<int>(all.by_type().at(type).size()) : 0) -
               count_before;
-    progress << "  " << type << ": " << got << (failed ? " (incomplete)" : "") << "\n";
+    std::string what = options.sync ? " changed" : "";
+    if (options.bar != nullptr && options.bar->enabled()) {
+      options.bar->finish(failed ? "(incomplete)" : "");
+    } else {
+      progress << "  " << type << ": " << got << what << (failed ? " (incomplete)" : "") << "\n";
+    }
+  }
+
+  // Sync: merge the previous copy; what a full id listing no longer shows goes to gone/.
+  Value sync_report = Value::object();
+  std::map<std::string, std::vector<Value>> newly_gone;
+  if (options.sync) {
+    int updated = 0;
+    for (const std::string& key : fresh) {
+      size_t slash = key.find('/');
+      auto it = previous.find(key.substr(0, slash));
+      if (it == previous.end()) continue;
+      for (const Value& v : it->second) {
+        if (v.get_string("id") == key.substr(slash + 1)) ++updated;
+      }
+    }
+    std::map<std::string, std::optional<std::set<std::string>>> visible;
+    for (const auto& [type, searches] : listings) {
+      visible[type] = list_ids(session, base, type, searches);
+      if (!visible[type]) {
+        problems.warn(type + ": the id listing failed; nothing is reported as gone for it");
+      }
+    }
+    for (const auto& [type, list] : previous) {
+      auto v = visible.find(type);
+      for (const Value& r : list) {
+        std::string id(r.get_string("id"));
+        if (all.has(type + "/" + id)) continue;
+        if (v != visible.end() && v->second && !v->second->contains(id)) {
+          newly_gone[type].push_back(r);
+          continue;
+        }
+        all.add(r);
+      }
+    }
+    int gone_count = 0;
+    for (const auto& [type, list] : newly_gone) {
+      gone_count += static_cast<int>(list.size());
+      progress << "  " << type << ": " << list.size()
+               << " no longer shown by the server (kept in gone/" << type << ".ndjson)\n";
+    }
+    sync_report.set("since", str(since));
+    sync_report.set("fetched", Value::number(static_cast<int64_t>(fresh.size())));
+    sync_report.set("updated", Value::number(updated));
+    sync_report.set("new", Value::number(static_cast<int64_t>(fresh.size()) - updated));
+    sync_report.set("gone", Value::number(gone_count));
   }
 
   // Supporting resources, once each (iteratively: a PractitionerRole names a Practitioner).
@@ -533,6 +692,10 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   Value attachments = Value::array();
   if (all.by_type().contains("DocumentReference")) {
     for (const Value& doc : all.by_type().at("DocumentReference")) {
+      if (options.sync &&
+          !fresh.contains("DocumentReference/" + std::string(doc.get_string("id")))) {
+        continue;  // unchanged since the last run: its attachments are on disk
+      }
       const Value* content = doc.find("content");
       if (content == nullptr || !content->is_array()) continue;
       int n = 0;
@@ -569,6 +732,50 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   }
   fs::remove(out_dir + "/attachments", ec);  // only when empty
 
+  if (options.sync) {
+    // Attachments of unchanged documents stay as listed before.
+    if (const Value* old = previous_summary.find("attachments"); old && old->is_array()) {
+      for (const Value& a : old->items()) {
+        if (!fresh.contains(std::string(a.get_string("document")))) attachments.push_back(a);
+      }
+    }
+  }
+  // gone/: what disappeared, now and in earlier runs, unless it came back.
+  Value gone = Value::array();
+  if (options.sync) {
+    std::map<std::string, std::vector<Value>> kept = read_copy(out_dir + "/gone");
+    for (auto& [type, list] : newly_gone) {
+      for (Value& r : list) kept[type].push_back(std::move(r));
+    }
+    std::string stamp = server_time.empty() ? since : server_time;
+    std::map<std::string, std::string> noticed;
+    if (const Value* old = previous_summary.find("gone"); old && old->is_array()) {
+      for (const Value& g : old->items()) {
+        noticed[std::string(g.get_string("reference"))] = g.get_string("noticed");
+      }
+    }
+    for (const auto& [type, list] : kept) {
+      std::string lines;
+      std::set<std::string> written;
+      for (const Value& r : list) {
+        std::string ref = type + "/" + std::string(r.get_string("id"));
+        if (all.has(ref) || !written.insert(ref).second) continue;
+        lines += json::write(r) + "\n";
+        Value g = Value::object();
+        g.set("reference", str(ref));
+        g.set("noticed", str(noticed.contains(ref) ? noticed[ref] : stamp));
+        gone.push_back(std::move(g));
+      }
+      fs::create_directories(out_dir + "/gone", ec);
+      if (lines.empty()) {
+        fs::remove(out_dir + "/gone/" + type + ".ndjson", ec);
+      } else {
+        IPA_RETURN_IF_ERROR(write_file(out_dir + "/gone/" + type + ".ndjson", lines));
+      }
+    }
+    fs::remove(out_dir + "/gone", ec);  // only when empty
+  }
+
   // Files: one NDJSON per type, a collection Bundle, the summary.
   FetchResult result;
   Value bundle = Value::object();
@@ -603,6 +810,14 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   who.set("description", str(describe_patient(*patient)));
   summary.set("patient", std::move(who));
   summary.set("fetched_at", str(core::format_instant(std::chrono::system_clock::now())));
+  // The server's time at the start of this run: the next sync asks for what changed after it.
+  if (server_time.empty()) {
+    problems.warn(
+        "the server sent no Date header nor Bundle meta.lastUpdated; the local clock "
+        "stands in for the next sync");
+    server_time = core::format_instant(std::chrono::system_clock::now());
+  }
+  summary.set("server_time", str(server_time));
   summary.set("counts", std::move(counts));
   Value range = Value::object();
   if (!low.empty()) {
@@ -619,6 +834,10 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   summary.set("external_references", std::move(external));
   summary.set("linked_records", std::move(linked));
   summary.set("token_refreshes", Value::number(session.refreshes()));
+  if (options.sync) {
+    summary.set("sync", std::move(sync_report));
+    summary.set("gone", std::move(gone));
+  }
   IPA_RETURN_IF_ERROR(
       write_file(out_dir + "/summary.json", json::write(summary, {.pretty = true}) + "\n"));
   result.summary = std::move(summary);

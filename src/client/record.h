@@ -16,6 +16,7 @@
 #include "client/discovery.h"
 #include "client/oauth.h"
 #include "client/profile.h"
+#include "client/progress.h"
 #include "client/transport.h"
 #include "core/result.h"
 #include "json/json.h"
@@ -77,13 +78,29 @@ struct FetchResult {
   std::map<std::string, int> counts;
 };
 
+struct FetchOptions {
+  // Incremental (`ipa-client sync`, IPA "Synchronization"): searches only what changed since
+  // the previous run's server time (summary.json `server_time`) with `_lastUpdated=gt`, merges
+  // it into the NDJSON files, the Bundle and the summary, and lists each searched type's ids
+  // (`_elements=id`) to find what the server no longer shows. Those resources move to
+  // `gone/<Type>.ndjson` and are listed in the summary's `gone`; nothing is deleted.
+  bool sync = false;
+  // Seconds subtracted from the previous server time, so a change in the same second as the
+  // last run is not missed (re-fetching a resource is harmless: the merge is by id).
+  int64_t overlap_seconds = 2;
+  // Draws one progress bar per type when enabled; otherwise plain lines go to `progress`.
+  ProgressBar* bar = nullptr;
+};
+
 // Fetches the record of `profile.patient` into `out_dir` (created). `supported_types` are the
 // types the CapabilityStatement lists (empty = unknown: try all). Progress lines go to
 // `progress`. Errors: those of Session::get for the Patient read or a failed refresh; not_found
-// (404) when the Patient cannot be read; internal (500) when files cannot be written. A 403 or
-// 404 on one type is reported in the summary and the rest goes on.
+// (404) when the Patient cannot be read; internal (500) when files cannot be written; with
+// `options.sync`, bad_request (400) when `out_dir` holds no previous fetch. A 403 or 404 on
+// one type is reported in the summary and the rest goes on.
 core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
                                        const std::vector<std::string>& supported_types,
-                                       const std::string& out_dir, std::ostream& progress);
+                                       const std::string& out_dir, std::ostream& progress,
+                                       const FetchOptions& options = {});
 
 }  // namespace ipa::client

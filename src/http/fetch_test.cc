@@ -33,5 +33,112 @@ TEST(Fetch, GetsFromALoopbackServer) {
   EXPECT_FALSE(fetch("GET", "file:///etc/passwd", {}, "").ok());
 }
 
+// The address classifier that guards fetches of client-chosen URLs (jwks_uri, jku).
+TEST(FetchAddress, ClassifiesEveryRange) {
+  struct Case {
+    const char* address;
+    AddressKind kind;
+  };
+  const Case cases[] = {
+      {"8.8.8.8", AddressKind::kPublic},
+      {"93.184.216.34", AddressKind::kPublic},
+      {"172.15.255.255", AddressKind::kPublic},
+      {"172.32.0.1", AddressKind::kPublic},
+      {"100.63.255.255", AddressKind::kPublic},
+      {"100.128.0.1", AddressKind::kPublic},
+      {"223.255.255.255", AddressKind::kPublic},
+      {"0.0.0.0", AddressKind::kUnspecified},
+      {"0.1.2.3", AddressKind::kUnspecified},
+      {"127.0.0.1", AddressKind::kLoopback},
+      {"127.255.255.254", AddressKind::kLoopback},
+      {"10.0.0.1", AddressKind::kPrivate},
+      {"172.16.0.1", AddressKind::kPrivate},
+      {"172.31.255.255", AddressKind::kPrivate},
+      {"192.168.1.1", AddressKind::kPrivate},
+      {"169.254.169.254", AddressKind::kLinkLocal},
+      {"100.64.0.1", AddressKind::kSharedCgnat},
+      {"100.127.255.255", AddressKind::kSharedCgnat},
+      {"224.0.0.1", AddressKind::kMulticast},
+      {"239.255.255.250", AddressKind::kMulticast},
+      {"240.0.0.1", AddressKind::kReserved},
+      {"255.255.255.255", AddressKind::kReserved},
+      {"192.0.2.1", AddressKind::kReserved},
+      {"198.18.0.1", AddressKind::kReserved},
+      {"203.0.113.9", AddressKind::kReserved},
+      {"2606:4700:4700::1111", AddressKind::kPublic},
+      {"2001:4860:4860::8888", AddressKind::kPublic},
+      {"::", AddressKind::kUnspecified},
+      {"::1", AddressKind::kLoopback},
+      {"fc00::1", AddressKind::kUniqueLocal},
+      {"fd12:3456:789a::1", AddressKind::kUniqueLocal},
+      {"fe80::1", AddressKind::kLinkLocal},
+      {"febf::1", AddressKind::kLinkLocal},
+      {"fec0::1", AddressKind::kPrivate},
+      {"ff02::1", AddressKind::kMulticast},
+      {"2001:db8::1", AddressKind::kReserved},
+      {"2001::1", AddressKind::kReserved},
+      {"::ffff:10.0.0.1", AddressKind::kPrivate},
+      {"::ffff:169.254.169.254", AddressKind::kLinkLocal},
+      {"::ffff:127.0.0.1", AddressKind::kLoopback},
+      {"::ffff:8.8.8.8", AddressKind::kPublic},
+      {"64:ff9b::a00:1", AddressKind::kPrivate},
+      {"2002:c0a8:0101::1", AddressKind::kPrivate},
+      {"2002:0808:0808::1", AddressKind::kPublic},
+      {"::10.0.0.1", AddressKind::kReserved},
+      {"example.org", AddressKind::kInvalid},
+      {"[::1]", AddressKind::kInvalid},
+      {"10.0.0", AddressKind::kInvalid},
+      {"", AddressKind::kInvalid},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.address);
+    EXPECT_EQ(classify_address(c.address), c.kind)
+        << address_kind_name(classify_address(c.address));
+  }
+}
+
+TEST(FetchAddress, PublicOnlyRefusesInternalHostsBeforeConnecting) {
+  FetchOptions o;
+  o.public_only = true;
+  o.timeout = std::chrono::milliseconds(2000);
+  for (const char* url : {"http://10.0.0.1/jwks", "http://169.254.169.254/latest/meta-data/",
+                          "http://[::1]:1/jwks", "http://127.0.0.1:1/jwks", "http://localhost:1/",
+                          "http://[fd00::1]/jwks", "http://100.64.0.1/", "http://0.0.0.0:1/",
+                          "http://[::ffff:10.0.0.1]/"}) {
+    SCOPED_TRACE(url);
+    auto r = fetch("GET", url, {}, "", o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().diagnostics.find("Refused to fetch"), std::string::npos)
+        << r.error().diagnostics;
+    EXPECT_FALSE(check_fetch_target(url, o).ok());
+  }
+}
+
+TEST(FetchAddress, LoopbackOnlyWithTheTestSettingAndPinned) {
+  ServerOptions so;
+  so.threads = 1;
+  auto server = Server::start(so, [](const Request&) {
+    Response resp;
+    resp.body = "{}";
+    return resp;
+  });
+  ASSERT_TRUE(server.ok());
+  std::string port = std::to_string((*server)->port());
+  FetchOptions o;
+  o.public_only = true;
+  EXPECT_FALSE(fetch("GET", "http://localhost:" + port + "/", {}, "", o).ok());
+  o.allow_loopback = true;
+  // A name (resolved here, then pinned with CURLOPT_RESOLVE) and a literal both reach it.
+  for (const std::string& host : {std::string("localhost"), std::string("127.0.0.1")}) {
+    SCOPED_TRACE(host);
+    auto r = fetch("GET", "http://" + host + ":" + port + "/", {}, "", o);
+    ASSERT_TRUE(r.ok()) << r.error().diagnostics;
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_TRUE(check_fetch_target("http://localhost:" + port + "/", o).ok());
+  o.https_only = true;
+  EXPECT_FALSE(check_fetch_target("http://localhost:" + port + "/", o).ok());
+}
+
 }  // namespace
 }  // namespace ipa::http

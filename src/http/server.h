@@ -1,7 +1,8 @@
 // The HTTP/1.1 transport: an asynchronous server (accept loop, one session per connection,
 // header/body/idle timeouts, keep-alive, graceful shutdown) that hands every request to an
 // injected Handler over plain structs, and a tiny blocking client for tests and tools.
-// It knows nothing about FHIR or OAuth; TLS and CORS are not here. A Server is thread-safe;
+// It knows nothing about FHIR or OAuth; it speaks plain HTTP or HTTPS (TLS 1.2 and later) from a
+// certificate chain and key in PEM files; CORS is not here. A Server is thread-safe;
 // Request and Response are plain values.
 #pragma once
 
@@ -67,12 +68,19 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};    // to receive the body
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive idle; also bounds a response write
   std::chrono::milliseconds shutdown_grace{10000};  // in-flight requests may finish within this
+  // HTTPS when both are set: PEM files of the certificate chain (leaf first) and its private
+  // key. TLS 1.2 is the oldest version offered; the handshake must end within header_timeout.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+
+  bool tls() const { return !tls_certificate_file.empty() || !tls_private_key_file.empty(); }
 };
 
 class Server {
  public:
   // Binds `options.address:options.port` and starts accepting on `options.threads` threads.
-  // Errors: unavailable (503) when the address is invalid or cannot be bound (e.g. in use).
+  // Errors: unavailable (503) when the address is invalid or cannot be bound (e.g. in use), or
+  // when a TLS certificate or key cannot be loaded (or only one of the two is given).
   static core::Result<std::unique_ptr<Server>> start(const ServerOptions& options, Handler handler);
 
   virtual ~Server() = default;  // implementations stop (gracefully) if still running

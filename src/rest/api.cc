@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
+#include "rest/internal/audit.h"
 #include "rest/internal/common.h"
+#include "rest/internal/cors.h"
 #include "rest/internal/smart.h"
 #include "rest/negotiate.h"
 
@@ -178,8 +182,20 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
   if (auth_store) {
     impl_->auth = internal::make_auth_state(impl_->options.base_url, impl_->options.base_path,
                                             std::move(auth_store), impl_->clock,
-                                            internal::curl_jwks_fetcher());
+                                            internal::curl_jwks_fetcher(
+                                                impl_->options.allow_loopback_jwks));
     impl_->auth->open_registration = impl_->options.open_registration;
+    impl_->auth->allow_loopback_jwks = impl_->options.allow_loopback_jwks;
+    impl_->auth->cors = std::make_shared<internal::CorsPolicy>(
+        impl_->options.cors_origins, impl_->auth->store, impl_->clock);
+    audit::AuditLogOptions ao;
+    ao.node = impl_->options.node_name;
+    // Tests of the shutdown flush stretch the batch interval so only SIGTERM can write.
+    if (const char* ms = std::getenv("IPA_TEST_AUDIT_FLUSH_MS")) {
+      ao.flush_interval = std::chrono::milliseconds(std::strtoll(ms, nullptr, 10));
+    }
+    impl_->auth->audit =
+        std::make_unique<audit::AuditLog>(audit::append_to(impl_->auth->store), std::move(ao));
   }
   impl_->capability_json = std::make_shared<const std::string>(internal::build_capability_statement(
       impl_->options, impl_->clock->now(), impl_->auth ? impl_->auth->auth_base : std::string()));
@@ -190,10 +206,16 @@ FhirApi::~FhirApi() = default;
 const ApiOptions& FhirApi::options() const { return impl_->options; }
 
 http::Response FhirApi::handle(const http::Request& req) {
-  http::Response r = handle_request(req);
-  // The FHIR API and its discovery documents answer any origin (S88): access is by bearer
-  // token, never by cookie. The authorization pages under /auth are not for scripts.
-  if (req.path.rfind(impl_->options.base_path, 0) == 0) {
+  std::shared_ptr<const auth::AccessTokenClaims> who;
+  http::Response r = handle_request(req, who);
+  // Every authenticated FHIR interaction lands in the audit trail (enqueued, written later).
+  if (who) internal::audit_fhir(*impl_, req, *who, r.status);
+  // S88: with access control on, the FHIR API and the token endpoint answer the origins of
+  // registered apps and configured ones; discovery, the JWKS and metadata answer any origin
+  // (rest/cors.cc). Without it (development), everything under the base answers any origin.
+  if (impl_->auth && impl_->auth->cors) {
+    impl_->auth->cors->apply(req, impl_->options.base_path, r);
+  } else if (req.path.rfind(impl_->options.base_path, 0) == 0) {
     bool has = false;
     for (const auto& h : r.headers) has |= h.name == "Access-Control-Allow-Origin";
     if (!has) r.headers.push_back({"Access-Control-Allow-Origin", "*"});
@@ -201,7 +223,8 @@ http::Response FhirApi::handle(const http::Request& req) {
   return r;
 }
 
-http::Response FhirApi::handle_request(const http::Request& req) {
+http::Response FhirApi::handle_request(const http::Request& req,
+                                       std::shared_ptr<const auth::AccessTokenClaims>& who) {
   State& s = *impl_;
   if (req.path == "/livez") return internal::json_response(200, R"({"status":"ok"})");
   if (req.path == "/readyz") {
@@ -211,6 +234,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
   }
   if (s.auth && req.path.rfind("/auth/", 0) == 0) {
     auto r = internal::handle_auth(s, req, req.path.substr(6));
+    if (r) internal::audit_auth(s, req, req.path.substr(6), *r);
     if (r) return std::move(*r);
     return internal::error_response(core::not_found("No such endpoint: " + req.path));
   }
@@ -242,11 +266,9 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (!c.ok()) return internal::bearer_challenge(c.error());
     caller_value = std::move(*c);
     caller = &*caller_value;
-    if (method != "GET" && !(method == "POST" && parts.size() == 2 &&
-                             (parts[1] == "_search" || parts[1] == "$docref"))) {
-      return internal::bearer_challenge(core::forbidden(
-          "Apps have read-only access to this server (IPA is read-only); writes are refused."));
-    }
+    who = caller_value->claims;
+    // Writes are checked per interaction (guard.cc): scopes, then the compartment before and
+    // after the change.
   }
 
   bool binary_read = method == "GET" && parts.size() >= 2 && parts[0] == "Binary" &&
@@ -267,7 +289,7 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method == "POST") {
       auto bundle = internal::parse_bundle(req.body);
       if (!bundle.ok()) return internal::error_response(bundle.error(), shape->pretty);
-      return internal::process_bundle(s, std::move(*bundle), *shape);
+      return internal::process_bundle(s, std::move(*bundle), *shape, caller);
     }
     return internal::error_response(core::method_not_allowed(
         "Use POST [base] with a batch or transaction Bundle; whole-system search is not "
@@ -289,23 +311,33 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method != "GET" || parts.size() != 1) {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
     }
-    if (caller) {
+    if (caller && !internal::unbounded_read(*caller, "*")) {
       return internal::bearer_challenge(
-          core::forbidden("Whole-system history is not available to apps."));
+          core::forbidden("Whole-system history is available to backend services that read "
+                          "every type (system/*.rs) only."));
     }
     return internal::history(s, "", "", *params, *shape);
   }
 
   const std::string& type = parts[0];
   if (!fhir::is_resource_type(type)) return internal::error_response(unknown_type(type));
+  if (type == "AuditEvent") {  // synthesised from the audit trail; writes refused (audit.cc)
+    return internal::audit_events(s, method, parts, *params, req.body, *shape, strict(req),
+                                  caller);
+  }
 
   if (parts.size() == 1) {
     if (method == "POST") {
+      if (caller) {
+        if (auto st = internal::allow(*caller, auth::Interaction::kCreate, type); !st.ok()) {
+          return internal::bearer_challenge(st.error());
+        }
+      }
       auto body = internal::parse_resource(req.body, type);
       if (!body.ok()) return internal::error_response(body.error(), shape->pretty);
       std::string ine = req.header("If-None-Exist");
       auto r = in_transaction(s, [&](storage::Writer& w) {
-        return internal::do_create(s, w, type, std::move(*body), ine);
+        return internal::guarded_create(s, w, caller, type, std::move(*body), ine);
       });
       return write_response(std::move(r), *shape, req);
     }
@@ -337,9 +369,10 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
     }
-    if (caller) {
-      return internal::bearer_challenge(
-          core::forbidden("Type history is not available to apps; search instead."));
+    if (caller && !internal::unbounded_read(*caller, type)) {
+      return internal::bearer_challenge(core::forbidden(
+          "Type history is available to backend services reading every " + type +
+          " only; search instead."));
     }
     return internal::history(s, type, "", *params, *shape);
   }
@@ -373,21 +406,30 @@ http::Response FhirApi::handle_request(const http::Request& req) {
       if (*format == Format::kRaw) return raw_binary(*res);
       return resource_response(200, *res, *shape, internal::Return::kRepresentation);
     }
+    if (method == "PUT" || method == "DELETE") {
+      auto needed = method == "PUT" ? auth::Interaction::kUpdate : auth::Interaction::kDelete;
+      if (caller) {
+        if (auto st = internal::allow(*caller, needed, type); !st.ok()) {
+          return internal::bearer_challenge(st.error());
+        }
+      }
+    }
     if (method == "PUT") {
       auto body = internal::parse_resource(req.body, type);
       if (!body.ok()) return internal::error_response(body.error(), shape->pretty);
       auto if_match = if_match_of(req);
       if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
       auto r = in_transaction(s, [&](storage::Writer& w) {
-        return internal::do_update(s, w, type, id, std::move(*body), *if_match);
+        return internal::guarded_update(s, w, caller, type, id, std::move(*body), *if_match);
       });
       return write_response(std::move(r), *shape, req);
     }
     if (method == "DELETE") {
       auto if_match = if_match_of(req);
       if (!if_match.ok()) return internal::error_response(if_match.error(), shape->pretty);
-      auto r = in_transaction(
-          s, [&](storage::Writer& w) { return internal::do_delete(s, w, type, id, *if_match); });
+      auto r = in_transaction(s, [&](storage::Writer& w) {
+        return internal::guarded_delete(s, w, caller, type, id, *if_match);
+      });
       return write_response(std::move(r), *shape, req);
     }
     return internal::error_response(
@@ -399,7 +441,11 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed(parts[2] + " is read with GET."));
     }
-    if (caller && id != caller->patient) {
+    // Backend services may ask for any patient; $summary is built without per-resource
+    // checks, so it needs a scope that reads every type unfiltered.
+    bool system_ok = caller && internal::is_system(*caller) &&
+                     (parts[2] == "$everything" || internal::unbounded_read(*caller, "*"));
+    if (caller && id != caller->patient && !system_ok) {
       return internal::bearer_challenge(
           core::forbidden(parts[2] + " is only available for the patient in context."));
     }
@@ -410,6 +456,10 @@ http::Response FhirApi::handle_request(const http::Request& req) {
     }
     if (parts[2] == "$summary") return internal::ips_summary(s, id, *shape);
     return internal::everything(s, id, *params, *shape, caller);
+  }
+  if (type == "Patient" && parts.size() == 3 && parts[2] == "AuditEvent") {
+    return internal::audit_events(s, method, {"AuditEvent"}, *params, "", *shape, strict(req),
+                                  caller, id);
   }
   if (type == "Patient" && parts.size() == 3 && fhir::is_resource_type(parts[2])) {
     if (method != "GET") {

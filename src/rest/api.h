@@ -13,6 +13,10 @@
 #include "storage/auth_store.h"
 #include "storage/resource_store.h"
 
+namespace ipa::auth {
+struct AccessTokenClaims;
+}  // namespace ipa::auth
+
 namespace ipa::rest {
 
 struct ApiOptions {
@@ -26,6 +30,14 @@ struct ApiOptions {
   // RFC 7591 dynamic client registration at /auth/register, open to anyone (off by default:
   // most deployments register apps by hand).
   bool open_registration = false;
+  // CORS (S88): origins, e.g. "https://app.example.org", that may call the FHIR API and the
+  // token endpoint besides the origins of registered redirect URIs.
+  std::vector<std::string> cors_origins;
+  // Tests only: client JWK Sets (jwks_uri, jku) may be fetched from loopback addresses over
+  // http. Off: https from public addresses only.
+  bool allow_loopback_jwks = false;
+  // This node's name, stamped on the audit events it records (AuditEvent.source).
+  std::string node_name;
 };
 
 class FhirApi {
@@ -51,7 +63,9 @@ class FhirApi {
   const ApiOptions& options() const;
 
  private:
-  http::Response handle_request(const http::Request& request);
+  // `who` is set to the access token's claims once the request is authenticated (audit).
+  http::Response handle_request(const http::Request& request,
+                                std::shared_ptr<const auth::AccessTokenClaims>& who);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,12 +1,14 @@
 // Batch and transaction Bundles (FHIR R4 http.html#transaction): a batch runs each entry on its
 // own; a transaction runs all entries in one store transaction (all or nothing), in the order
-// DELETE, POST, PUT, GET, with urn:uuid fullUrls rewritten in references to the ids assigned.
+// DELETE, POST, PUT, GET, with urn:uuid fullUrls rewritten in references to the ids assigned (or,
+// for a conditional create that matched, to the existing resource).
 #include <map>
 
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
 #include "rest/internal/common.h"
+#include "rest/internal/smart.h"
 
 namespace ipa::rest::internal {
 namespace {
@@ -51,6 +53,7 @@ struct EntryRequest {
   std::optional<json::Value> resource;
   std::string full_url;
   std::string assigned_id;
+  bool matched = false;  // conditional create: assigned_id is the existing match's
 };
 
 core::Error at_entry(core::Error e, size_t i) {
@@ -171,14 +174,22 @@ void rewrite_references(json::Value& v, const std::map<std::string, std::string>
   }
 }
 
-core::Result<Outcome> run_entry(State& s, storage::Writer& w, EntryRequest& e) {
+core::Result<Outcome> run_entry(State& s, storage::Writer& w, EntryRequest& e,
+                                const Caller* caller) {
   if (e.method == "POST") {
-    return do_create(s, w, e.type, std::move(*e.resource), e.if_none_exist, e.assigned_id);
+    return guarded_create(s, w, caller, e.type, std::move(*e.resource), e.if_none_exist,
+                          e.assigned_id);
   }
-  if (e.method == "PUT") return do_update(s, w, e.type, e.id, std::move(*e.resource), e.if_match);
-  if (e.method == "DELETE") return do_delete(s, w, e.type, e.id, e.if_match);
+  if (e.method == "PUT") {
+    return guarded_update(s, w, caller, e.type, e.id, std::move(*e.resource), e.if_match);
+  }
+  if (e.method == "DELETE") return guarded_delete(s, w, caller, e.type, e.id, e.if_match);
+  if (caller != nullptr) IPA_RETURN_IF_ERROR(allow(*caller, auth::Interaction::kRead, e.type));
   auto r = w.read(e.type, e.id);
   if (!r.ok()) return std::move(r).error();
+  if (caller != nullptr && !visible(s, *caller, *r)) {
+    return core::not_found(e.type + "/" + e.id + " is not known to this server.");
+  }
   if (e.version != 0 && e.version != r->version_id) {
     return core::not_implemented("vread of an older version inside a Bundle is not supported.");
   }
@@ -212,6 +223,82 @@ void append_entry(std::string& out, State& s, const core::Result<Outcome>& r) {
   out += "}}";
 }
 
+// A transaction's entries in one store transaction, in the order DELETE, POST, PUT, GET (FHIR R4
+// http.html#trules). Conditional creates are resolved after the deletions and before any
+// reference is rewritten, so that a `fullUrl` whose entry matched an existing resource is
+// rewritten to that resource (bundle.html#references); the store holds the match to the end of
+// the transaction, as for a single conditional create. A matched entry still runs as a create
+// (with the caller's checks), which finds the same match. Errors: the first failing entry's.
+core::Status run_transaction(State& s, storage::Writer& w, const Caller* caller,
+                             std::vector<EntryRequest>& entries,
+                             std::vector<std::optional<core::Result<Outcome>>>& slots) {
+  const size_t n = entries.size();
+  auto run_method = [&](const char* method) -> core::Status {
+    for (size_t i = 0; i < n; ++i) {
+      if (entries[i].method != method || slots[i]) continue;
+      auto r = run_entry(s, w, entries[i], caller);
+      if (!r.ok()) return at_entry(std::move(r).error(), i);
+      const EntryRequest& e = entries[i];
+      bool as_resolved = e.matched
+                             ? r->status == 200 && r->resource && r->resource->id == e.assigned_id
+                             : r->status == 201;
+      if (!e.if_none_exist.empty() && !as_resolved) {
+        // Another entry of this transaction created a resource these criteria match, after
+        // this entry's fullUrl was rewritten: refuse rather than leave dangling references or
+        // make a duplicate.
+        return at_entry(core::precondition_failed(
+                            "its ifNoneExist matches a resource that another entry of this "
+                            "transaction creates; conditional creates in one transaction must "
+                            "not match each other."),
+                        i);
+      }
+      slots[i] = std::move(r);
+    }
+    return {};
+  };
+  IPA_RETURN_IF_ERROR(run_method("DELETE"));
+
+  std::map<std::string, std::string> ids;
+  for (size_t i = 0; i < n; ++i) {
+    EntryRequest& e = entries[i];
+    if (e.method == "POST" && !e.if_none_exist.empty()) {
+      auto criteria = parse_criteria(s, e.type, e.if_none_exist);
+      if (!criteria.ok()) return at_entry(std::move(criteria).error(), i);
+      // As guarded_create searches: an app acting for a patient sees only that compartment.
+      if (caller != nullptr && !is_system(*caller)) criteria->compartment_patient = caller->patient;
+      auto found = w.find_matches(*criteria);
+      if (!found.ok()) return at_entry(std::move(found).error(), i);
+      if (found->size() > 1) {
+        return at_entry(core::precondition_failed(
+                            "ifNoneExist matches " + std::to_string(found->size()) +
+                            " resources; the criteria must be selective enough to match at most "
+                            "one."),
+                        i);
+      }
+      if (found->size() == 1) {
+        e.assigned_id = found->front();
+        e.matched = true;
+      }
+    }
+    if (e.method == "POST" && e.assigned_id.empty()) e.assigned_id = s.next_id();
+    if (e.full_url.rfind("urn:uuid:", 0) == 0 || e.full_url.rfind("urn:oid:", 0) == 0) {
+      if (e.method == "POST") ids[e.full_url] = e.type + "/" + e.assigned_id;
+      if (e.method == "PUT") ids[e.full_url] = e.type + "/" + e.id;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    EntryRequest& e = entries[i];
+    if (!e.resource || (e.method != "POST" && e.method != "PUT")) continue;
+    rewrite_references(*e.resource, ids);
+    // Validated after rewriting, as stored (a matched conditional create too: bad input is
+    // refused whether or not it would have been written).
+    core::Status st = fhir::validate_resource(*e.resource, e.type);
+    if (!st.ok()) return at_entry(st.error(), i);
+  }
+  for (const char* method : {"POST", "PUT", "GET"}) IPA_RETURN_IF_ERROR(run_method(method));
+  return {};
+}
+
 }  // namespace
 
 core::Result<json::Value> parse_bundle(std::string_view body) {
@@ -228,7 +315,8 @@ core::Result<json::Value> parse_bundle(std::string_view body) {
   return std::move(v).value();
 }
 
-http::Response process_bundle(State& s, json::Value bundle, const Shape& shape) {
+http::Response process_bundle(State& s, json::Value bundle, const Shape& shape,
+                              const Caller* caller) {
   std::string_view type = bundle.get_string("type");
   if (type != "batch" && type != "transaction") {
     return error_response(core::bad_request(core::IssueType::kInvalid,
@@ -260,36 +348,9 @@ http::Response process_bundle(State& s, json::Value bundle, const Shape& shape) 
   out += R"(","entry":[)";
 
   if (transaction) {
-    std::map<std::string, std::string> ids;
-    for (EntryRequest& e : entries) {
-      if (e.method == "POST") e.assigned_id = s.next_id();
-      if (e.full_url.rfind("urn:uuid:", 0) == 0 || e.full_url.rfind("urn:oid:", 0) == 0) {
-        if (e.method == "POST") ids[e.full_url] = e.type + "/" + e.assigned_id;
-        if (e.method == "PUT") ids[e.full_url] = e.type + "/" + e.id;
-      }
-    }
-    for (EntryRequest& e : entries) {
-      if (e.resource) rewrite_references(*e.resource, ids);
-      if (e.resource && (e.method == "POST" || e.method == "PUT")) {
-        // Validated after rewriting, as stored.
-        core::Status st = fhir::validate_resource(*e.resource, e.type);
-        if (!st.ok()) {
-          return error_response(at_entry(st.error(), static_cast<size_t>(&e - entries.data())),
-                                shape.pretty);
-        }
-      }
-    }
     std::vector<std::optional<core::Result<Outcome>>> slots(n);
     core::Status st = s.store.transaction([&](storage::Writer& w) -> core::Status {
-      for (const char* method : {"DELETE", "POST", "PUT", "GET"}) {
-        for (size_t i = 0; i < n; ++i) {
-          if (entries[i].method != method) continue;
-          auto r = run_entry(s, w, entries[i]);
-          if (!r.ok()) return at_entry(std::move(r).error(), i);
-          slots[i] = std::move(r);
-        }
-      }
-      return {};
+      return run_transaction(s, w, caller, entries, slots);
     });
     if (!st.ok()) return error_response(st.error(), shape.pretty);
     for (size_t i = 0; i < n; ++i) {
@@ -313,7 +374,7 @@ http::Response process_bundle(State& s, json::Value bundle, const Shape& shape) 
       }
       std::optional<core::Result<Outcome>> slot;
       core::Status st = s.store.transaction([&](storage::Writer& w) -> core::Status {
-        auto r = run_entry(s, w, e);
+        auto r = run_entry(s, w, e, caller);
         if (!r.ok()) return std::move(r).error();
         slot = std::move(r);
         return {};

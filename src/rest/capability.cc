@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fhir/model.h"
+#include "rest/internal/audit.h"
 #include "rest/internal/common.h"
 #include "search/extract.h"
 
@@ -171,7 +172,11 @@ std::string build_capability_statement(const ApiOptions& o, core::TimePoint star
     rest.set("security", std::move(security));
   }
   Value resources = Value::array();
-  for (std::string_view type : fhir::resource_types()) resources.push_back(resource_entry(type));
+  for (std::string_view type : fhir::resource_types()) {
+    // AuditEvent comes from the audit trail, not the store: only what works there is listed.
+    resources.push_back(type == "AuditEvent" ? audit_event_capability(!auth_base.empty())
+                                             : resource_entry(type));
+  }
   rest.set("resource", std::move(resources));
   Value interactions = Value::array();
   for (const char* code : {"transaction", "batch", "history-system"}) {

@@ -279,6 +279,8 @@ core::Result<storage::IndexRows> index_rows(State& s, const json::Value& body) {
   return search::extract(body, eo);
 }
 
+}  // namespace
+
 // If-None-Exist criteria (FHIR R4 http.html#ccreate): a search; unknown parameters are errors,
 // never ignored, since ignoring one would widen the match.
 core::Result<storage::SearchPlan> parse_criteria(State& s, const std::string& type,
@@ -302,16 +304,15 @@ core::Result<storage::SearchPlan> parse_criteria(State& s, const std::string& ty
   return std::move(parsed->plan);
 }
 
-}  // namespace
-
 core::Result<Outcome> do_create(State& s, storage::Writer& w, const std::string& type,
                                 json::Value body, std::string_view if_none_exist,
-                                std::string assigned_id) {
+                                std::string assigned_id, const std::string& criteria_patient) {
   std::optional<storage::SearchPlan> criteria;
   if (!if_none_exist.empty()) {
     auto c = parse_criteria(s, type, if_none_exist);
     if (!c.ok()) return std::move(c).error();
     criteria = std::move(*c);
+    if (!criteria_patient.empty()) criteria->compartment_patient = criteria_patient;
   }
   storage::Write write;
   write.resource_type = type;

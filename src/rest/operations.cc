@@ -211,7 +211,7 @@ http::Response docref(State& s, const Params& query, const std::string& body, co
     if (auto st = allow(*caller, auth::Interaction::kSearch, "DocumentReference"); !st.ok()) {
       return bearer_challenge(st.error());
     }
-    if (p->patient != caller->patient) {
+    if (p->patient != caller->patient && !is_system(*caller)) {
       return bearer_challenge(
           core::forbidden("$docref is only available for the patient in context."));
     }

@@ -14,7 +14,9 @@
 #include "http/fetch.h"
 #include "jose/bytes.h"
 #include "jose/jwks.h"
+#include "rest/internal/audit.h"
 #include "rest/internal/common.h"
+#include "rest/internal/cors.h"
 #include "rest/internal/pages.h"
 #include "search/query.h"
 
@@ -251,7 +253,9 @@ Value scopes_supported() {
                "patient/Condition.rs", "patient/DocumentReference.rs", "patient/Immunization.rs",
                "patient/Medication.rs", "patient/MedicationRequest.rs",
                "patient/MedicationStatement.rs", "patient/Observation.rs", "patient/Patient.rs",
-               "patient/Practitioner.rs", "patient/PractitionerRole.rs"});
+               "patient/Practitioner.rs", "patient/PractitionerRole.rs", "patient/*.cruds",
+               "patient/*.write", "system/*.cruds", "system/*.rs", "system/*.read",
+               "system/*.write"});
 }
 
 http::Response smart_configuration(State& s) {
@@ -265,7 +269,8 @@ http::Response smart_configuration(State& s) {
   v.set("revocation_endpoint", str(a.auth_base + "/revoke"));
   v.set("management_endpoint", str(a.auth_base + "/manage"));
   if (a.open_registration) v.set("registration_endpoint", str(a.auth_base + "/register"));
-  v.set("grant_types_supported", list({"authorization_code", "refresh_token"}));
+  v.set("grant_types_supported",
+        list({"authorization_code", "refresh_token", "client_credentials"}));
   v.set("response_types_supported", list({"code"}));
   v.set("code_challenge_methods_supported", list({"S256"}));
   v.set("token_endpoint_auth_methods_supported",
@@ -296,7 +301,8 @@ http::Response openid_configuration(State& s) {
   v.set("token_endpoint_auth_methods_supported",
         list({"none", "private_key_jwt", "client_secret_basic", "client_secret_post"}));
   v.set("code_challenge_methods_supported", list({"S256"}));
-  v.set("grant_types_supported", list({"authorization_code", "refresh_token"}));
+  v.set("grant_types_supported",
+        list({"authorization_code", "refresh_token", "client_credentials"}));
   http::Response r = json_doc(200, v);
   cors_any(r);
   return r;
@@ -436,9 +442,17 @@ http::Response authorize(State& s, const http::Request& req) {
   }
   for (const auto& sc : requested->scopes()) {
     if (sc.kind == auth::ScopeKind::kLaunch) continue;  // EHR launch: not offered
+    // system/ scopes belong to backend services (client_credentials), never to a user's grant.
+    if (sc.kind == auth::ScopeKind::kClinical && sc.level == auth::Level::kSystem) continue;
     if (allowed) {
       auto one = auth::ScopeSet::parse(sc.text);
       if (!one.ok() || !allowed->covers(*one)) continue;
+    } else if (sc.kind == auth::ScopeKind::kClinical &&
+               (sc.permissions & (auth::kPermCreate | auth::kPermUpdate | auth::kPermDelete))) {
+      // Patients' own grants are read-only by default (issue 4 item 7): a client registered
+      // without explicit scopes (dynamic registration, or an admin who listed none) gets read
+      // and search only; an administrator allows write scopes with `admin client add --scope`.
+      continue;
     }
     keep.push_back(sc.text);
   }
@@ -649,6 +663,9 @@ http::Response consent(State& s, const http::Request& req) {
   }
   std::string decision = get(*params, "decision");
   if (decision != "approve") {
+    record_audit(
+        s, storage::AuditEvent{s.clock->now(), "consent", ar->client_id, ctx->session.username,
+                               ar->patient, "failure", "access_denied: the user denied access"});
     return client_error(*ar, "access_denied", "The user denied access.");
   }
   // Granted = submitted ∩ requested (requested was already ∩ allowed for the client).
@@ -693,9 +710,8 @@ http::Response consent(State& s, const http::Request& req) {
   c.created = s.clock->now();
   c.expires = c.created + kCodeLifetime;
   if (auto st = a.store->save_code(c); !st.ok()) return client_error(*ar, "server_error", "");
-  (void)a.store->append_audit(
-      {storage::AuditEvent{s.clock->now(), "consent", ar->client_id, grant.username, grant.patient,
-                           "success", "scope " + grant.scope}});
+  record_audit(s, storage::AuditEvent{s.clock->now(), "consent", ar->client_id, grant.username,
+                                      grant.patient, "success", "scope " + grant.scope});
   return to_client(ar->redirect_uri, {{"code", code}, {"state", ar->state}});
 }
 
@@ -854,6 +870,61 @@ bool wants_refresh(const std::string& scope) {
          (sc->has(auth::ScopeKind::kOfflineAccess) || sc->has(auth::ScopeKind::kOnlineAccess));
 }
 
+// SMART Backend Services, "Request access token": client_credentials for clients an
+// administrator registered as backend, authenticated with private_key_jwt (the assertion was
+// checked by authenticate_client: alg, aud = token URL, exp, jti replay). Granted scope =
+// requested system/ scopes ∩ the client's allowed scopes; no refresh token, no id_token, no
+// patient (RFC 6749 section 4.4.3).
+http::Response client_credentials(State& s, const storage::Client& client, const Params& p) {
+  AuthState& a = *s.auth;
+  if (client.type != storage::ClientType::kBackend || !has_param(p, "client_assertion")) {
+    return oauth_error(400, "unauthorized_client",
+                       "client_credentials is only for backend services clients registered by "
+                       "an administrator, authenticated with a private_key_jwt assertion.");
+  }
+  std::string asked = get(p, "scope");
+  if (asked.empty()) return oauth_error(400, "invalid_scope", "scope is missing.");
+  auto requested = auth::ScopeSet::parse(asked);
+  if (!requested.ok()) return oauth_error(400, "invalid_scope", requested.error().diagnostics);
+  // An administrator lists what a backend client may have; nothing listed, nothing granted.
+  auto allowed = auth::ScopeSet::parse(client.scope);
+  std::vector<std::string> keep;
+  for (const auto& sc : requested->scopes()) {
+    if (sc.kind != auth::ScopeKind::kClinical || sc.level != auth::Level::kSystem) continue;
+    auto one = auth::ScopeSet::parse(sc.text);
+    if (!allowed.ok() || !one.ok() || !allowed->covers(*one)) continue;
+    keep.push_back(sc.text);
+  }
+  auto granted = requested->subset(keep);
+  if (granted.empty()) {
+    return oauth_error(400, "invalid_scope",
+                       "None of the requested scopes can be granted: this grant gives system/ "
+                       "scopes the client is registered for.");
+  }
+  storage::Grant grant;
+  grant.id = a.random->token(18);
+  grant.client_id = client.client_id;
+  grant.scope = granted.str();
+  grant.aud = s.options.base_url;
+  grant.created = s.clock->now();
+  if (auto st = a.store->create_grant(grant); !st.ok()) {
+    return oauth_error(500, "server_error", "");
+  }
+  auto at = a.issuer->issue_access_token(grant, grant.scope, "");
+  if (!at.ok()) return oauth_error(500, "server_error", "");
+  record_audit(s, storage::AuditEvent{s.clock->now(), "token", client.client_id, "", "", "success",
+                                      "client_credentials"});
+  Value v = Value::object();
+  v.set("access_token", str(at->token));
+  v.set("token_type", str("Bearer"));
+  v.set("expires_in", Value::number(at->expires_in));
+  v.set("scope", str(grant.scope));
+  http::Response r = json_doc(200, v);
+  no_store(r);
+  cors_any(r);
+  return r;
+}
+
 http::Response token(State& s, const http::Request& req) {
   AuthState& a = *s.auth;
   if (req.method != "POST") return oauth_error(400, "invalid_request", "Use POST.");
@@ -897,9 +968,8 @@ http::Response token(State& s, const http::Request& req) {
       if (!rt.ok()) return oauth_error(500, "server_error", "");
       refresh = *rt;
     }
-    (void)a.store->append_audit(
-        {storage::AuditEvent{s.clock->now(), "token", client->client_id, grant->username,
-                             grant->patient, "success", "authorization_code"}});
+    record_audit(s, storage::AuditEvent{s.clock->now(), "token", client->client_id, grant->username,
+                                        grant->patient, "success", "authorization_code"});
     return token_response(s, *grant, grant->scope, c.nonce, true, refresh);
   }
   if (grant_type == "refresh_token") {
@@ -942,10 +1012,14 @@ http::Response token(State& s, const http::Request& req) {
       revoke(s, rotated->record.grant_id);
       return oauth_error(400, "invalid_grant", "The refresh token was already used.");
     }
+    record_audit(s, storage::AuditEvent{s.clock->now(), "token", client->client_id, grant->username,
+                                        grant->patient, "success", "refresh_token"});
     return token_response(s, *grant, scope, "", true, wants_refresh(scope) ? next : "");
   }
+  if (grant_type == "client_credentials") return client_credentials(s, *client, p);
   if (grant_type.empty()) return oauth_error(400, "invalid_request", "grant_type is missing.");
-  return oauth_error(400, "unsupported_grant_type", "Use authorization_code or refresh_token.");
+  return oauth_error(400, "unsupported_grant_type",
+                     "Use authorization_code, refresh_token or client_credentials.");
 }
 
 // RFC 7662: any caller may ask about a token it holds; the answer reveals nothing else.
@@ -973,7 +1047,7 @@ http::Response introspect(State& s, const http::Request& req) {
     v.set("iat", Value::number(auth::numeric_date(c.iat)));
     v.set("token_type", str("Bearer"));
     v.set("iss", str(c.iss));
-    v.set("sub", str(c.sub));
+    if (!c.sub.empty()) v.set("sub", str(c.sub));
     v.set("aud", str(c.aud));
     if (!c.patient.empty()) v.set("patient", str(c.patient));
     if (!c.fhir_user.empty()) v.set("fhirUser", str(s.options.base_url + "/" + c.fhir_user));
@@ -1090,9 +1164,8 @@ http::Response manage(State& s, const http::Request& req) {
       return finish(html(404, error_page("Not found", "No such access.")));
     }
     revoke(s, grant_id);
-    (void)a.store->append_audit(
-        {storage::AuditEvent{s.clock->now(), "revoke", grant->client_id, grant->username,
-                             grant->patient, "success", "management page"}});
+    record_audit(s, storage::AuditEvent{s.clock->now(), "revoke", grant->client_id, grant->username,
+                                        grant->patient, "success", "management page"});
     return finish(see_other(action + "?revoked=1"));
   }
   if (session->username.empty()) {
@@ -1201,8 +1274,11 @@ http::Response register_client(State& s, const http::Request& req) {
       }
       c.jwks = json::write(set->to_public_json());
     } else {
-      if (jwks_uri.rfind("https://", 0) != 0 && jwks_uri.rfind("http://127.0.0.1", 0) != 0) {
-        return register_error("invalid_client_metadata", "jwks_uri must be https.");
+      // Issue 4 item 8: https, a public address (checked again, and pinned, at each fetch).
+      if (auto st = http::check_fetch_target(jwks_uri, jwks_fetch_options(a.allow_loopback_jwks));
+          !st.ok()) {
+        return register_error("invalid_client_metadata",
+                              "jwks_uri is refused: " + st.error().diagnostics);
       }
       c.jwks_uri = jwks_uri;
     }
@@ -1217,8 +1293,24 @@ http::Response register_client(State& s, const http::Request& req) {
   }
   c.token_endpoint_auth_method = method;
   std::string scope(m.get_string("scope"));
-  if (!scope.empty() && !auth::ScopeSet::parse(scope).ok()) {
+  auto asked_scopes = auth::ScopeSet::parse(scope);
+  if (!scope.empty() && !asked_scopes.ok()) {
     return register_error("invalid_client_metadata", "scope is not a valid SMART scope string.");
+  }
+  // Self-registered apps act for a signed-in patient only: no backend services (system/), no
+  // user/ scopes (S18), and read-only (patients' own grants are read-only by default).
+  for (const auto& sc : asked_scopes.ok() ? asked_scopes->scopes() : std::vector<auth::Scope>{}) {
+    if (sc.kind != auth::ScopeKind::kClinical) continue;
+    if (sc.level != auth::Level::kPatient) {
+      return register_error("invalid_client_metadata",
+                            "Dynamic registration offers patient/ scopes only; system/ and user/ "
+                            "scopes are for clients an administrator registers.");
+    }
+    if (sc.permissions & (auth::kPermCreate | auth::kPermUpdate | auth::kPermDelete)) {
+      return register_error("invalid_client_metadata",
+                            "Dynamically registered apps get read access only; ask the "
+                            "operator for write access.");
+    }
   }
   c.scope = scope;
   c.name = std::string(m.get_string("client_name"));
@@ -1234,8 +1326,9 @@ http::Response register_client(State& s, const http::Request& req) {
   }
   c.registration = json::write(m);
   if (auto st = a.store->create_client(c); !st.ok()) return oauth_error(500, "server_error", "");
-  (void)a.store->append_audit(
-      {storage::AuditEvent{s.clock->now(), "register", c.client_id, "", "", "success", method}});
+  if (a.cors) a.cors->invalidate();  // its redirect URIs' origins may call the API at once
+  record_audit(
+      s, storage::AuditEvent{s.clock->now(), "register", c.client_id, "", "", "success", method});
   http::Response r = json_doc(201, out);
   no_store(r);
   cors_any(r);
@@ -1256,23 +1349,34 @@ namespace {
 
 class CurlJwksFetcher final : public auth::JwksFetcher {
  public:
+  explicit CurlJwksFetcher(bool allow_loopback) : allow_loopback_(allow_loopback) {}
   core::Result<json::Value> fetch(std::string url) override {
-    http::FetchOptions o;
-    bool loopback =
-        url.rfind("http://127.0.0.1:", 0) == 0 || url.rfind("http://localhost:", 0) == 0;
-    o.https_only = !loopback;  // S47: TLS, except for loopback test servers
-    auto r = http::fetch("GET", url, {{"Accept", "application/json"}}, "", o);
+    auto r = http::fetch("GET", url, {{"Accept", "application/json"}}, "",
+                         jwks_fetch_options(allow_loopback_));
     if (!r.ok()) return std::move(r).error();
     if (r->status != 200)
       return core::unavailable("The client's JWKS URL answered " + std::to_string(r->status));
     return json::parse(r->body);
   }
+
+ private:
+  bool allow_loopback_;
 };
 
 }  // namespace
 
-std::shared_ptr<auth::JwksFetcher> curl_jwks_fetcher() {
-  return std::make_shared<CurlJwksFetcher>();
+http::FetchOptions jwks_fetch_options(bool allow_loopback) {
+  http::FetchOptions o;
+  o.https_only = !allow_loopback;  // S47: TLS; plain http only for loopback test servers
+  o.public_only = true;            // never an internal host (SSRF), resolved and pinned
+  o.allow_loopback = allow_loopback;
+  o.timeout = std::chrono::milliseconds(5000);
+  o.max_body = 256 * 1024;
+  return o;
+}
+
+std::shared_ptr<auth::JwksFetcher> curl_jwks_fetcher(bool allow_loopback) {
+  return std::make_shared<CurlJwksFetcher>(allow_loopback);
 }
 
 http::Response cors_preflight() {
@@ -1301,6 +1405,12 @@ std::unique_ptr<AuthState> make_auth_state(const std::string& base_url,
   auth::TokenConfig tc;
   tc.issuer = base_url;
   tc.audience = base_url;
+  // `admin keys rotate` writes to the store; nodes sign with the new key within key_refresh.
+  // A retired key verifies until every token it signed has expired: those signed up to its
+  // retirement, plus those a node signed before it noticed (key_refresh), plus clock leeway.
+  tc.key_refresh = std::chrono::seconds(5);
+  tc.key_retention = std::max(tc.access_token_lifetime, tc.id_token_lifetime) + tc.key_refresh +
+                     tc.leeway;
   a->keys = std::make_shared<auth::SigningKeys>(store, clock, tc);
   a->issuer = std::make_unique<auth::TokenIssuer>(tc, a->keys, clock, a->random);
   a->validator = std::make_unique<auth::TokenValidator>(tc, a->keys, store, clock);

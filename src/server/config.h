@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ipa::server {
 
@@ -25,6 +26,10 @@ struct Config {
   bool open_registration = false;  // RFC 7591 dynamic registration for anyone
   std::string data_dir;            // demo: where demo.json and the demo keys are written
   std::string node_name;           // sent as X-Node on every response; default host:port
+  std::string tls_cert;            // PEM certificate chain: serve HTTPS (TLS 1.2+) with tls_key
+  std::string tls_key;             // PEM private key of tls_cert
+  bool allow_plain_http = false;   // plain HTTP on a non-loopback address (behind a TLS proxy)
+  std::vector<std::string> cors_origins;  // S88: origins allowed besides registered apps' own
 };
 
 }  // namespace ipa::server

@@ -18,7 +18,9 @@
 #include "jose/jwks.h"
 #include "jose/key.h"
 #include "rest/api.h"
+#include "server/admin.h"
 #include "server/config.h"
+#include "server/test_clock.h"
 #include "server/import.h"
 #include "storage/postgres/auth_store.h"
 #include "storage/postgres/postgres_store.h"
@@ -33,6 +35,7 @@ namespace fs = std::filesystem;
 // The published demo sign-in password and app (README); demo data only.
 constexpr const char* kDemoPassword = "ipa-demo";
 constexpr const char* kDemoClientId = "ipa-demo-app";
+constexpr const char* kDemoBackendScope = "system/*.cruds";  // covers v1 system/*.read|write|*
 
 void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
   opts["store"] =
@@ -74,6 +77,22 @@ void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opt
                                      "this node's name, sent as X-Node on every response "
                                      "(default: hostname:port)")
                           ->envname("IPA_NODE_NAME");
+  opts["tls_cert"] = app.add_option("--tls-cert", c.tls_cert,
+                                    "serve HTTPS (TLS 1.2+) with this PEM certificate chain")
+                         ->envname("IPA_TLS_CERT");
+  opts["tls_key"] = app.add_option("--tls-key", c.tls_key, "the PEM private key of --tls-cert")
+                        ->envname("IPA_TLS_KEY");
+  opts["allow_plain_http"] =
+      app.add_option("--allow-plain-http", c.allow_plain_http,
+                     "serve plain HTTP on a non-loopback address, only behind a proxy that "
+                     "terminates TLS (true/false)")
+          ->envname("IPA_ALLOW_PLAIN_HTTP");
+  opts["cors_origins"] =
+      app.add_option("--cors-origin", c.cors_origins,
+                     "an origin (https://app.example.org) that may call the FHIR API and the "
+                     "token endpoint besides registered apps' own (repeat, or comma-separated)")
+          ->delimiter(',')
+          ->envname("IPA_CORS_ORIGINS");
   opts["open_registration"] =
       app.add_option("--open-registration", c.open_registration,
                      "offer RFC 7591 dynamic client registration to anyone (true/false)")
@@ -103,7 +122,8 @@ bool apply_config_file(const std::string& path, Config& c,
       {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
       {"sync_full", 0},       {"port_file", 0},
       {"no_auth", 0},         {"open_registration", 0},
-      {"node_name", 0}};
+      {"cors_origins", 0},    {"node_name", 0},       {"tls_cert", 0},
+      {"tls_key", 0},         {"allow_plain_http", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -132,6 +152,17 @@ bool apply_config_file(const std::string& path, Config& c,
   if (auto v = t["sync_full"].value<bool>(); v && unset("sync")) c.sync_full = *v;
   if (auto v = t["no_auth"].value<bool>(); v && unset("no_auth")) c.no_auth = *v;
   str("node_name", c.node_name);
+  if (const toml::array* origins = t["cors_origins"].as_array(); origins && unset("cors_origins")) {
+    c.cors_origins.clear();
+    for (const auto& o : *origins) {
+      if (auto v = o.value<std::string>()) c.cors_origins.push_back(*v);
+    }
+  }
+  str("tls_cert", c.tls_cert);
+  str("tls_key", c.tls_key);
+  if (auto v = t["allow_plain_http"].value<bool>(); v && unset("allow_plain_http")) {
+    c.allow_plain_http = *v;
+  }
   if (auto v = t["open_registration"].value<bool>(); v && unset("open_registration")) {
     c.open_registration = *v;
   }
@@ -150,10 +181,13 @@ std::string postgres_conninfo(const std::string& store) {
   return store.substr(std::string("postgresql:").size());
 }
 
-core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c) {
+// `bulk_copy`: PostgreSQL writes go through COPY (ipa-server import); SQLite ignores it.
+core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c,
+                                                                 bool bulk_copy = false) {
   if (is_postgres(c.store)) {
     storage::postgres::PostgresOptions o;
     o.conninfo = postgres_conninfo(c.store);
+    o.bulk_copy = bulk_copy;
     return storage::postgres::open_postgres_store(o);
   }
   fs::path p(c.store);
@@ -175,7 +209,8 @@ std::string default_base(const Config& c, uint16_t port) {
   }
   std::string host = c.address == "0.0.0.0" || c.address == "::" ? "127.0.0.1" : c.address;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(port) + "/fhir";
+  const bool tls = !c.tls_cert.empty() || !c.tls_key.empty();
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/fhir";
 }
 
 // Binds first (the port may be 0), then builds the API with the real base URL.
@@ -208,6 +243,15 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
                   c.address);
     return 2;
   }
+  const bool tls = !c.tls_cert.empty() || !c.tls_key.empty();
+  if (!tls && !loopback(c.address) && !c.allow_plain_http) {
+    // S87: tokens and records must not cross a network in clear text.
+    spdlog::error(
+        "plain HTTP is refused on {} (loopback only): give --tls-cert and --tls-key, or "
+        "--allow-plain-http true when a proxy in front terminates TLS",
+        c.address);
+    return 2;
+  }
   std::shared_ptr<storage::AuthStore> auth_store;
   if (!c.no_auth) {
     auto a = open_auth_store(c);
@@ -226,6 +270,8 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   so.header_timeout = std::chrono::milliseconds(c.header_timeout_ms);
   so.body_timeout = std::chrono::milliseconds(c.body_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
+  so.tls_certificate_file = c.tls_cert;
+  so.tls_private_key_file = c.tls_key;
   std::unique_ptr<rest::FhirApi> api;
   std::atomic<rest::FhirApi*> api_ptr{nullptr};
   std::string node;  // set before api_ptr, read only after it
@@ -249,14 +295,23 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   rest::ApiOptions ao;
   ao.base_url = default_base(c, (*server)->port());
   ao.open_registration = c.open_registration;
-  api = std::make_unique<rest::FhirApi>(ao, store, core::system_clock(), core::random_ids(),
-                                        auth_store);
+  ao.cors_origins = c.cors_origins;
+  // Integration tests only, and only on loopback: JWK Sets from a loopback http server, and
+  // the test clock (IPA_TEST_CLOCK_FILE).
+  const char* loopback_jwks = std::getenv("IPA_TEST_LOOPBACK_JWKS");
+  ao.allow_loopback_jwks =
+      loopback(c.address) && loopback_jwks != nullptr && std::string(loopback_jwks) == "1";
+  std::string clock_refused;
+  auto clock = server_clock(loopback(c.address), &clock_refused);
+  if (!clock_refused.empty()) spdlog::warn("{}", clock_refused);
   node = c.node_name;
   if (node.empty()) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     node = std::string(host) + ":" + std::to_string((*server)->port());
   }
+  ao.node_name = node;  // stamped on audit events
+  api = std::make_unique<rest::FhirApi>(ao, store, clock, core::random_ids(), auth_store);
   api_ptr = api.get();
   spdlog::info("listening on {}:{}; FHIR base {}", c.address, (*server)->port(), ao.base_url);
   if (c.no_auth) {
@@ -284,10 +339,12 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
         "pat-0002 and pat-0003: the picker appears), patient (pat-0006), pat-0005 (also sees its\n"
         "old linked record pat-0004), and pat-NNNN for every patient. Apps: %s and demo-public\n"
         "(public), demo-asymmetric (private_key_jwt), demo-symmetric (client secret); redirect\n"
-        "URIs http://127.0.0.1:<any port>/callback. Details, secrets and key files: demo.json in\n"
-        "the data folder. Stop with Ctrl-C.\n\n",
+        "URIs http://127.0.0.1:<any port>/callback. Backend service: demo-backend\n"
+        "(client_credentials with private_key_jwt, scopes %s; private key\n"
+        "demo-backend.jwk.json). Details, secrets and key files: demo.json in the data folder.\n"
+        "Stop with Ctrl-C.\n\n",
         b.c_str(), b.c_str(), b.c_str(), c.no_auth ? "OFF (--no-auth)" : "on", kDemoPassword,
-        kDemoClientId);
+        kDemoClientId, kDemoBackendScope);
     std::fflush(stdout);
   }
   http::run_until_signal(**server);
@@ -388,7 +445,21 @@ int load_demo_auth(const Config& c, int patients) {
   write_private(dir / "demo-asymmetric.jwk.json", json::write(key->private_jwk()));
   write_private(dir / "demo-asymmetric.key.pem", key->private_pem());
   write_private(dir / "demo-symmetric.secret", secret);
-  for (const auto& cl : {pub, asym, sym}) {
+  // SMART Backend Services: loads and administers data with system/ scopes (client_credentials).
+  auto backend_key = jose::Key::generate(jose::Alg::kES384);
+  if (!backend_key.ok()) return 1;
+  json::Value backend_jwks = json::Value::object();
+  backend_jwks.set("keys", json::Value::array({backend_key->public_jwk()}));
+  storage::Client backend;
+  backend.client_id = "demo-backend";
+  backend.name = "Demo backend service (client_credentials)";
+  backend.type = storage::ClientType::kBackend;
+  backend.token_endpoint_auth_method = "private_key_jwt";
+  backend.scope = kDemoBackendScope;
+  backend.jwks = json::write(backend_jwks);
+  backend.created = core::system_clock()->now();
+  write_private(dir / "demo-backend.jwk.json", json::write(backend_key->private_jwk()));
+  for (const auto& cl : {pub, asym, sym, backend}) {
     if (auto st = store.create_client(cl); !st.ok() && st.error().http_status != 409) return 1;
   }
   spdlog::info("created demo sign-ins for {} patients and the demo apps", patients);
@@ -445,6 +516,12 @@ void write_demo_json(const Config& c, const std::string& base, int patients) {
   client("demo-asymmetric", "confidential-asymmetric", "",
          fs::absolute(dir / "demo-asymmetric.jwk.json").string());
   client("demo-symmetric", "confidential-symmetric", ok ? secret : "", "");
+  Value backend = Value::object();
+  backend.set("client_id", str("demo-backend"));
+  backend.set("type", str("backend"));
+  backend.set("private_jwk_file", str(fs::absolute(dir / "demo-backend.jwk.json").string()));
+  backend.set("scopes", str(kDemoBackendScope));
+  clients.push_back(std::move(backend));
   Value doc = Value::object();
   doc.set("fhir_base", str(base));
   doc.set("users", std::move(users));
@@ -454,105 +531,12 @@ void write_demo_json(const Config& c, const std::string& base, int patients) {
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
 
-struct AdminArgs {
-  CLI::App* user_add = nullptr;
-  CLI::App* client_add = nullptr;
-  std::string username, password_file, fhir_user, display_name;
-  std::vector<std::string> patients;
-  std::string client_id, client_name, type = "public", jwks_file, jwks_uri, secret_file, scope;
-  std::vector<std::string> redirect_uris;
-};
-
 std::string read_file_trimmed(const std::string& path, bool* ok) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   *ok = static_cast<bool>(in) || !text.empty();
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;
-}
-
-// `ipa-server admin`: users and clients, written straight into the store.
-int run_admin(const Config& c, const AdminArgs& a) {
-  auto store = open_auth_store(c);
-  if (!store.ok()) {
-    std::fprintf(stderr, "cannot open the auth store: %s\n", store.error().diagnostics.c_str());
-    return 1;
-  }
-  if (a.user_add->parsed()) {
-    bool ok = false;
-    std::string password = read_file_trimmed(a.password_file, &ok);
-    if (!ok || password.size() < 8) {
-      std::fprintf(stderr, "the password file must hold a password of at least 8 characters\n");
-      return 2;
-    }
-    auto hash = auth::hash_password(password);
-    if (!hash.ok()) return 1;
-    storage::User u;
-    u.username = a.username;
-    u.password_hash = *hash;
-    u.fhir_user = a.fhir_user;
-    u.display_name = a.display_name.empty() ? a.username : a.display_name;
-    u.patients = a.patients;
-    u.created = core::system_clock()->now();
-    auto st = (*store)->create_user(u);
-    if (!st.ok()) {
-      std::fprintf(stderr, "user %s: %s\n", a.username.c_str(), st.error().diagnostics.c_str());
-      return 1;
-    }
-    std::printf("user %s added (may see %zu patient records)\n", a.username.c_str(),
-                u.patients.size());
-    return 0;
-  }
-  if (a.client_add->parsed()) {
-    storage::Client cl;
-    cl.client_id = a.client_id;
-    cl.name = a.client_name.empty() ? a.client_id : a.client_name;
-    cl.redirect_uris = a.redirect_uris;
-    cl.scope = a.scope;
-    cl.created = core::system_clock()->now();
-    if (a.type == "public") {
-      cl.type = storage::ClientType::kPublic;
-      cl.token_endpoint_auth_method = "none";
-    } else if (a.type == "asymmetric") {
-      cl.type = storage::ClientType::kConfidentialAsymmetric;
-      cl.token_endpoint_auth_method = "private_key_jwt";
-      cl.jwks_uri = a.jwks_uri;
-      if (!a.jwks_file.empty()) {
-        bool ok = false;
-        cl.jwks = read_file_trimmed(a.jwks_file, &ok);
-        auto parsed = json::parse(cl.jwks);
-        if (!ok || !parsed.ok() || !jose::Jwks::parse(*parsed).ok()) {
-          std::fprintf(stderr, "%s is not a usable JWK Set\n", a.jwks_file.c_str());
-          return 2;
-        }
-      }
-      if (cl.jwks.empty() == cl.jwks_uri.empty()) {
-        std::fprintf(stderr, "an asymmetric client needs exactly one of --jwks-file, --jwks-uri\n");
-        return 2;
-      }
-    } else if (a.type == "symmetric") {
-      cl.type = storage::ClientType::kConfidentialSymmetric;
-      cl.token_endpoint_auth_method = "client_secret_basic";
-      bool ok = false;
-      std::string secret = read_file_trimmed(a.secret_file, &ok);
-      if (!ok || secret.size() < 16) {
-        std::fprintf(stderr, "the secret file must hold a secret of at least 16 characters\n");
-        return 2;
-      }
-      cl.secret_hash = auth::client_secret_hash(secret);
-    } else {
-      std::fprintf(stderr, "--type is public, asymmetric or symmetric\n");
-      return 2;
-    }
-    auto st = (*store)->create_client(cl);
-    if (!st.ok()) {
-      std::fprintf(stderr, "client %s: %s\n", a.client_id.c_str(), st.error().diagnostics.c_str());
-      return 1;
-    }
-    std::printf("client %s added\n", a.client_id.c_str());
-    return 0;
-  }
-  return 2;
 }
 
 int load_demo(storage::ResourceStore& store, int patients) {
@@ -659,39 +643,16 @@ int main(int argc, char** argv) {
   auto* import_cmd = app.add_subcommand("import", "import FHIR Bundles, NDJSON or resources");
   add_store_options(*import_cmd, import_cfg, import_opts);
   import_cmd->add_option("paths", import_paths, "files or folders")->required();
+  bool import_no_copy = false;
+  import_cmd->add_flag("--no-copy", import_no_copy,
+                       "PostgreSQL: one INSERT per row instead of COPY (for comparison)");
 
   Config admin_cfg;
   std::map<std::string, CLI::Option*> admin_opts;
-  AdminArgs admin;
-  auto* admin_cmd = app.add_subcommand("admin", "manage sign-ins and registered apps");
+  auto* admin_cmd = app.add_subcommand("admin", "manage sign-ins, registered apps and keys");
   add_store_options(*admin_cmd, admin_cfg, admin_opts);
   admin_cmd->require_subcommand(1);
-  auto* admin_user = admin_cmd->add_subcommand("user", "sign-ins")->require_subcommand(1);
-  admin.user_add = admin_user->add_subcommand("add", "add a sign-in");
-  admin.user_add->add_option("--username", admin.username)->required();
-  admin.user_add
-      ->add_option("--password-file", admin.password_file,
-                   "file holding the password (never on the command line)")
-      ->required();
-  admin.user_add
-      ->add_option("--fhir-user", admin.fhir_user,
-                   "the user's own resource, e.g. Patient/123 or RelatedPerson/9")
-      ->required();
-  admin.user_add
-      ->add_option("--patient", admin.patients, "a Patient id the user may see (repeat for each)")
-      ->required();
-  admin.user_add->add_option("--name", admin.display_name);
-  auto* admin_client =
-      admin_cmd->add_subcommand("client", "registered apps")->require_subcommand(1);
-  admin.client_add = admin_client->add_subcommand("add", "register an app");
-  admin.client_add->add_option("--client-id", admin.client_id)->required();
-  admin.client_add->add_option("--name", admin.client_name);
-  admin.client_add->add_option("--redirect-uri", admin.redirect_uris)->required();
-  admin.client_add->add_option("--type", admin.type, "public, asymmetric or symmetric");
-  admin.client_add->add_option("--jwks-file", admin.jwks_file, "asymmetric: the JWK Set");
-  admin.client_add->add_option("--jwks-uri", admin.jwks_uri, "asymmetric: the JWK Set URL");
-  admin.client_add->add_option("--secret-file", admin.secret_file, "symmetric: the secret");
-  admin.client_add->add_option("--scope", admin.scope, "scopes the app may be granted");
+  AdminCommands admin(*admin_cmd);
 
   int gen_patients = 50;
   std::string gen_out;
@@ -724,13 +685,21 @@ int main(int argc, char** argv) {
     fs::create_directories(data_dir, ec);
   }
 
-  auto store = open_store(*cfg);
+  auto store = open_store(*cfg, *import_cmd && !import_no_copy);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {} {}", cfg->store, store.error().diagnostics,
                   store.error().log_detail);
     return 1;
   }
-  if (*admin_cmd) return run_admin(*cfg, admin);
+  if (*admin_cmd) {
+    auto auth_store = open_auth_store(*cfg);
+    if (!auth_store.ok()) {
+      std::fprintf(stderr, "cannot open the auth store: %s\n",
+                   auth_store.error().diagnostics.c_str());
+      return kAdminFailed;
+    }
+    return admin.run(**store, **auth_store);
+  }
   if (*import_cmd) {
     ipa::rest::ApiOptions ao;
     ao.base_url = "http://localhost/fhir";

@@ -18,8 +18,10 @@
 
 namespace ipa::storage {
 
-// SMART App Launch: client-public, client-confidential-asymmetric, client-confidential-symmetric.
-enum class ClientType { kPublic, kConfidentialAsymmetric, kConfidentialSymmetric };
+// SMART App Launch: client-public, client-confidential-asymmetric, client-confidential-symmetric;
+// kBackend: SMART Backend Services (client_credentials with private_key_jwt, system/ scopes),
+// registered by an administrator only. Stored as its integer value (append new types at the end).
+enum class ClientType { kPublic, kConfidentialAsymmetric, kConfidentialSymmetric, kBackend };
 
 struct Client {
   std::string client_id;
@@ -112,14 +114,31 @@ struct SigningKey {
   std::optional<core::TimePoint> retired;  // set once the key no longer signs
 };
 
+// One entry of the audit trail: an authorization decision or a FHIR interaction. Never holds a
+// token, code, password or search value (search parameter names only).
 struct AuditEvent {
   core::TimePoint time;
-  std::string type;  // e.g. "login", "token", "revoke"
+  std::string type;  // "authorize", "login", "consent", "token", "revoke", "register", or a
+                     // FHIR interaction: "read", "vread", "search-type", "operation", ...
   std::string client_id;
   std::string username;
-  std::string patient;
+  std::string patient;  // the patient whose record was touched (the token's), or empty
   std::string outcome;  // "success" / "failure"
-  std::string detail;   // never a secret
+  std::string detail;   // never a secret: an OAuth error code, the parameter names of a search
+  std::string resource_type;  // FHIR interactions: the type read or searched, else empty
+  std::string resource_id;    // FHIR interactions on one resource, else empty
+  int status = 0;             // the HTTP status answered, 0 when not an HTTP exchange
+  std::string node;           // the node that recorded it
+  int64_t id = 0;             // assigned by the store when appended (increasing); 0 before
+};
+
+// Which audit events find_audit returns: newest first, all conditions AND-ed.
+struct AuditQuery {
+  std::string patient;                     // only events about this patient; empty: any
+  std::optional<core::TimePoint> since;    // time >= since
+  std::optional<core::TimePoint> until;    // time <= until
+  int64_t before_id = 0;                   // id < before_id (the next page); 0: no bound
+  int limit = 50;
 };
 
 // Outcome of consuming a single-use credential (code or refresh token).
@@ -207,14 +226,31 @@ class AuthStore {
                                              std::chrono::seconds window) = 0;
   virtual core::Status throttle_reset(const std::string& key) = 0;
 
-  // Audit events: appends a batch in one transaction. recent: newest first, at most `limit`.
+  // Audit events: appends a batch in one transaction (the store assigns ids; `id` of the
+  // arguments is ignored). recent: newest first, at most `limit`. find: newest first, matching
+  // `query`. get: not_found 404 when no event has that id.
   virtual core::Status append_audit(const std::vector<AuditEvent>& events) = 0;
   virtual core::Result<std::vector<AuditEvent>> recent_audit(int limit) = 0;
+  virtual core::Result<std::vector<AuditEvent>> find_audit(const AuditQuery& query) = 0;
+  virtual core::Result<AuditEvent> get_audit(int64_t id) = 0;
 
   // Deletes expired sessions, authorization requests, refresh tokens, jti records, old throttle
   // windows, and codes past `code_retention` after their expiry (kept so reuse is detected).
   // Returns the number of rows deleted.
   virtual core::Result<int64_t> purge_expired(std::chrono::seconds code_retention) = 0;
+
+  // Administration (`ipa-server admin`). revoke_grants: revokes, as revoke_grant does, every
+  // unrevoked grant matching all non-empty fields of `filter` in one transaction and returns
+  // their ids (so a node can drop them from its caches at once). Errors: bad_request 400 when
+  // every field is empty. delete_user_sessions: ends every browser session of `username`;
+  // returns how many it ended.
+  struct GrantFilter {
+    std::string username;
+    std::string client_id;
+    std::string patient;
+  };
+  virtual core::Result<std::vector<std::string>> revoke_grants(const GrantFilter& filter) = 0;
+  virtual core::Result<int64_t> delete_user_sessions(const std::string& username) = 0;
 };
 
 }  // namespace ipa::storage

@@ -84,12 +84,14 @@ struct UriRow {
   std::string uri;
 };
 
-// composite (FHIR R4 search.html#composite): one element's first component, a token
-// (`system`, `code`), paired with one of its second component's values, so that a search can
-// require both on the same element (e.g. the same Observation.component). `value_kind` says
-// which value fields are set: kToken `v_system`/`v_code` (code compared case-insensitively),
-// kQuantity `v_system`/`v_code` (the unit) and [v_low, v_high), kNumber [v_low, v_high), kDate
-// [v_ilow, v_ihigh) ms as DateRow, kString `v_text` ICU-folded, kUri `v_text`.
+// composite (FHIR R4 search.html#composite): one element's token component (`system`, `code`),
+// paired with one of its other component's values, so that a search can require both on the
+// same element (e.g. the same Observation.component). `value_kind` says which value fields are
+// set: kToken `v_system`/`v_code` (code compared case-insensitively), kQuantity
+// `v_system`/`v_code` (the unit) and [v_low, v_high), kNumber [v_low, v_high), kDate
+// [v_ilow, v_ihigh) ms as DateRow, kString `v_text` ICU-folded, kUri `v_text`, kReference
+// `v_system`/`v_code` the local target type and id or `v_text` the absolute url (as
+// ReferenceRow). A third component, a number, is [v2_low, v2_high).
 struct CompositeRow {
   std::string param;
   std::string system;
@@ -102,6 +104,19 @@ struct CompositeRow {
   int64_t v_ilow = 0;
   int64_t v_ihigh = 0;
   std::string v_text;
+  double v2_low = 0;
+  double v2_high = 0;
+};
+
+// position (Location near, FHIR R4 search.html#special): a point in WGS84 degrees and its unit
+// vector (x, y, z) on the sphere, so that a distance test is a dot product in plain SQL.
+struct PositionRow {
+  std::string param;
+  double latitude = 0;
+  double longitude = 0;
+  double x = 0;
+  double y = 0;
+  double z = 0;
 };
 
 struct IndexRows {
@@ -113,6 +128,7 @@ struct IndexRows {
   std::vector<NumberRow> numbers;
   std::vector<UriRow> uris;
   std::vector<CompositeRow> composites;
+  std::vector<PositionRow> positions;
   // Patient compartment membership (FHIR R4 compartmentdefinition-patient): the ids of every
   // Patient whose compartment holds the resource, and the owning one (locality, sharding);
   // a Patient owns itself. Empty for resources outside any patient compartment.
@@ -186,6 +202,11 @@ class Writer {
   // (conditional create), returns the existing match instead (existed = true), or 412 when
   // several match; the check and the write are one transaction, so no duplicate can appear.
   virtual core::Result<WriteResult> create(Write w, const SearchPlan* criteria) = 0;
+  // The search of a conditional create alone (FHIR R4 http.html#ccreate): the ids of at most two
+  // current resources of `criteria.resource_type` that match, under the same serialization as
+  // create() with criteria, held to the end of the transaction (a transaction Bundle resolves its
+  // conditional creates before rewriting references).
+  virtual core::Result<std::vector<std::string>> find_matches(const SearchPlan& criteria) = 0;
   // Creates or replaces (upsert). Errors: 412 when `if_match` differs from the current version.
   virtual core::Result<WriteResult> update(Write w) = 0;
   // Marks the resource deleted (a later read answers 410). Deleting an absent or already deleted

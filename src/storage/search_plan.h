@@ -22,6 +22,7 @@ enum class IndexKind {
   kId,           // _id: the resource id itself
   kLastUpdated,  // _lastUpdated: the current version's time
   kComposite,    // a token and a second value on the same element (FHIR R4 search.html#composite)
+  kPosition,     // Location near: points within a distance (FHIR R4 search.html#special)
 };
 
 // FHIR R4 search.html#prefix, applied to [low, high) ranges.
@@ -64,10 +65,24 @@ struct Condition {
   // Chained search (param.chained=value): the targets are the matches of this plan.
   std::shared_ptr<struct SearchPlan> chain;
 
-  // kComposite: the first component is a token (`system`, `code` as for kToken); `value` is the
-  // second component's condition (kind kToken, kQuantity, kNumber, kDate, kString or kUri, with
-  // that kind's fields; its param unused). Both must hold on the same composite row.
+  // kComposite: the token component (`system`, `code` as for kToken); `value` is the other
+  // component's condition (kind kToken, kQuantity, kNumber, kDate, kString, kUri or a plain
+  // kReference, with that kind's fields; its param unused); `value2`, when set, a third
+  // component's kNumber condition. All must hold on the same composite row.
   std::shared_ptr<const Condition> value;
+  std::shared_ptr<const Condition> value2;
+
+  // kPosition: a point within an angle of a center, as the unit vector (x, y, z) of the center
+  // and the cosine of the angle (dot >= min_dot), with a bounding box in degrees to narrow the
+  // rows first (the longitude bounds span -180..180 when the box would wrap or reach a pole).
+  double x = 0;
+  double y = 0;
+  double z = 0;
+  double min_dot = 1;
+  double lat_min = 0;
+  double lat_max = 0;
+  double lon_min = 0;
+  double lon_max = 0;
 };
 
 // A clause is the OR of its conditions; `negate` (:not, ne) inverts the whole clause.

@@ -309,7 +309,8 @@ params.forEach((p, i) => {
   const compFirst = rawComponents.length;
   for (const c of p.component || []) {
     const def = paramByUrl.get(c.definition);
-    rawComponents.push([str(c.definition), str(def ? def.code : ''), str(c.expression)]);
+    rawComponents.push([str(c.definition), str(def ? def.code : ''),
+                        str(componentExpression(p, c, def))]);
   }
   rawParams.push([str(p.code), str(p.url), str(p.expression || ''), typeIndex, baseFirst, baseCount,
                   targetFirst, targetCount, compFirst, (p.component || []).length]);
@@ -339,6 +340,27 @@ function splitUnion(expr) {
   }
   parts.push(expr.substring(start).trim());
   return parts;
+}
+
+// A composite component's expression, relative to the composite's elements. The published one,
+// unless the component's own SearchParameter contradicts it: R4's DocumentReference-relationship
+// pairs `relatesto` (a reference, DocumentReference.relatesTo.target) with `code` and `relation`
+// (a token, DocumentReference.relatesTo.code) with `target`. When none of the paths the
+// component's own expression gives relative to the composite's is the published one, and exactly
+// one is, that one is used (only DocumentReference-relationship in R4 4.0.1).
+function componentExpression(composite, component, def) {
+  if (!def || !def.expression || !composite.expression) return component.expression;
+  const derived = new Set();
+  for (const outer of splitUnion(composite.expression)) {
+    for (const inner of splitUnion(def.expression)) {
+      if (inner.startsWith(outer + '.')) derived.add(inner.substring(outer.length + 1));
+    }
+  }
+  if (derived.size !== 1 || derived.has(component.expression)) return component.expression;
+  const fixed = [...derived][0];
+  console.warn(`${composite.id}: component ${def.code} takes '${fixed}' from ${def.id}, ` +
+               `not the published '${component.expression}'`);
+  return fixed;
 }
 
 // The part of `expr` that applies to `type`; the whole expression when none is specific.

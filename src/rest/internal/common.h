@@ -78,10 +78,17 @@ struct Outcome {
   std::string location;  // [base]/Type/id/_history/vid for writes
 };
 
+// If-None-Exist criteria (FHIR R4 http.html#ccreate) as a search plan on `type`; `query` may
+// start with "[type]?". Errors: 400 when empty or malformed, or naming an unknown parameter.
+core::Result<storage::SearchPlan> parse_criteria(State& s, const std::string& type,
+                                                 std::string_view query);
+
 // Interactions over a transaction's Writer. `body` is the parsed, not yet validated resource.
+// `criteria_patient`, when set, bounds the If-None-Exist search to that patient's compartment.
 core::Result<Outcome> do_create(State& s, storage::Writer& w, const std::string& type,
                                 json::Value body, std::string_view if_none_exist,
-                                std::string assigned_id = {});
+                                std::string assigned_id = {},
+                                const std::string& criteria_patient = {});
 core::Result<Outcome> do_update(State& s, storage::Writer& w, const std::string& type,
                                 const std::string& id, json::Value body,
                                 std::optional<int64_t> if_match);
@@ -95,8 +102,11 @@ core::Result<json::Value> parse_resource(std::string_view body, std::string_view
 // resources, which process_bundle validates one by one so a batch can report each).
 core::Result<json::Value> parse_bundle(std::string_view body);
 
-// Batch and transaction Bundles: POST [base].
-http::Response process_bundle(State& s, json::Value bundle, const Shape& shape);
+// Batch and transaction Bundles: POST [base]. With a `caller` (access control on), every entry
+// passes the same grant checks as the interaction it stands for (S67); a refused transaction
+// entry fails the whole transaction.
+http::Response process_bundle(State& s, json::Value bundle, const Shape& shape,
+                              const Caller* caller = nullptr);
 
 // Search (FHIR R4 search.html); `compartment_patient` non-empty for Patient/[id]/[type].
 // With a `caller` (access control on), the search is bounded by its grant.

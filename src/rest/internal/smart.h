@@ -7,10 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.h"
 #include "auth/client_auth.h"
 #include "auth/random.h"
 #include "auth/scope.h"
 #include "auth/tokens.h"
+#include "http/fetch.h"
 #include "http/server.h"
 #include "storage/auth_store.h"
 #include "storage/resource_store.h"
@@ -18,6 +20,8 @@
 namespace ipa::rest::internal {
 
 struct State;
+class CorsPolicy;
+struct Outcome;
 
 struct AuthState {
   std::shared_ptr<storage::AuthStore> store;
@@ -30,6 +34,11 @@ struct AuthState {
   std::string auth_base;   // e.g. https://ehr.example.org/auth
   bool secure_cookies = false;
   bool open_registration = false;  // RFC 7591 dynamic registration offered to anyone
+  bool allow_loopback_jwks = false;  // tests: client JWK Sets from loopback over http
+  std::shared_ptr<CorsPolicy> cors;  // S88; rest/cors.cc
+  // The audit trail's queue (rest/audit.cc); declared last so it is destroyed first, writing
+  // what is still queued while the store is alive.
+  std::unique_ptr<audit::AuditLog> audit;
 };
 
 // What a valid access token allows on this request.
@@ -64,8 +73,12 @@ http::Response bearer_challenge(const core::Error& e);
 // CORS preflight answer for the FHIR API (S88): any origin, Authorization and Content-Type.
 http::Response cors_preflight();
 
-// Fetches client JWK Sets (jwks_uri) with libcurl; https only, except loopback hosts (tests).
-std::shared_ptr<auth::JwksFetcher> curl_jwks_fetcher();
+// Fetches client JWK Sets (jwks_uri, jku) with libcurl: https from public addresses only
+// (http/fetch.h public_only), or also http from loopback when `allow_loopback` (tests).
+std::shared_ptr<auth::JwksFetcher> curl_jwks_fetcher(bool allow_loopback);
+
+// The fetch rules for client JWK Set URLs, shared by registration and the fetcher.
+http::FetchOptions jwks_fetch_options(bool allow_loopback);
 
 }  // namespace ipa::rest::internal
 
@@ -74,8 +87,33 @@ namespace ipa::rest::internal {
 // ---- the grant on the FHIR API (guard.cc) ------------------------------------------------------
 
 // Whether the caller's scopes allow `interaction` on `type` at all. Errors: 403 (insufficient
-// scope); 403 for interactions apps may not use here (writes, whole-type history).
+// scope).
 core::Status allow(const Caller& c, auth::Interaction interaction, const std::string& type);
+
+// Whether the caller is a backend service (SMART Backend Services: system/ scopes, no patient).
+bool is_system(const Caller& c);
+
+// Whether a backend-service caller reads every resource of `type` ("*": of every type) with no
+// granular filter (type and system history, $summary need that).
+bool unbounded_read(const Caller& c, const std::string& type);
+
+// Writes by an app (null `c`: access control off, the plain do_* interaction), checked inside
+// the transaction `w`: the scope's permission (403); for patient-context callers the current
+// version must be in the patient's record (else 404, existence never revealed) and the result
+// must be too (403): an update cannot move a resource into or out of the record, a create must
+// land in it, a Patient changes only itself, resources outside every compartment are not
+// writable; granular filters apply to the current and the written resource; conditional
+// create searches only the compartment. Backend services (system/) are bounded by their
+// scopes' types, permissions and filters only. Other errors as do_create/do_update/do_delete.
+core::Result<Outcome> guarded_create(State& s, storage::Writer& w, const Caller* c,
+                                     const std::string& type, json::Value body,
+                                     std::string_view if_none_exist, std::string assigned_id = {});
+core::Result<Outcome> guarded_update(State& s, storage::Writer& w, const Caller* c,
+                                     const std::string& type, const std::string& id,
+                                     json::Value body, std::optional<int64_t> if_match);
+core::Result<Outcome> guarded_delete(State& s, storage::Writer& w, const Caller* c,
+                                     const std::string& type, const std::string& id,
+                                     std::optional<int64_t> if_match);
 
 // Whether a stored resource may reach the caller: in the patient's compartment (or the Patient
 // itself), a Binary whose securityContext is the patient's, or a supporting resource outside any

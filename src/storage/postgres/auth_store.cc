@@ -2,9 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -277,7 +279,7 @@ class Pool {
   int open_ = 0;  // idle plus leased
 };
 
-constexpr int kAuthSchemaVersion = 1;
+constexpr int kAuthSchemaVersion = 2;
 constexpr int kMaxAttempts = 4;
 // Serializes migrations of concurrent openers (any schema of the database); an arbitrary key.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7301505219334475841)";
@@ -343,8 +345,37 @@ CREATE TABLE auth_audit(
   client_id TEXT NOT NULL, username TEXT NOT NULL, patient TEXT NOT NULL, outcome TEXT NOT NULL,
   detail TEXT NOT NULL);
 )sql",
+    // 2: FHIR interactions in the audit trail, read back per patient (AuditEvent?patient=).
+    R"sql(
+ALTER TABLE auth_audit ADD COLUMN resource_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_audit ADD COLUMN resource_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_audit ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE auth_audit ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
+)sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
+
+constexpr const char* kAuditColumns =
+    "seq, time, type, client_id, username, patient, outcome, detail, resource_type, resource_id, "
+    "status, node";
+
+AuditEvent audit_row(const PgResult& r, int i) {
+  AuditEvent e;
+  e.id = r.integer(i, 0);
+  e.time = r.time(i, 1);
+  e.type = r.text(i, 2);
+  e.client_id = r.text(i, 3);
+  e.username = r.text(i, 4);
+  e.patient = r.text(i, 5);
+  e.outcome = r.text(i, 6);
+  e.detail = r.text(i, 7);
+  e.resource_type = r.text(i, 8);
+  e.resource_id = r.text(i, 9);
+  e.status = static_cast<int>(r.integer(i, 10));
+  e.node = r.text(i, 11);
+  return e;
+}
 
 class PostgresAuthStore final : public AuthStore {
  public:
@@ -870,41 +901,71 @@ class PostgresAuthStore final : public AuthStore {
 
   Status append_audit(const std::vector<AuditEvent>& events) override {
     if (events.empty()) return {};
+    // Multi-row INSERTs: one round trip per kRows events instead of one per event.
+    constexpr size_t kRows = 500;
+    constexpr int kColumns = 11;
     return in_txn([&](Conn& c) -> Status {
-      for (const AuditEvent& e : events) {
+      for (size_t start = 0; start < events.size(); start += kRows) {
+        size_t n = std::min(kRows, events.size() - start);
+        std::string sql =
+            "INSERT INTO auth_audit(time, type, client_id, username, patient, outcome, detail, "
+            "resource_type, resource_id, status, node) VALUES";
         Params p;
-        p.add(e.time).add(e.type).add(e.client_id).add(e.username).add(e.patient).add(e.outcome);
-        p.add(e.detail);
-        IPA_RETURN_IF_ERROR(
-            c.exec("INSERT INTO auth_audit(time, type, client_id, username, patient, outcome, "
-                   "detail) VALUES($1, $2, $3, $4, $5, $6, $7)",
-                   p));
+        for (size_t i = 0; i < n; ++i) {
+          const AuditEvent& e = events[start + i];
+          p.add(e.time).add(e.type).add(e.client_id).add(e.username).add(e.patient);
+          p.add(e.outcome).add(e.detail).add(e.resource_type).add(e.resource_id);
+          p.add(static_cast<int64_t>(e.status)).add(e.node);
+          sql += i == 0 ? "(" : ",(";
+          for (int k = 1; k <= kColumns; ++k) {
+            sql += "$" + std::to_string(static_cast<int>(i) * kColumns + k);
+            sql += k == kColumns ? ")" : ",";
+          }
+        }
+        IPA_RETURN_IF_ERROR(c.exec(sql.c_str(), p));
       }
       return {};
     });
   }
 
   Result<std::vector<AuditEvent>> recent_audit(int limit) override {
+    AuditQuery q;
+    q.limit = limit;
+    return find_audit(q);
+  }
+
+  Result<std::vector<AuditEvent>> find_audit(const AuditQuery& q) override {
     return once([&](Conn& c) -> Result<std::vector<AuditEvent>> {
-      auto rows = c.exec(
-          "SELECT time, type, client_id, username, patient, outcome, detail "
-          "FROM auth_audit ORDER BY seq DESC LIMIT $1",
-          Params().add(static_cast<int64_t>(limit)));
+      // Unset bounds bind values that match everything; a patient uses auth_audit_by_patient.
+      static const std::string any = std::string("SELECT ") + kAuditColumns +
+                                     " FROM auth_audit WHERE $1 = '' AND time >= $2 AND "
+                                     "time <= $3 AND seq < $4 ORDER BY seq DESC LIMIT $5";
+      static const std::string one = std::string("SELECT ") + kAuditColumns +
+                                     " FROM auth_audit WHERE patient = $1 AND time >= $2 AND "
+                                     "time <= $3 AND seq < $4 ORDER BY seq DESC LIMIT $5";
+      Params p;
+      p.add(q.patient);
+      p.add(q.since ? to_ms(*q.since) : std::numeric_limits<int64_t>::min());
+      p.add(q.until ? to_ms(*q.until) : std::numeric_limits<int64_t>::max());
+      p.add(q.before_id > 0 ? q.before_id : std::numeric_limits<int64_t>::max());
+      p.add(static_cast<int64_t>(q.limit));
+      auto rows = c.exec(q.patient.empty() ? any.c_str() : one.c_str(), p);
       IPA_RETURN_IF_ERROR(rows);
       std::vector<AuditEvent> out;
       out.reserve(static_cast<size_t>(rows->rows()));
-      for (int i = 0; i < rows->rows(); ++i) {
-        AuditEvent e;
-        e.time = rows->time(i, 0);
-        e.type = rows->text(i, 1);
-        e.client_id = rows->text(i, 2);
-        e.username = rows->text(i, 3);
-        e.patient = rows->text(i, 4);
-        e.outcome = rows->text(i, 5);
-        e.detail = rows->text(i, 6);
-        out.push_back(std::move(e));
-      }
+      for (int i = 0; i < rows->rows(); ++i) out.push_back(audit_row(*rows, i));
       return out;
+    });
+  }
+
+  Result<AuditEvent> get_audit(int64_t id) override {
+    return once([&](Conn& c) -> Result<AuditEvent> {
+      static const std::string sql =
+          std::string("SELECT ") + kAuditColumns + " FROM auth_audit WHERE seq = $1";
+      auto rows = c.exec(sql.c_str(), Params().add(id));
+      IPA_RETURN_IF_ERROR(rows);
+      if (rows->rows() == 0) return core::not_found("No such audit event.");
+      return audit_row(*rows, 0);
     });
   }
 
@@ -930,6 +991,39 @@ class PostgresAuthStore final : public AuthStore {
         total += del->affected();
       }
       return total;
+    });
+  }
+
+  Result<std::vector<std::string>> revoke_grants(const GrantFilter& f) override {
+    if (f.username.empty() && f.client_id.empty() && f.patient.empty()) {
+      return core::bad_request(core::IssueType::kRequired,
+                               "Name a user, a client or a patient whose grants to revoke.");
+    }
+    return in_txn([&](Conn& c) -> Result<std::vector<std::string>> {
+      // Grant rows first, then their tokens and codes: the lock order of revoke_grant.
+      auto upd = c.exec(
+          "UPDATE auth_grant SET revoked = true WHERE NOT revoked "
+          "AND ($1 = '' OR username = $1) AND ($2 = '' OR client_id = $2) "
+          "AND ($3 = '' OR patient = $3) RETURNING id",
+          Params().add(f.username).add(f.client_id).add(f.patient));
+      IPA_RETURN_IF_ERROR(upd);
+      std::vector<std::string> ids;
+      for (int i = 0; i < upd->rows(); ++i) ids.push_back(upd->text(i, 0));
+      for (const std::string& id : ids) {
+        IPA_RETURN_IF_ERROR(
+            c.exec("DELETE FROM auth_refresh_token WHERE grant_id = $1", Params().add(id)));
+        IPA_RETURN_IF_ERROR(
+            c.exec("DELETE FROM auth_code WHERE grant_id = $1 AND NOT used", Params().add(id)));
+      }
+      return ids;
+    });
+  }
+
+  Result<int64_t> delete_user_sessions(const std::string& username) override {
+    return once([&](Conn& c) -> Result<int64_t> {
+      auto del = c.exec("DELETE FROM auth_session WHERE username = $1", Params().add(username));
+      IPA_RETURN_IF_ERROR(del);
+      return static_cast<int64_t>(del->affected());
     });
   }
 

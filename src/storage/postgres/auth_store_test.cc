@@ -3,6 +3,7 @@
 // instances standing for several nodes, lost connections and lock timeouts answered 503. Each
 // test works in a fresh schema that it drops afterwards.
 #include "storage/postgres/auth_store.h"
+#include "storage/testing/auth_audit_checks.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -569,6 +570,10 @@ TEST_F(PostgresAuthStoreTest, AuditBatches) {
   EXPECT_EQ((*recent)[2].outcome, "success");
 }
 
+TEST_F(PostgresAuthStoreTest, AuditQueriesByPatientTimeAndPage) {
+  testing::check_audit_queries(*store_, clock_->now());
+}
+
 TEST_F(PostgresAuthStoreTest, PurgeExpired) {
   ASSERT_TRUE(store_->create_grant(grant("g1")).ok());
   ASSERT_TRUE(store_->save_code(code("c", "g1")).ok());
@@ -594,7 +599,7 @@ TEST_F(PostgresAuthStoreTest, ReopenKeepsState) {
   auto again = open();
   ASSERT_NE(again, nullptr);
   EXPECT_TRUE(again->get_grant("g1").ok());
-  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "1");
+  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "2");
 }
 
 TEST_F(PostgresAuthStoreTest, ConcurrentOpenersMigrateOnce) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -122,6 +123,17 @@ CREATE INDEX idx_token_res ON idx_token(type, id, param, code_ci, system);
 DROP INDEX idx_composite_res;
 CREATE INDEX idx_composite_res ON idx_composite(type, id, param, code_ci, system);
 )sql",
+    // 3: a composite's third component (a number), and Location positions for `near`.
+    R"sql(
+ALTER TABLE idx_composite ADD COLUMN v2_low double precision NOT NULL DEFAULT 0,
+  ADD COLUMN v2_high double precision NOT NULL DEFAULT 0;
+CREATE TABLE idx_position(owner text COLLATE "C" NOT NULL, type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL, lat double precision NOT NULL,
+  lon double precision NOT NULL, x double precision NOT NULL, y double precision NOT NULL,
+  z double precision NOT NULL);
+CREATE INDEX idx_position_value ON idx_position(type, param, lat);
+CREATE INDEX idx_position_res ON idx_position(type, id, param);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -152,6 +164,13 @@ core::Error pg_error(PGconn* conn, const PGresult* res, const std::string& what)
     return core::unavailable("The database is unavailable; retry the request.").with_log(log);
   }
   return core::internal(log);
+}
+
+// A float8 parameter as text: 17 significant digits round-trip every double.
+std::string float8_text(double d) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  return buf;
 }
 
 // The rows of one command; owns the PGresult.
@@ -213,10 +232,8 @@ class Connection {
         types.push_back(kInt8Oid);
         texts.push_back(std::to_string(*v));
       } else if (const auto* d = std::get_if<double>(&b)) {
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "%.17g", *d);
         types.push_back(kFloat8Oid);
-        texts.emplace_back(buf);
+        texts.push_back(float8_text(*d));
       } else {
         types.push_back(kTextOid);
         texts.push_back(std::get<std::string>(b));
@@ -249,6 +266,28 @@ class Connection {
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(pg_, res, "query");
     return rows;
+  }
+
+  // Runs `sql` (a COPY ... FROM STDIN) with `data` in COPY's text format, sent in chunks.
+  Status copy(const char* sql, const std::string& data) {
+    Rows start(PQexec(pg_, sql));
+    if (PQresultStatus(start.raw()) != PGRES_COPY_IN) return pg_error(pg_, start.raw(), "copy");
+    constexpr size_t kChunk = 1 << 20;
+    bool sent = true;
+    for (size_t at = 0; at < data.size() && sent; at += kChunk) {
+      size_t n = std::min(kChunk, data.size() - at);
+      sent = PQputCopyData(pg_, data.data() + at, static_cast<int>(n)) == 1;
+    }
+    const char* abort_reason = sent ? nullptr : "client failed to send the data";
+    if (PQputCopyEnd(pg_, abort_reason) != 1) return pg_error(pg_, nullptr, "copy end");
+    Status st;
+    // Every result of the command is read, so the connection is ready for the next one.
+    while (PGresult* res = PQgetResult(pg_)) {
+      Rows done(res);
+      if (st.ok() && PQresultStatus(res) != PGRES_COMMAND_OK) st = pg_error(pg_, res, "copy");
+    }
+    if (st.ok() && !sent) return pg_error(pg_, nullptr, "copy data");
+    return st;
   }
 
   // Whether the connection can go back to the pool: alive and outside any transaction.
@@ -347,6 +386,7 @@ constexpr const char* kClearIndex[] = {
     "DELETE FROM idx_number WHERE type = $1 AND id = $2",
     "DELETE FROM idx_uri WHERE type = $1 AND id = $2",
     "DELETE FROM idx_composite WHERE type = $1 AND id = $2",
+    "DELETE FROM idx_position WHERE type = $1 AND id = $2",
     "DELETE FROM compartment WHERE type = $1 AND id = $2",
 };
 constexpr const char* kInsertToken =
@@ -368,8 +408,11 @@ constexpr const char* kInsertUri =
     "INSERT INTO idx_uri(owner, type, id, param, uri) VALUES ($1, $2, $3, $4, $5)";
 constexpr const char* kInsertComposite =
     "INSERT INTO idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
-    "v_high, v_ilow, v_ihigh, v_text) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    "v_high, v_ilow, v_ihigh, v_text, v2_low, v2_high) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+constexpr const char* kInsertPosition =
+    "INSERT INTO idx_position(owner, type, id, param, lat, lon, x, y, z) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 constexpr const char* kInsertCompartment =
     "INSERT INTO compartment(patient, type, id, owner) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT DO NOTHING";
@@ -507,20 +550,115 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   return page;
 }
 
+// Index and compartment tables in the order of their columns, for one INSERT per row (the normal
+// path) or one COPY per table and transaction (bulk_copy). The COPY column lists match the
+// INSERTs', so both paths store the same rows.
+struct RowTable {
+  const char* insert;
+  const char* copy;
+};
+constexpr RowTable kRowTables[] = {
+    {kInsertToken,
+     "COPY idx_token(owner, type, id, param, system, code, code_ci, text) FROM STDIN"},
+    {kInsertString, "COPY idx_string(owner, type, id, param, norm, exact) FROM STDIN"},
+    {kInsertDate, "COPY idx_date(owner, type, id, param, low, high) FROM STDIN"},
+    {kInsertRef, "COPY idx_ref(owner, type, id, param, target_type, target_id, url) FROM STDIN"},
+    {kInsertQuantity,
+     "COPY idx_quantity(owner, type, id, param, system, code, low, high) FROM STDIN"},
+    {kInsertNumber, "COPY idx_number(owner, type, id, param, low, high) FROM STDIN"},
+    {kInsertUri, "COPY idx_uri(owner, type, id, param, uri) FROM STDIN"},
+    {kInsertComposite,
+     "COPY idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
+     "v_high, v_ilow, v_ihigh, v_text, v2_low, v2_high) FROM STDIN"},
+    {kInsertCompartment, "COPY compartment(patient, type, id, owner) FROM STDIN"},
+    {kInsertPosition, "COPY idx_position(owner, type, id, param, lat, lon, x, y, z) FROM STDIN"},
+};
+enum RowTableIndex : size_t {
+  kTokenTable,
+  kStringTable,
+  kDateTable,
+  kRefTable,
+  kQuantityTable,
+  kNumberTable,
+  kUriTable,
+  kCompositeTable,
+  kCompartmentTable,
+  kPositionTable,
+};
+constexpr size_t kRowTableCount = std::size(kRowTables);
+constexpr const char* kCopyVersion =
+    "COPY version(owner, seq, type, id, version_id, last_updated, deleted, json) FROM STDIN";
+constexpr const char* kCopyResource =
+    "COPY resource(owner, type, id, seq, last_updated, deleted) FROM STDIN";
+constexpr const char* kNextSeqs = "SELECT nextval('version_seq') FROM generate_series(1, $1)";
+// A bulk transaction sends its rows once they reach this size, and before COMMIT.
+constexpr size_t kCopyFlushBytes = 16 << 20;
+
+// Appends one field in COPY's text format (PostgreSQL COPY, "Text Format"): backslash, tab,
+// newline and carriage return are escaped; every column here is NOT NULL, so \N never appears.
+void append_copy_text(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+// One row: each bind as the text Connection::query would send for it.
+void append_copy_row(std::string& out, const std::vector<Bind>& binds) {
+  for (size_t i = 0; i < binds.size(); ++i) {
+    if (i) out.push_back('\t');
+    if (const auto* v = std::get_if<int64_t>(&binds[i])) {
+      out += std::to_string(*v);
+    } else if (const auto* d = std::get_if<double>(&binds[i])) {
+      out += float8_text(*d);
+    } else {
+      append_copy_text(out, std::get<std::string>(binds[i]));
+    }
+  }
+  out.push_back('\n');
+}
+
 class PostgresWriter final : public Writer {
  public:
-  PostgresWriter(Connection& conn, core::Clock& clock) : conn_(conn), clock_(clock) {}
+  // `bulk`: the rows of creates and updates are kept and sent through COPY by flush() (before
+  // COMMIT, or once they grow large); reads and searches first send what they could see.
+  PostgresWriter(Connection& conn, core::Clock& clock, bool bulk)
+      : conn_(conn), clock_(clock), bulk_(bulk) {}
 
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
-    return current_or_error(read_current(conn_, type, id));
+    if (!bulk_) return current_or_error(read_current(conn_, type, id));
+    // A bulk load reads a resource to write it next: lock it now, and let the write reuse the
+    // read (nothing else can change it while the lock is held).
+    auto cur = locked_current(type, id);
+    if (cur.ok()) seen_[type + "/" + id] = *cur;
+    return current_or_error(std::move(cur));
+  }
+
+  Result<std::vector<std::string>> find_matches(const SearchPlan& criteria) override {
+    IPA_RETURN_IF_ERROR(flush());
+    IPA_RETURN_IF_ERROR(lock("ipa:create:" + criteria.resource_type));
+    SearchPlan plan = criteria;
+    plan.count = 2;
+    return find_ids(conn_, plan);
   }
 
   Result<WriteResult> create(Write w, const SearchPlan* criteria) override {
     if (criteria != nullptr) {
-      IPA_RETURN_IF_ERROR(lock("ipa:create:" + w.resource_type));
-      SearchPlan plan = *criteria;
-      plan.count = 2;
-      auto found = find_ids(conn_, plan);
+      auto found = find_matches(*criteria);
       if (!found.ok()) return std::move(found).error();
       if (found->size() > 1) {
         return core::precondition_failed(
@@ -533,18 +671,16 @@ class PostgresWriter final : public Writer {
         return WriteResult{std::move(*existing), false, true};
       }
     }
-    IPA_RETURN_IF_ERROR(lock_resource(w.resource_type, w.id));
-    auto cur = read_current(conn_, w.resource_type, w.id);
+    auto cur = locked_current(w.resource_type, w.id);
     if (!cur.ok()) return std::move(cur).error();
     if (cur->exists) {
       return core::conflict("Resource " + w.resource_type + "/" + w.id + " already exists.");
     }
-    return put(std::move(w), 1, true);
+    return put(std::move(w), 1, true, false);
   }
 
   Result<WriteResult> update(Write w) override {
-    IPA_RETURN_IF_ERROR(lock_resource(w.resource_type, w.id));
-    auto cur = read_current(conn_, w.resource_type, w.id);
+    auto cur = locked_current(w.resource_type, w.id);
     if (!cur.ok()) return std::move(cur).error();
     int64_t current_version = cur->exists ? cur->resource.version_id : 0;
     if (w.if_match && (*w.if_match != current_version || !cur->exists || cur->resource.deleted)) {
@@ -556,13 +692,13 @@ class PostgresWriter final : public Writer {
                                        ".");
     }
     bool created = !cur->exists || cur->resource.deleted;
-    return put(std::move(w), current_version + 1, created);
+    return put(std::move(w), current_version + 1, created, cur->exists);
   }
 
   Result<WriteResult> remove(const std::string& type, const std::string& id,
                              std::optional<int64_t> if_match) override {
-    IPA_RETURN_IF_ERROR(lock_resource(type, id));
-    auto cur = read_current(conn_, type, id);
+    IPA_RETURN_IF_ERROR(flush());
+    auto cur = locked_current(type, id);
     if (!cur.ok()) return std::move(cur).error();
     if (if_match &&
         (!cur->exists || cur->resource.deleted || *if_match != cur->resource.version_id)) {
@@ -588,14 +724,75 @@ class PostgresWriter final : public Writer {
     return WriteResult{std::move(out), false, false};
   }
 
+  // Sends the kept rows of a bulk transaction: version numbers (seq) from the sequence in write
+  // order, then one COPY per table. A no-op when nothing is kept.
+  Status flush() {
+    if (versions_.empty()) return {};
+    auto seqs = conn_.query(kNextSeqs, {static_cast<int64_t>(versions_.size())}, true);
+    if (!seqs.ok()) return std::move(seqs).error();
+    if (seqs->size() != static_cast<int>(versions_.size())) {
+      return core::internal("postgres copy: the sequence gave too few values");
+    }
+    std::vector<int64_t> seq(versions_.size());
+    for (size_t i = 0; i < seq.size(); ++i) seq[i] = seqs->int64(static_cast<int>(i), 0);
+    std::sort(seq.begin(), seq.end());
+    std::string version_rows;
+    std::string resource_rows;
+    for (size_t i = 0; i < versions_.size(); ++i) {
+      const KeptVersion& v = versions_[i];
+      const int64_t deleted = v.deleted ? 1 : 0;
+      append_copy_row(version_rows, {v.owner, seq[i], v.type, v.id, v.version_id, v.last_updated,
+                                     std::string(deleted ? "t" : "f"), v.json});
+      append_copy_row(resource_rows, {v.owner, v.type, v.id, seq[i], v.last_updated,
+                                      std::string(deleted ? "t" : "f")});
+    }
+    versions_.clear();
+    IPA_RETURN_IF_ERROR(conn_.copy(kCopyVersion, version_rows));
+    IPA_RETURN_IF_ERROR(conn_.copy(kCopyResource, resource_rows));
+    for (size_t t = 0; t < kRowTableCount; ++t) {
+      if (rows_[t].empty()) continue;
+      IPA_RETURN_IF_ERROR(conn_.copy(kRowTables[t].copy, rows_[t]));
+      rows_[t].clear();
+    }
+    kept_bytes_ = 0;
+    kept_keys_.clear();
+    return {};
+  }
+
  private:
+  struct KeptVersion {
+    std::string owner;
+    std::string type;
+    std::string id;
+    int64_t version_id = 0;
+    int64_t last_updated = 0;
+    bool deleted = false;
+    std::string json;
+  };
+
   Status lock(const std::string& key) {
     auto r = conn_.query(kLock, {key}, true);
     if (!r.ok()) return std::move(r).error();
     return {};
   }
-  Status lock_resource(const std::string& type, const std::string& id) {
-    return lock("ipa:resource:" + type + "/" + id);
+
+  // Locks the resource for the rest of the transaction and reads its current version. Bulk: a
+  // resource already locked is not locked again, a version this transaction read last (read())
+  // is reused, and kept rows of the resource are sent first so the read sees them.
+  Result<Current> locked_current(const std::string& type, const std::string& id) {
+    if (!bulk_) {
+      IPA_RETURN_IF_ERROR(lock("ipa:resource:" + type + "/" + id));
+      return read_current(conn_, type, id);
+    }
+    std::string key = type + "/" + id;
+    if (auto it = seen_.find(key); it != seen_.end()) {
+      Current c = std::move(it->second);
+      seen_.erase(it);
+      return c;
+    }
+    if (kept_keys_.count(key) != 0) IPA_RETURN_IF_ERROR(flush());
+    if (locked_.insert(key).second) IPA_RETURN_IF_ERROR(lock("ipa:resource:" + key));
+    return read_current(conn_, type, id);
   }
 
   Status run(const char* sql, std::vector<Bind> binds) {
@@ -604,7 +801,8 @@ class PostgresWriter final : public Writer {
     return {};
   }
 
-  Result<WriteResult> put(Write w, int64_t version_id, bool created) {
+  // `existed`: the resource has rows (a resource row, and index rows unless deleted) to replace.
+  Result<WriteResult> put(Write w, int64_t version_id, bool created, bool existed) {
     StoredResource out;
     out.resource_type = w.resource_type;
     out.id = w.id;
@@ -613,10 +811,26 @@ class PostgresWriter final : public Writer {
     auto json = w.render(VersionStamp{out.version_id, out.last_updated});
     if (!json.ok()) return std::move(json).error();
     out.json = std::move(*json);
-    auto seq = insert_version(out, w.index.owner_patient);
-    if (!seq.ok()) return std::move(seq).error();
-    IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
+    if (!bulk_) {
+      auto seq = insert_version(out, w.index.owner_patient);
+      if (!seq.ok()) return std::move(seq).error();
+      IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
+      IPA_RETURN_IF_ERROR(write_index(out.resource_type, out.id, w.index));
+      return WriteResult{std::move(out), created, false};
+    }
+    if (existed) {
+      // The previous version's rows go now; the new ones travel with the batch.
+      IPA_RETURN_IF_ERROR(run(kDeleteResource, {out.resource_type, out.id}));
+      IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
+    }
+    std::string key = out.resource_type + "/" + out.id;
+    seen_.erase(key);
+    kept_keys_.insert(key);
+    kept_bytes_ += out.json.size();
+    versions_.push_back(KeptVersion{w.index.owner_patient, out.resource_type, out.id,
+                                    out.version_id, to_ms(out.last_updated), false, out.json});
     IPA_RETURN_IF_ERROR(write_index(out.resource_type, out.id, w.index));
+    if (kept_bytes_ >= kCopyFlushBytes) IPA_RETURN_IF_ERROR(flush());
     return WriteResult{std::move(out), created, false};
   }
 
@@ -625,41 +839,58 @@ class PostgresWriter final : public Writer {
     return {};
   }
 
+  // One index or compartment row: inserted now, or kept for the batch's COPY.
+  Status emit(size_t table, std::vector<Bind> binds) {
+    if (!bulk_) return run(kRowTables[table].insert, std::move(binds));
+    size_t before = rows_[table].size();
+    append_copy_row(rows_[table], binds);
+    kept_bytes_ += rows_[table].size() - before;
+    return {};
+  }
+
   Status write_index(const std::string& type, const std::string& id, const IndexRows& x) {
     const std::string& o = x.owner_patient;
     for (const TokenRow& t : x.tokens) {
       IPA_RETURN_IF_ERROR(
-          run(kInsertToken, {o, type, id, t.param, t.system, t.code, ascii_lower(t.code), t.text}));
+          emit(kTokenTable, {o, type, id, t.param, t.system, t.code, ascii_lower(t.code), t.text}));
     }
     for (const StringRow& r : x.strings) {
-      IPA_RETURN_IF_ERROR(run(kInsertString, {o, type, id, r.param, r.normalized, r.exact}));
+      IPA_RETURN_IF_ERROR(emit(kStringTable, {o, type, id, r.param, r.normalized, r.exact}));
     }
     for (const DateRow& r : x.dates) {
-      IPA_RETURN_IF_ERROR(run(kInsertDate, {o, type, id, r.param, r.low, r.high}));
+      IPA_RETURN_IF_ERROR(emit(kDateTable, {o, type, id, r.param, r.low, r.high}));
     }
     for (const ReferenceRow& r : x.references) {
       IPA_RETURN_IF_ERROR(
-          run(kInsertRef, {o, type, id, r.param, r.target_type, r.target_id, r.url}));
+          emit(kRefTable, {o, type, id, r.param, r.target_type, r.target_id, r.url}));
     }
     for (const QuantityRow& r : x.quantities) {
       IPA_RETURN_IF_ERROR(
-          run(kInsertQuantity, {o, type, id, r.param, r.system, r.code, r.low, r.high}));
+          emit(kQuantityTable, {o, type, id, r.param, r.system, r.code, r.low, r.high}));
     }
     for (const NumberRow& r : x.numbers) {
-      IPA_RETURN_IF_ERROR(run(kInsertNumber, {o, type, id, r.param, r.low, r.high}));
+      IPA_RETURN_IF_ERROR(emit(kNumberTable, {o, type, id, r.param, r.low, r.high}));
     }
     for (const UriRow& r : x.uris) {
-      IPA_RETURN_IF_ERROR(run(kInsertUri, {o, type, id, r.param, r.uri}));
+      IPA_RETURN_IF_ERROR(emit(kUriTable, {o, type, id, r.param, r.uri}));
     }
     for (const CompositeRow& r : x.composites) {
       // Token codes compare case-insensitively; a quantity's unit code does not.
       std::string v_code = r.value_kind == IndexKind::kToken ? ascii_lower(r.v_code) : r.v_code;
-      IPA_RETURN_IF_ERROR(run(
-          kInsertComposite, {o, type, id, r.param, r.system, ascii_lower(r.code), r.v_system,
-                             std::move(v_code), r.v_low, r.v_high, r.v_ilow, r.v_ihigh, r.v_text}));
+      IPA_RETURN_IF_ERROR(
+          emit(kCompositeTable,
+               {o, type, id, r.param, r.system, ascii_lower(r.code), r.v_system, std::move(v_code),
+                r.v_low, r.v_high, r.v_ilow, r.v_ihigh, r.v_text, r.v2_low, r.v2_high}));
     }
+    for (const PositionRow& r : x.positions) {
+      IPA_RETURN_IF_ERROR(
+          emit(kPositionTable, {o, type, id, r.param, r.latitude, r.longitude, r.x, r.y, r.z}));
+    }
+    // A patient named twice gets one row (the INSERT's ON CONFLICT DO NOTHING; COPY has none).
+    std::set<std::string> members;
     for (const std::string& p : x.compartment_patients) {
-      IPA_RETURN_IF_ERROR(run(kInsertCompartment, {p, type, id, o}));
+      if (!members.insert(p).second) continue;
+      IPA_RETURN_IF_ERROR(emit(kCompartmentTable, {p, type, id, o}));
     }
     return {};
   }
@@ -679,6 +910,15 @@ class PostgresWriter final : public Writer {
 
   Connection& conn_;
   core::Clock& clock_;
+  const bool bulk_;
+  // Bulk state: the kept rows and the resources they belong to, the resources locked by this
+  // transaction, and the last version read() saw of each (consumed by the next write).
+  std::vector<KeptVersion> versions_;
+  std::string rows_[kRowTableCount];
+  size_t kept_bytes_ = 0;
+  std::set<std::string> kept_keys_;
+  std::set<std::string> locked_;
+  std::unordered_map<std::string, Current> seen_;
 };
 
 class PostgresStore final : public ResourceStore {
@@ -785,8 +1025,9 @@ class PostgresStore final : public ResourceStore {
     if (!conn.ok()) return std::move(conn).error();
     Connection& c = **conn;
     IPA_RETURN_IF_ERROR(c.exec("BEGIN"));
-    PostgresWriter w(c, *options_.clock);
+    PostgresWriter w(c, *options_.clock, options_.bulk_copy);
     Status st = body(w);
+    if (st.ok()) st = w.flush();
     if (st.ok()) {
       Status commit = c.exec("COMMIT");
       if (commit.ok()) return {};

@@ -23,6 +23,11 @@ struct PostgresOptions {
   // Most connections the store holds open; callers beyond it wait for a free one.
   int pool_size = 8;
   std::shared_ptr<core::Clock> clock = core::system_clock();
+  // Bulk load (`ipa-server import`): each transaction keeps the rows of its creates and updates
+  // (versions, index and compartment rows, the same rows as otherwise) and sends them with
+  // COPY ... FROM STDIN before COMMIT, instead of one INSERT per row. Reads and searches inside
+  // the transaction still see its earlier writes. Each written resource is locked until COMMIT.
+  bool bulk_copy = false;
 };
 
 // Connects, migrates the schema and returns the store. Errors: unavailable 503 when the server

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -151,7 +152,7 @@ class Txn {
   bool open_ = false;
 };
 
-constexpr int kAuthSchemaVersion = 1;
+constexpr int kAuthSchemaVersion = 2;
 
 // Entry i brings the auth schema from version i to i + 1.
 constexpr const char* kMigrations[] = {
@@ -213,8 +214,37 @@ CREATE TABLE auth_audit(
   seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, type TEXT NOT NULL, client_id TEXT NOT NULL,
   username TEXT NOT NULL, patient TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
 )sql",
+    // 2: FHIR interactions in the audit trail, read back per patient (AuditEvent?patient=).
+    R"sql(
+ALTER TABLE auth_audit ADD COLUMN resource_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_audit ADD COLUMN resource_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_audit ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE auth_audit ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
+)sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
+
+constexpr const char* kAuditColumns =
+    "seq, time, type, client_id, username, patient, outcome, detail, resource_type, resource_id, "
+    "status, node";
+
+AuditEvent audit_row(const Stmt& st) {
+  AuditEvent e;
+  e.id = st.integer(0);
+  e.time = st.time(1);
+  e.type = st.text(2);
+  e.client_id = st.text(3);
+  e.username = st.text(4);
+  e.patient = st.text(5);
+  e.outcome = st.text(6);
+  e.detail = st.text(7);
+  e.resource_type = st.text(8);
+  e.resource_id = st.text(9);
+  e.status = static_cast<int>(st.integer(10));
+  e.node = st.text(11);
+  return e;
+}
 
 class SqliteAuthStore final : public AuthStore {
  public:
@@ -707,10 +737,12 @@ class SqliteAuthStore final : public AuthStore {
     IPA_RETURN_IF_ERROR(txn.begin());
     IPA_PREPARE(st, *db_,
                 "INSERT INTO auth_audit(time, type, client_id, username, patient, outcome, "
-                "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                "detail, resource_type, resource_id, status, node) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     for (const AuditEvent& e : events) {
       st.bind(1, e.time).bind(2, e.type).bind(3, e.client_id).bind(4, e.username);
-      st.bind(5, e.patient).bind(6, e.outcome).bind(7, e.detail);
+      st.bind(5, e.patient).bind(6, e.outcome).bind(7, e.detail).bind(8, e.resource_type);
+      st.bind(9, e.resource_id).bind(10, static_cast<int64_t>(e.status)).bind(11, e.node);
       IPA_RETURN_IF_ERROR(st.run());
       IPA_RETURN_IF_ERROR(st.reset());
     }
@@ -718,27 +750,46 @@ class SqliteAuthStore final : public AuthStore {
   }
 
   Result<std::vector<AuditEvent>> recent_audit(int limit) override {
+    AuditQuery q;
+    q.limit = limit;
+    return find_audit(q);
+  }
+
+  Result<std::vector<AuditEvent>> find_audit(const AuditQuery& q) override {
     std::lock_guard lock(mu_);
-    IPA_PREPARE(st, *db_,
-                "SELECT time, type, client_id, username, patient, outcome, detail "
-                "FROM auth_audit ORDER BY seq DESC LIMIT ?1");
-    st.bind(1, static_cast<int64_t>(limit));
+    // Unset bounds bind values that match everything; a patient uses auth_audit_by_patient.
+    static const std::string any = std::string("SELECT ") + kAuditColumns +
+                                   " FROM auth_audit WHERE ?1 = '' AND time >= ?2 AND "
+                                   "time <= ?3 AND seq < ?4 ORDER BY seq DESC LIMIT ?5";
+    static const std::string one = std::string("SELECT ") + kAuditColumns +
+                                   " FROM auth_audit WHERE patient = ?1 AND time >= ?2 AND "
+                                   "time <= ?3 AND seq < ?4 ORDER BY seq DESC LIMIT ?5";
+    IPA_PREPARE(st, *db_, q.patient.empty() ? any.c_str() : one.c_str());
+    st.bind(1, q.patient);
+    st.bind(2, q.since ? to_ms(*q.since) : std::numeric_limits<int64_t>::min());
+    st.bind(3, q.until ? to_ms(*q.until) : std::numeric_limits<int64_t>::max());
+    st.bind(4, q.before_id > 0 ? q.before_id : std::numeric_limits<int64_t>::max());
+    st.bind(5, static_cast<int64_t>(q.limit));
     std::vector<AuditEvent> out;
     for (;;) {
       auto row = st.step();
       IPA_RETURN_IF_ERROR(row);
       if (!*row) break;
-      AuditEvent e;
-      e.time = st.time(0);
-      e.type = st.text(1);
-      e.client_id = st.text(2);
-      e.username = st.text(3);
-      e.patient = st.text(4);
-      e.outcome = st.text(5);
-      e.detail = st.text(6);
-      out.push_back(std::move(e));
+      out.push_back(audit_row(st));
     }
     return out;
+  }
+
+  Result<AuditEvent> get_audit(int64_t id) override {
+    std::lock_guard lock(mu_);
+    static const std::string sql =
+        std::string("SELECT ") + kAuditColumns + " FROM auth_audit WHERE seq = ?1";
+    IPA_PREPARE(st, *db_, sql.c_str());
+    st.bind(1, id);
+    auto row = st.step();
+    IPA_RETURN_IF_ERROR(row);
+    if (!*row) return core::not_found("No such audit event.");
+    return audit_row(st);
   }
 
   // ---- purge ----
@@ -766,6 +817,45 @@ class SqliteAuthStore final : public AuthStore {
     }
     IPA_RETURN_IF_ERROR(txn.commit());
     return total;
+  }
+
+  Result<std::vector<std::string>> revoke_grants(const GrantFilter& f) override {
+    if (f.username.empty() && f.client_id.empty() && f.patient.empty()) {
+      return core::bad_request(core::IssueType::kRequired,
+                               "Name a user, a client or a patient whose grants to revoke.");
+    }
+    std::lock_guard lock(mu_);
+    Txn txn(*db_);
+    IPA_RETURN_IF_ERROR(txn.begin());
+    std::vector<std::string> ids;
+    {
+      IPA_PREPARE(st, *db_,
+                  "UPDATE auth_grant SET revoked = 1 WHERE revoked = 0 "
+                  "AND (?1 = '' OR username = ?1) AND (?2 = '' OR client_id = ?2) "
+                  "AND (?3 = '' OR patient = ?3) RETURNING id");
+      st.bind(1, f.username).bind(2, f.client_id).bind(3, f.patient);
+      for (;;) {
+        auto row = st.step();
+        IPA_RETURN_IF_ERROR(row);
+        if (!*row) break;
+        ids.push_back(st.text(0));
+      }
+    }
+    for (const std::string& id : ids) {
+      IPA_PREPARE(tokens, *db_, "DELETE FROM auth_refresh_token WHERE grant_id = ?1");
+      IPA_RETURN_IF_ERROR(tokens.bind(1, id).run());
+      IPA_PREPARE(codes, *db_, "DELETE FROM auth_code WHERE grant_id = ?1 AND used = 0");
+      IPA_RETURN_IF_ERROR(codes.bind(1, id).run());
+    }
+    IPA_RETURN_IF_ERROR(txn.commit());
+    return ids;
+  }
+
+  Result<int64_t> delete_user_sessions(const std::string& username) override {
+    std::lock_guard lock(mu_);
+    IPA_PREPARE(st, *db_, "DELETE FROM auth_session WHERE username = ?1");
+    IPA_RETURN_IF_ERROR(st.bind(1, username).run());
+    return static_cast<int64_t>(st.changes());
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/testing/auth_audit_checks.h"
 
 namespace ipa::storage::sqlite {
 namespace {
@@ -404,6 +405,10 @@ TEST_F(AuthStoreTest, AuditBatches) {
   ASSERT_TRUE(recent.ok());
   ASSERT_EQ(recent->size(), 3u);
   EXPECT_EQ((*recent)[0].detail, "n=4");
+}
+
+TEST_F(AuthStoreTest, AuditQueriesByPatientTimeAndPage) {
+  testing::check_audit_queries(*store_, clock_->now());
 }
 
 TEST_F(AuthStoreTest, PurgeExpired) {

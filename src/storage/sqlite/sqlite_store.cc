@@ -97,6 +97,15 @@ CREATE INDEX idx_token_res ON idx_token(type, id, param, code_ci, system);
 DROP INDEX idx_composite_res;
 CREATE INDEX idx_composite_res ON idx_composite(type, id, param, code_ci, system);
 )sql",
+    // 3: a composite's third component (a number), and Location positions for `near`.
+    R"sql(
+ALTER TABLE idx_composite ADD COLUMN v2_low REAL NOT NULL DEFAULT 0;
+ALTER TABLE idx_composite ADD COLUMN v2_high REAL NOT NULL DEFAULT 0;
+CREATE TABLE idx_position(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+  lat REAL NOT NULL, lon REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL);
+CREATE INDEX idx_position_value ON idx_position(type, param, lat);
+CREATE INDEX idx_position_res ON idx_position(type, id, param);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -239,6 +248,7 @@ constexpr const char* kClearIndex[] = {
     "DELETE FROM idx_number WHERE type = ?1 AND id = ?2",
     "DELETE FROM idx_uri WHERE type = ?1 AND id = ?2",
     "DELETE FROM idx_composite WHERE type = ?1 AND id = ?2",
+    "DELETE FROM idx_position WHERE type = ?1 AND id = ?2",
     "DELETE FROM compartment WHERE type = ?1 AND id = ?2",
 };
 constexpr const char* kInsertToken =
@@ -260,7 +270,11 @@ constexpr const char* kInsertUri =
     "INSERT INTO idx_uri(type, id, param, uri) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kInsertComposite =
     "INSERT INTO idx_composite(type, id, param, system, code_ci, v_system, v_code, v_low, v_high, "
-    "v_ilow, v_ihigh, v_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "v_ilow, v_ihigh, v_text, v2_low, v2_high) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+constexpr const char* kInsertPosition =
+    "INSERT INTO idx_position(type, id, param, lat, lon, x, y, z) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* kInsertCompartment =
     "INSERT OR IGNORE INTO compartment(patient, type, id) VALUES (?1, ?2, ?3)";
 constexpr const char* kGetSecret = "SELECT value FROM secret WHERE name = ?1";
@@ -427,11 +441,15 @@ class SqliteWriter final : public Writer {
     return current_or_error(read_current(conn_, type, id));
   }
 
+  Result<std::vector<std::string>> find_matches(const SearchPlan& criteria) override {
+    SearchPlan plan = criteria;  // writers are serialized: nothing else to hold
+    plan.count = 2;
+    return find_ids(conn_, plan);
+  }
+
   Result<WriteResult> create(Write w, const SearchPlan* criteria) override {
     if (criteria != nullptr) {
-      SearchPlan plan = *criteria;
-      plan.count = 2;
-      auto found = find_ids(conn_, plan);
+      auto found = find_matches(*criteria);
       if (!found.ok()) return std::move(found).error();
       if (found->size() > 1) {
         return core::precondition_failed(
@@ -570,6 +588,13 @@ class SqliteWriter final : public Writer {
       ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.system).bind(5, code_ci);
       ins.bind(6, r.v_system).bind(7, v_code).bind(8, r.v_low).bind(9, r.v_high);
       ins.bind(10, r.v_ilow).bind(11, r.v_ihigh).bind(12, r.v_text);
+      ins.bind(13, r.v2_low).bind(14, r.v2_high);
+      IPA_RETURN_IF_ERROR(ins.run());
+    }
+    for (const PositionRow& r : x.positions) {
+      IPA_ASSIGN_STMT(ins, conn_, kInsertPosition);
+      ins.bind(1, type).bind(2, id).bind(3, r.param).bind(4, r.latitude).bind(5, r.longitude);
+      ins.bind(6, r.x).bind(7, r.y).bind(8, r.z);
       IPA_RETURN_IF_ERROR(ins.run());
     }
     for (const std::string& p : x.compartment_patients) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "storage/testing/conformance.h"
+#include "storage/testing/search_extra_conformance.h"
 
 namespace ipa::storage::testing {
 namespace {

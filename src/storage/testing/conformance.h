@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -220,6 +221,64 @@ TEST_P(StoreConformance, ConcurrentConditionalCreatesMakeOneResource) {
   auto ids = store_->search(token_plan("Patient", "identifier", std::nullopt, "same"));
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(ids->entries.size(), 1u);
+}
+
+TEST_P(StoreConformance, FindMatchesSeesTheTransactionsOwnWritesAndCapsAtTwo) {
+  SearchPlan c = token_plan("Patient", "identifier", "urn:sys", "m");
+  core::Status st = store_->transaction([&](Writer& w) -> core::Status {
+    auto none = w.find_matches(c);
+    if (!none.ok()) return std::move(none).error();
+    EXPECT_TRUE(none->empty());
+    for (size_t made = 1; made <= 3; ++made) {
+      auto r = w.create(make_write("Patient", "m" + std::to_string(made), "\"x\":1",
+                                   {TokenRow{"identifier", "urn:sys", "m"}}),
+                        nullptr);
+      if (!r.ok()) return std::move(r).error();
+      auto found = w.find_matches(c);
+      if (!found.ok()) return std::move(found).error();
+      EXPECT_EQ(found->size(), std::min<size_t>(2, made));
+    }
+    return {};
+  });
+  ASSERT_TRUE(st.ok()) << st.error().log_detail;
+  core::Status one = store_->transaction([&](Writer& w) -> core::Status {
+    auto found = w.find_matches(token_plan("Patient", "identifier", "urn:sys", "absent"));
+    if (!found.ok()) return std::move(found).error();
+    EXPECT_TRUE(found->empty());
+    return {};
+  });
+  EXPECT_TRUE(one.ok());
+}
+
+// A transaction that found no match and then creates under a new id (a transaction Bundle's
+// conditional create) and a concurrent conditional create make exactly one resource.
+TEST_P(StoreConformance, FindMatchesHoldsOffConcurrentConditionalCreates) {
+  for (int round = 0; round < 4; ++round) {
+    std::string code = "hold" + std::to_string(round);
+    SearchPlan c = token_plan("Patient", "identifier", "urn:sys", code);
+    std::thread other;
+    core::Status st = store_->transaction([&](Writer& w) -> core::Status {
+      auto found = w.find_matches(c);
+      if (!found.ok()) return std::move(found).error();
+      EXPECT_TRUE(found->empty());
+      other = std::thread([&] {
+        (void)store_->create(make_write("Patient", "b" + code, "\"x\":1",
+                                        {TokenRow{"identifier", "urn:sys", code}}),
+                             &c);
+      });
+      auto r = w.create(make_write("Patient", "a" + code, "\"x\":1",
+                                   {TokenRow{"identifier", "urn:sys", code}}),
+                        nullptr);
+      if (!r.ok()) return std::move(r).error();
+      return {};
+    });
+    other.join();
+    ASSERT_TRUE(st.ok()) << st.error().log_detail;
+    auto page = store_->search(c);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->entries.size(), 1u) << round;
+    EXPECT_EQ(page->entries[0].id, "a" + code);
+  }
 }
 
 // ---- search ----------------------------------------------------------------------------

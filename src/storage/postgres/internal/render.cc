@@ -37,13 +37,20 @@ class Builder {
   // " AND ..." tests of a composite's first component and its second (`c.value`) on the
   // idx_composite row `x`.
   void composite_match(const Condition& c);
+  // " AND ..." tests of a kPosition condition on the idx_position row `x`: the bounding box,
+  // then the exact great-circle test as a dot product of unit vectors.
+  void position_match(const Condition& c);
 
  private:
   void clause(const Clause& c, const std::string& r);
   void condition(const Condition& c, const std::string& r);
   void range(const std::string& low_col, const std::string& high_col, Prefix p, Bind low, Bind high,
              Bind wlow, Bind whigh);
+  // range() for a number or quantity [dlow, dhigh); `ap` is within 10 % of the value.
+  void number_range(const std::string& low_col, const std::string& high_col, const Condition& v);
   void probe(const char* table, const std::string& r, const std::string& param);
+  // " AND ..." test of a composite component's condition `v` on idx_composite row `x`.
+  void composite_value(const Condition& v);
 
   std::string sql_;
   std::vector<Bind> binds_;
@@ -68,6 +75,8 @@ const char* table_of(IndexKind k) {
       return "idx_uri";
     case IndexKind::kComposite:
       return "idx_composite";
+    case IndexKind::kPosition:
+      return "idx_position";
     case IndexKind::kId:
     case IndexKind::kLastUpdated:
       return nullptr;
@@ -145,6 +154,12 @@ void Builder::range(const std::string& L, const std::string& H, Prefix p, Bind l
   }
 }
 
+void Builder::number_range(const std::string& L, const std::string& H, const Condition& v) {
+  double mid = (v.dlow + v.dhigh) / 2;
+  double w = (mid < 0 ? -mid : mid) / 10;
+  range(L, H, v.prefix, v.dlow, v.dhigh, v.dlow - w, v.dhigh + w);
+}
+
 std::string escape_like(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -163,8 +178,15 @@ void Builder::composite_match(const Condition& c) {
     sql_ += " AND x.system = ";
     bind(*c.system);
   }
-  if (c.value == nullptr) return;
-  const Condition& v = *c.value;
+  if (c.value != nullptr) composite_value(*c.value);
+  if (c.value2 != nullptr) {
+    // A third component, a number (FHIR R4 search.html#composite).
+    sql_ += " AND ";
+    number_range("x.v2_low", "x.v2_high", *c.value2);
+  }
+}
+
+void Builder::composite_value(const Condition& v) {
   switch (v.kind) {
     case IndexKind::kToken:
       // The store keeps a token value's v_code lower-cased.
@@ -184,9 +206,7 @@ void Builder::composite_match(const Condition& c) {
     case IndexKind::kNumber:
     case IndexKind::kQuantity: {
       sql_ += " AND ";
-      double mid = (v.dlow + v.dhigh) / 2;
-      double w = (mid < 0 ? -mid : mid) / 10;
-      range("x.v_low", "x.v_high", v.prefix, v.dlow, v.dhigh, v.dlow - w, v.dhigh + w);
+      number_range("x.v_low", "x.v_high", v);
       if (v.unit_system && !v.unit_system->empty()) {
         sql_ += " AND x.v_system = ";
         bind(*v.unit_system);
@@ -208,11 +228,46 @@ void Builder::composite_match(const Condition& c) {
       sql_ += " AND x.v_text = ";
       bind(v.text);
       return;
+    case IndexKind::kReference:
+      // As a plain reference: a local target by id (and type when known), else the url.
+      if (!v.url.empty()) {
+        sql_ += " AND x.v_text = ";
+        bind(v.url);
+        return;
+      }
+      sql_ += " AND x.v_code = ";
+      bind(v.target_id);
+      if (!v.target_type.empty()) {
+        sql_ += " AND x.v_system = ";
+        bind(v.target_type);
+      }
+      return;
     default:
       // The search module builds no other second component.
       sql_ += " AND false";
       return;
   }
+}
+
+void Builder::position_match(const Condition& c) {
+  sql_ += " AND x.lat >= ";
+  bind(c.lat_min);
+  sql_ += " AND x.lat <= ";
+  bind(c.lat_max);
+  if (c.lon_min > -180 || c.lon_max < 180) {
+    sql_ += " AND x.lon >= ";
+    bind(c.lon_min);
+    sql_ += " AND x.lon <= ";
+    bind(c.lon_max);
+  }
+  sql_ += " AND x.x * ";
+  bind(c.x);
+  sql_ += " + x.y * ";
+  bind(c.y);
+  sql_ += " + x.z * ";
+  bind(c.z);
+  sql_ += " >= ";
+  bind(c.min_dot);
 }
 
 void Builder::condition(const Condition& c, const std::string& r) {
@@ -284,9 +339,7 @@ void Builder::condition(const Condition& c, const std::string& r) {
     case IndexKind::kQuantity: {
       probe(table_of(c.kind), r, c.param);
       sql_ += " AND ";
-      double mid = (c.dlow + c.dhigh) / 2;
-      double w = (mid < 0 ? -mid : mid) / 10;
-      range("x.low", "x.high", c.prefix, c.dlow, c.dhigh, c.dlow - w, c.dhigh + w);
+      number_range("x.low", "x.high", c);
       if (c.kind == IndexKind::kQuantity) {
         if (c.unit_system && !c.unit_system->empty()) {
           sql_ += " AND x.system = ";
@@ -323,6 +376,11 @@ void Builder::condition(const Condition& c, const std::string& r) {
       // One row must hold both components (FHIR R4 search.html#composite).
       probe("idx_composite", r, c.param);
       composite_match(c);
+      sql_ += ")";
+      return;
+    case IndexKind::kPosition:
+      probe("idx_position", r, c.param);
+      position_match(c);
       sql_ += ")";
       return;
     case IndexKind::kReference:
@@ -382,6 +440,8 @@ int driver_rank(const Clause& c) {
       return d.uri_mode == UriMode::kAbove ? 0 : 2;
     case IndexKind::kComposite:
       return d.code ? 5 : 0;
+    case IndexKind::kPosition:
+      return 3;
     default:
       return 0;
   }
@@ -464,6 +524,14 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += " AND x.param = ";
       b.bind(d.param);
       b.composite_match(d);
+      s += ")";
+      return;
+    case IndexKind::kPosition:
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_position x WHERE x.type = ";
+      b.bind(type);
+      s += " AND x.param = ";
+      b.bind(d.param);
+      b.position_match(d);
       s += ")";
       return;
     default:

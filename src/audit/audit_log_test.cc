@@ -1,0 +1,232 @@
+#include "audit/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace ipa::audit {
+namespace {
+
+using storage::AuditEvent;
+
+// A store stand-in: keeps the batches it accepts; can fail the first `fail_first` calls, fail
+// forever, or hold every call until opened.
+class FakeSink {
+ public:
+  AppendFn fn() {
+    return [this](const std::vector<AuditEvent>& batch) -> core::Status {
+      std::unique_lock lock(mu_);
+      ++calls_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      if (fail_forever_ || fail_first_ > 0) {
+        if (fail_first_ > 0) --fail_first_;
+        return core::unavailable("store down");
+      }
+      batches_.push_back(batch);
+      for (const AuditEvent& e : batch) events_.push_back(e);
+      cv_.notify_all();
+      return {};
+    };
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void fail_first(int n) {
+    std::lock_guard lock(mu_);
+    fail_first_ = n;
+  }
+  void fail_forever() {
+    std::lock_guard lock(mu_);
+    fail_forever_ = true;
+  }
+  // Waits (with a deadline, never a fixed sleep) until `n` events arrived.
+  bool wait_for_events(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return events_.size() >= n; });
+  }
+  bool wait_for_calls(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return calls_ >= n; });
+  }
+  std::vector<AuditEvent> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+  std::vector<std::vector<AuditEvent>> batches() {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int fail_first_ = 0;
+  bool fail_forever_ = false;
+  int calls_ = 0;
+  std::vector<std::vector<AuditEvent>> batches_;
+  std::vector<AuditEvent> events_;
+};
+
+AuditEvent event(int i) {
+  AuditEvent e;
+  e.time = core::TimePoint(std::chrono::seconds(1'800'000'000 + i));
+  e.type = "read";
+  e.client_id = "app";
+  e.patient = "pat-1";
+  e.resource_type = "Observation";
+  e.resource_id = "obs-" + std::to_string(i);
+  e.outcome = "success";
+  e.status = 200;
+  return e;
+}
+
+AuditLogOptions slow_options() {
+  AuditLogOptions o;
+  o.flush_interval = std::chrono::hours(1);  // only a full batch, flush() or stop() writes
+  o.node = "node-a";
+  o.retry_delay = std::chrono::milliseconds(1);
+  return o;
+}
+
+TEST(AuditLog, WritesInBatchesInOrderOnFlush) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.batch_size = 100;
+  AuditLog log(sink.fn(), o);
+  for (int i = 0; i < 250; ++i) log.record(event(i));
+  log.flush();
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 250u);
+  for (int i = 0; i < 250; ++i) EXPECT_EQ(events[i].resource_id, "obs-" + std::to_string(i));
+  auto batches = sink.batches();
+  EXPECT_GE(batches.size(), 3u);
+  for (const auto& b : batches) EXPECT_LE(b.size(), 100u);
+  EXPECT_EQ(log.stats().written, 250u);
+  EXPECT_EQ(log.stats().recorded, 250u);
+  EXPECT_EQ(events[0].node, "node-a");
+}
+
+TEST(AuditLog, AFullBatchIsWrittenWithoutAFlush) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.batch_size = 10;
+  AuditLog log(sink.fn(), o);
+  for (int i = 0; i < 10; ++i) log.record(event(i));
+  EXPECT_TRUE(sink.wait_for_events(10));
+  EXPECT_EQ(sink.batches().size(), 1u);
+}
+
+TEST(AuditLog, TheIntervalWritesAPartialBatch) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.flush_interval = std::chrono::milliseconds(5);
+  AuditLog log(sink.fn(), o);
+  log.record(event(1));
+  EXPECT_TRUE(sink.wait_for_events(1));
+}
+
+TEST(AuditLog, AFullQueueMakesTheCallerWaitAndLosesNothing) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.batch_size = 4;
+  o.capacity = 8;
+  AuditLog log(sink.fn(), o);
+  sink.close();  // the store hangs: the writer holds its first batch
+  for (int i = 0; i < 4; ++i) log.record(event(i));
+  ASSERT_TRUE(sink.wait_for_calls(1));                // the writer took events 0-3 and is stuck
+  for (int i = 4; i < 12; ++i) log.record(event(i));  // fills the queue (capacity 8)
+  std::atomic<bool> returned{false};
+  std::thread late([&] {
+    log.record(event(12));
+    returned = true;
+  });
+  // The queue is full and the store hangs, so the late caller cannot have returned.
+  EXPECT_FALSE(returned.load());
+  sink.open();
+  late.join();
+  EXPECT_TRUE(returned.load());
+  log.flush();
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 13u);
+  for (int i = 0; i < 13; ++i) EXPECT_EQ(events[i].resource_id, "obs-" + std::to_string(i));
+}
+
+TEST(AuditLog, AFailedBatchIsRetried) {
+  FakeSink sink;
+  sink.fail_first(2);
+  AuditLog log(sink.fn(), slow_options());
+  for (int i = 0; i < 3; ++i) log.record(event(i));
+  log.flush();
+  EXPECT_EQ(sink.events().size(), 3u);
+  EXPECT_EQ(log.stats().failures, 2u);
+  EXPECT_EQ(log.stats().written, 3u);
+}
+
+TEST(AuditLog, StopWritesWhatIsQueued) {
+  FakeSink sink;
+  {
+    AuditLog log(sink.fn(), slow_options());
+    for (int i = 0; i < 7; ++i) log.record(event(i));
+    EXPECT_TRUE(sink.events().empty());  // interval of an hour, batch of 1000: nothing yet
+  }                                      // the destructor is the server's shutdown path
+  EXPECT_EQ(sink.events().size(), 7u);
+}
+
+TEST(AuditLog, RecordAfterStopWritesDirectly) {
+  FakeSink sink;
+  AuditLog log(sink.fn(), slow_options());
+  log.stop();
+  log.record(event(1));
+  EXPECT_EQ(sink.events().size(), 1u);
+  log.flush();  // returns at once: nothing pending
+}
+
+TEST(AuditLog, ShutdownGivesUpOnADeadStoreAfterItsAttempts) {
+  FakeSink sink;
+  sink.fail_forever();
+  AuditLogOptions o = slow_options();
+  o.shutdown_attempts = 3;
+  AuditLog log(sink.fn(), o);
+  for (int i = 0; i < 5; ++i) log.record(event(i));
+  log.stop();
+  EXPECT_EQ(log.stats().dropped, 5u);
+  EXPECT_EQ(log.stats().written, 0u);
+  EXPECT_GE(log.stats().failures, 3u);
+  log.flush();  // dropped events count as finished: no hang
+}
+
+TEST(AuditLog, FieldsAreClippedAndControlCharactersReplaced) {
+  FakeSink sink;
+  AuditLog log(sink.fn(), slow_options());
+  AuditEvent e = event(1);
+  e.username = std::string("eve\0\n", 5) + std::string(1000, 'x');
+  e.node = "other-node";
+  log.record(e);
+  log.flush();
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].username.substr(0, 5), "eve??");
+  EXPECT_EQ(events[0].username.size(), 256u);
+  EXPECT_EQ(events[0].node, "other-node");  // an explicit node is kept
+}
+
+TEST(AuditLog, ClipKeepsUtf8Whole) {
+  EXPECT_EQ(clip("ab\xC3\xA9", 3), "ab");  // é is two bytes: cut before it
+  EXPECT_EQ(clip("ab\xC3\xA9", 4), "ab\xC3\xA9");
+  EXPECT_EQ(clip("a\tb", 10), "a?b");
+}
+
+}  // namespace
+}  // namespace ipa::audit
