@@ -242,7 +242,7 @@ Result<ScopeSet> ScopeSet::parse(std::string_view text) {
     if (end > start) {
       auto scope = parse_scope(text.substr(start, end - start));
       IPA_RETURN_IF_ERROR(scope);
-      if (!set.has_text(scope->text)) set.scopes_.push_back(std::move(scope).value());
+      if (!set.has_text(scope->text)) set.scopes_->push_back(std::move(scope).value());
     }
     start = end + 1;
   }
@@ -250,24 +250,24 @@ Result<ScopeSet> ScopeSet::parse(std::string_view text) {
 }
 
 bool ScopeSet::has(ScopeKind kind) const {
-  return std::any_of(scopes_.begin(), scopes_.end(),
+  return std::any_of(scopes_->begin(), scopes_->end(),
                      [kind](const Scope& s) { return s.kind == kind; });
 }
 
 bool ScopeSet::has_text(std::string_view text) const {
-  return std::any_of(scopes_.begin(), scopes_.end(),
+  return std::any_of(scopes_->begin(), scopes_->end(),
                      [text](const Scope& s) { return s.text == text; });
 }
 
 bool ScopeSet::has_patient_level() const {
-  return std::any_of(scopes_.begin(), scopes_.end(), [](const Scope& s) {
+  return std::any_of(scopes_->begin(), scopes_->end(), [](const Scope& s) {
     return s.kind == ScopeKind::kClinical && s.level == Level::kPatient;
   });
 }
 
 std::string ScopeSet::str() const {
   std::string out;
-  for (const Scope& s : scopes_) {
+  for (const Scope& s : *scopes_) {
     if (!out.empty()) out += ' ';
     out += s.text;
   }
@@ -276,8 +276,8 @@ std::string ScopeSet::str() const {
 
 ScopeSet ScopeSet::subset(const std::vector<std::string>& keep) const {
   ScopeSet out;
-  for (const Scope& s : scopes_) {
-    if (std::find(keep.begin(), keep.end(), s.text) != keep.end()) out.scopes_.push_back(s);
+  for (const Scope& s : *scopes_) {
+    if (std::find(keep.begin(), keep.end(), s.text) != keep.end()) out.scopes_->push_back(s);
   }
   return out;
 }
@@ -293,7 +293,7 @@ Access ScopeSet::check(Interaction interaction, std::string_view resource_type,
                        const AccessContext& context) const {
   uint8_t bit = permission_for(interaction);
   Access access;
-  for (const Scope& s : scopes_) {
+  for (const Scope& s : *scopes_) {
     if (s.kind != ScopeKind::kClinical || (s.permissions & bit) == 0) continue;
     if (!type_matches(s, resource_type)) continue;
     Permit p;
@@ -332,14 +332,14 @@ Access ScopeSet::check(Interaction interaction, std::string_view resource_type,
 }
 
 bool ScopeSet::covers(const ScopeSet& requested) const {
-  for (const Scope& r : requested.scopes_) {
+  for (const Scope& r : *requested.scopes_) {
     if (r.kind != ScopeKind::kClinical) {
       if (!has_text(r.text)) return false;
       continue;
     }
     for (uint8_t bit = kPermCreate; bit <= kPermSearch; bit <<= 1) {
       if ((r.permissions & bit) == 0) continue;
-      bool covered = std::any_of(scopes_.begin(), scopes_.end(), [&](const Scope& g) {
+      bool covered = std::any_of(scopes_->begin(), scopes_->end(), [&](const Scope& g) {
         return g.kind == ScopeKind::kClinical && g.level == r.level &&
                (g.resource_type == "*" || g.resource_type == r.resource_type) &&
                (g.permissions & bit) != 0 && constraints_subset(g.query, r.query);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,8 +98,8 @@ class ScopeSet {
   // or a query with modifiers, chaining, `_filter` or an empty value (S65).
   static core::Result<ScopeSet> parse(std::string_view text);
 
-  const std::vector<Scope>& scopes() const { return scopes_; }
-  bool empty() const { return scopes_.empty(); }
+  const std::vector<Scope>& scopes() const { return *scopes_; }
+  bool empty() const { return scopes_->empty(); }
   bool has(ScopeKind kind) const;
   bool has_text(std::string_view text) const;
   // True when some clinical scope has the patient level (S28: a patient must be in context).
@@ -121,7 +122,9 @@ class ScopeSet {
   bool covers(const ScopeSet& requested) const;
 
  private:
-  std::vector<Scope> scopes_;
+  // Shared: a set is never changed once built (parse and subset fill fresh ones), so copies,
+  // e.g. one per request from the verified-token cache, cost a reference count.
+  std::shared_ptr<std::vector<Scope>> scopes_ = std::make_shared<std::vector<Scope>>();
 };
 
 // Parses one scope token (see ScopeSet::parse).

@@ -335,6 +335,7 @@ Result<std::shared_ptr<const AccessTokenClaims>> TokenValidator::verify(std::str
   c->sub = std::string(p.get_string("sub"));
   c->client_id = std::string(p.get_string("client_id"));
   c->scope = std::string(p.get_string("scope"));
+  if (auto parsed = ScopeSet::parse(c->scope); parsed.ok()) c->scope_set = std::move(*parsed);
   c->patient = std::string(p.get_string("patient"));
   c->fhir_user = std::string(p.get_string("fhirUser"));
   c->grant_id = std::string(p.get_string("grant"));

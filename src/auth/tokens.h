@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/scope.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "jose/key.h"
@@ -90,6 +91,9 @@ struct AccessTokenClaims {
   std::string aud;  // the FHIR base
   std::string client_id;
   std::string scope;      // granted scopes, space-separated
+  // `scope` parsed once when the token is verified (the verified-token cache keeps it, so a
+  // request does not parse it again); unset when it does not parse.
+  std::optional<ScopeSet> scope_set;
   std::string patient;    // patient in context, or empty
   std::string fhir_user;  // when fhirUser was granted, or empty
   std::string grant_id;   // claim "grant": the grant revocation acts on

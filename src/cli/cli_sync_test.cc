@@ -43,9 +43,8 @@ class CliSyncTest : public ::testing::Test {
                               "pat-0006", "--password", "ipa-demo", "--timeout", "20"});
     ASSERT_EQ(login.exit_code, 0) << login.out << login.err;
   }
-  RunResult client(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--profile-dir", profiles_.path()});
-    return run_ipa_client(args);
+  RunResult client(const std::vector<std::string>& args) {
+    return run_ipa_client_in(profiles_.path(), args);
   }
 
   TempDir dir_;

@@ -52,4 +52,29 @@ inline RunResult run_ipa_client(const std::vector<std::string>& args) {
   return r;
 }
 
+// Runs `ipa-client --profile-dir <profile_dir> args...`.
+inline RunResult run_ipa_client_in(const std::string& profile_dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--profile-dir", profile_dir});
+  return run_ipa_client(args);
+}
+
+// Returns how often `what` occurs in `s`.
+inline int count_of(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+// The <testcase> element of `name` in group `group` of a JUnit report, or "".
+inline std::string junit_testcase(const std::string& junit, const std::string& group,
+                                  const std::string& name) {
+  std::string open = "<testcase classname=\"" + group + "\" name=\"" + name + "\"";
+  size_t p = junit.find(open);
+  if (p == std::string::npos) return "";
+  size_t gt = junit.find('>', p);
+  if (gt != std::string::npos && junit[gt - 1] == '/') return junit.substr(p, gt + 1 - p);
+  size_t close = junit.find("</testcase>", p);
+  return junit.substr(p, close == std::string::npos ? std::string::npos : close + 11 - p);
+}
+
 }  // namespace ipa::testing

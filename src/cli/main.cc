@@ -21,6 +21,7 @@
 #include "client/profile.h"
 #include "client/progress.h"
 #include "client/record.h"
+#include "client/tls_probe.h"
 #include "client/transport.h"
 #include "client/url.h"
 #include "core/log.h"
@@ -79,10 +80,38 @@ core::Result<ClientCredentials> credentials(const Profile& p) {
   return load_client_key(p.client_id, pem);
 }
 
+// The CA file to verify the server's certificate with: --ca-file, else the one remembered in
+// the server's profile, else $SSL_CERT_FILE or $CURL_CA_BUNDLE, else "" (the system's store).
+// The chosen file is made absolute so a profile can remember it. Errors: not_found (404) when
+// the file cannot be read.
+core::Result<std::string> choose_ca_file(const std::string& flag, const std::string& remembered) {
+  std::string ca = !flag.empty()         ? flag
+                   : !remembered.empty() ? remembered
+                                         : ca_file_from_environment();
+  if (ca.empty()) return ca;
+  if (::access(ca.c_str(), R_OK) != 0) {
+    return core::not_found("Cannot read the CA file " + ca + " (from " +
+                           (!flag.empty()         ? "--ca-file"
+                            : !remembered.empty() ? "the profile"
+                                                  : "SSL_CERT_FILE or CURL_CA_BUNDLE") +
+                           ").");
+  }
+  char buf[PATH_MAX];
+  return ::realpath(ca.c_str(), buf) != nullptr ? std::string(buf) : ca;
+}
+
+std::unique_ptr<Transport> transport_for(const std::string& ca_file) {
+  TransportOptions o;
+  o.ca_file = ca_file;
+  return curl_transport(o);
+}
+
 // ---- discover ---------------------------------------------------------------------------------
 
-int cmd_discover(const std::string& url) {
-  auto t = curl_transport();
+int cmd_discover(const std::string& url, const std::string& ca_flag) {
+  auto ca = choose_ca_file(ca_flag, "");
+  if (!ca.ok()) return fail(ca.error().diagnostics);
+  auto t = transport_for(*ca);
   Discovery d = discover(*t, url);
   std::cout << d.report();
   return d.usable() ? 0 : 1;
@@ -117,19 +146,23 @@ struct RegisterArgs {
   std::string private_key;
   bool confidential = false;
   std::string client_name = "ipa-client";
+  std::string ca_file;
 };
 
 int cmd_register(const Globals& g, const RegisterArgs& a) {
-  auto t = curl_transport();
+  std::string path = profile_path(g.profile_dir, trim_base(a.url));
+  Profile p;
+  if (auto old = load_profile(path); old.ok()) p = *old;
+  auto ca = choose_ca_file(a.ca_file, p.ca_file);
+  if (!ca.ok()) return fail(ca.error().diagnostics);
+  auto t = transport_for(*ca);
   Discovery d = discover(*t, a.url);
   if (!d.usable()) {
     std::cout << d.report();
     return 1;
   }
-  std::string path = profile_path(g.profile_dir, d.base);
-  Profile p;
-  if (auto old = load_profile(path); old.ok()) p = *old;
   p.base = d.base;
+  if (!a.ca_file.empty()) p.ca_file = *ca;  // remembered for login, fetch, sync and logout
   std::string key_file = a.private_key;
   if (!key_file.empty()) {
     char buf[PATH_MAX];
@@ -213,6 +246,7 @@ struct LoginArgs {
   std::string password;
   std::string patient;
   std::vector<std::string> deny_scopes;
+  std::string ca_file;
 };
 
 bool open_browser(const std::string& url) {
@@ -254,8 +288,11 @@ int cmd_login(const Globals& g, const LoginArgs& a) {
   }
   auto creds = credentials(p);
   if (!creds.ok()) return fail(creds.error().diagnostics);
+  auto ca = choose_ca_file(a.ca_file, p.ca_file);
+  if (!ca.ok()) return fail(ca.error().diagnostics);
+  if (!a.ca_file.empty()) p.ca_file = *ca;  // remembered for fetch, sync and logout
 
-  auto t = curl_transport();
+  auto t = transport_for(*ca);
   Discovery d = discover(*t, p.base);
   if (!d.usable()) {
     std::cout << d.report();
@@ -324,7 +361,8 @@ int cmd_login(const Globals& g, const LoginArgs& a) {
 
 // ---- fetch ------------------------------------------------------------------------------------
 
-int cmd_fetch(const Globals& g, const std::string& url, const std::string& out, bool sync) {
+int cmd_fetch(const Globals& g, const std::string& url, const std::string& out, bool sync,
+              const std::string& ca_flag) {
   std::string path = find_profile(g, url);
   if (path.empty()) return fail("No single profile in " + g.profile_dir + ": give the server URL.");
   auto loaded = load_profile(path);
@@ -333,7 +371,9 @@ int cmd_fetch(const Globals& g, const std::string& url, const std::string& out, 
   if (p.access_token.empty()) return fail("Not signed in to " + p.base + ": run ipa-client login.");
   auto creds = credentials(p);
   if (!creds.ok()) return fail(creds.error().diagnostics);
-  auto t = curl_transport();
+  auto ca = choose_ca_file(ca_flag, p.ca_file);
+  if (!ca.ok()) return fail(ca.error().diagnostics);
+  auto t = transport_for(*ca);
   Discovery d = discover(*t, p.base);
   if (!d.usable()) {
     std::cout << d.report();
@@ -382,7 +422,7 @@ int cmd_fetch(const Globals& g, const std::string& url, const std::string& out, 
 
 // ---- logout -----------------------------------------------------------------------------------
 
-int cmd_logout(const Globals& g, const std::string& url) {
+int cmd_logout(const Globals& g, const std::string& url, const std::string& ca_flag) {
   std::string path = find_profile(g, url);
   if (path.empty()) return fail("No single profile in " + g.profile_dir + ": give the server URL.");
   auto loaded = load_profile(path);
@@ -392,7 +432,9 @@ int cmd_logout(const Globals& g, const std::string& url) {
     std::cout << "Not signed in to " << p.base << ": nothing to revoke.\n";
     return 0;
   }
-  auto t = curl_transport();
+  auto ca = choose_ca_file(ca_flag, p.ca_file);
+  if (!ca.ok()) return fail(ca.error().diagnostics);
+  auto t = transport_for(*ca);
   Discovery d = discover(*t, p.base);
   int status = 0;
   if (d.config.revocation_endpoint.empty()) {
@@ -438,19 +480,21 @@ struct CheckArgs {
   std::string junit;
   bool no_browser = false;
   int timeout = 300;
+  std::string ca_file;
 };
 
 int cmd_check(const Globals& g, const CheckArgs& a) {
   CheckOptions o;
   std::string client_id = a.client_id;
   std::string key_file = a.private_key;
-  if (client_id.empty()) {
+  auto saved = load_profile(profile_path(g.profile_dir, trim_base(a.url)));
+  if (client_id.empty() && saved.ok()) {
     // A client registered earlier with `ipa-client register` for this server.
-    if (auto p = load_profile(profile_path(g.profile_dir, trim_base(a.url))); p.ok()) {
-      client_id = p->client_id;
-      if (key_file.empty()) key_file = p->private_key_file;
-    }
+    client_id = saved->client_id;
+    if (key_file.empty()) key_file = saved->private_key_file;
   }
+  auto ca = choose_ca_file(a.ca_file, saved.ok() ? saved->ca_file : "");
+  if (!ca.ok()) return fail(ca.error().diagnostics);
   Profile creds_profile;
   creds_profile.client_id = client_id;
   creds_profile.private_key_file = key_file;
@@ -470,7 +514,18 @@ int cmd_check(const Globals& g, const CheckArgs& a) {
   o.patient_ids = a.patient_ids;
   o.observation_categories = a.categories;
   o.now = now_seconds;
-  auto t = curl_transport();
+  // TLS-KIT tls_version_test, trusting the same CAs as every other request of the check.
+  o.tls_probe = [ca_file = *ca](const std::string& url) {
+    return probe_tls_versions(url, ca_file);
+  };
+  auto t = transport_for(*ca);
+  // A server that cannot be reached, or whose certificate is not trusted, is said in one line
+  // first; the report still follows (every test names the same cause).
+  if (auto r =
+          t->send("GET", trim_base(a.url) + "/metadata", {{"Accept", "application/fhir+json"}}, "");
+      !r.ok()) {
+    std::cerr << "ipa-client: " << r.error().diagnostics << "\n";
+  }
   ConformanceReport report = run_conformance_check(*t, a.url, o);
   std::cout << report.text();
   if (!a.junit.empty()) {
@@ -495,6 +550,11 @@ int run(int argc, char** argv) {
   std::string discover_url;
   auto* discover_cmd = app.add_subcommand("discover", "check that a server is a usable IPA server");
   discover_cmd->add_option("url", discover_url, "FHIR base URL")->required();
+  const char* kCaHelp =
+      "PEM file of the CA(s) the server's certificate must chain to, instead of the system's "
+      "(default: the profile's, else $SSL_CERT_FILE, else $CURL_CA_BUNDLE)";
+  std::string discover_ca;
+  discover_cmd->add_option("--ca-file", discover_ca, kCaHelp);
 
   std::string key_out;
   std::string key_alg = "ES384";
@@ -511,6 +571,8 @@ int run(int argc, char** argv) {
   register_cmd->add_flag("--confidential", reg.confidential,
                          "register dynamically as a confidential asymmetric client");
   register_cmd->add_option("--client-name", reg.client_name, "name shown to the user");
+  register_cmd->add_option("--ca-file", reg.ca_file,
+                           std::string(kCaHelp) + "; remembered in the profile");
 
   LoginArgs login;
   auto* login_cmd = app.add_subcommand("login", "sign in (SMART standalone launch)");
@@ -527,12 +589,16 @@ int run(int argc, char** argv) {
   login_cmd->add_option("--password", login.password, "with --username");
   login_cmd->add_option("--patient", login.patient, "record to pick when several are offered");
   login_cmd->add_option("--deny-scope", login.deny_scopes, "scope to untick on the consent page");
+  login_cmd->add_option("--ca-file", login.ca_file,
+                        std::string(kCaHelp) + "; remembered in the profile");
 
   std::string fetch_url;
   std::string fetch_out;
   auto* fetch_cmd = app.add_subcommand("fetch", "download the patient's record");
   fetch_cmd->add_option("url", fetch_url, "FHIR base URL (default: the only profile)");
   fetch_cmd->add_option("--out", fetch_out, "output folder")->required();
+  std::string fetch_ca;
+  fetch_cmd->add_option("--ca-file", fetch_ca, kCaHelp);
 
   std::string sync_url;
   std::string sync_out;
@@ -540,11 +606,15 @@ int run(int argc, char** argv) {
       app.add_subcommand("sync", "fetch what changed since the last fetch or sync into a folder");
   sync_cmd->add_option("url", sync_url, "FHIR base URL (default: the only profile)");
   sync_cmd->add_option("--out", sync_out, "the folder of an earlier fetch")->required();
+  std::string sync_ca;
+  sync_cmd->add_option("--ca-file", sync_ca, kCaHelp);
 
   std::string logout_url;
   auto* logout_cmd =
       app.add_subcommand("logout", "revoke the tokens at the server and delete them here");
   logout_cmd->add_option("url", logout_url, "FHIR base URL (default: the only profile)");
+  std::string logout_ca;
+  logout_cmd->add_option("--ca-file", logout_ca, kCaHelp);
 
   CheckArgs chk;
   auto* check_cmd = app.add_subcommand(
@@ -571,17 +641,18 @@ int run(int argc, char** argv) {
   check_cmd->add_flag("--no-browser", chk.no_browser, "print the address instead of opening it");
   check_cmd->add_option("--timeout", chk.timeout, "seconds to wait for the sign-in")
       ->capture_default_str();
+  check_cmd->add_option("--ca-file", chk.ca_file, kCaHelp);
 
   CLI11_PARSE(app, argc, argv);
   core::init_logging("warn");  // the loopback listener's request lines are noise here
   ::umask(077);                // profiles, keys and the downloaded record are the user's only
-  if (*discover_cmd) return cmd_discover(discover_url);
+  if (*discover_cmd) return cmd_discover(discover_url, discover_ca);
   if (*keygen_cmd) return cmd_keygen(key_out, key_alg);
   if (*register_cmd) return cmd_register(g, reg);
   if (*login_cmd) return cmd_login(g, login);
-  if (*fetch_cmd) return cmd_fetch(g, fetch_url, fetch_out, false);
-  if (*sync_cmd) return cmd_fetch(g, sync_url, sync_out, true);
-  if (*logout_cmd) return cmd_logout(g, logout_url);
+  if (*fetch_cmd) return cmd_fetch(g, fetch_url, fetch_out, false, fetch_ca);
+  if (*sync_cmd) return cmd_fetch(g, sync_url, sync_out, true, sync_ca);
+  if (*logout_cmd) return cmd_logout(g, logout_url, logout_ca);
   if (*check_cmd) return cmd_check(g, chk);
   return 2;
 }

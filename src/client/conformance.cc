@@ -648,6 +648,8 @@ class Checker {
     }
   }
 
+  // The TLS test kit's tls_version_test against the endpoint `url`, as test `id` of group `g`.
+  void tls_test(const std::string& g, const std::string& id, const std::string& url);
   void discovery();
   void capability_statement();
   void launch();
@@ -684,7 +686,41 @@ class Checker {
   std::map<std::string, std::vector<Value>> collected_;  // every resource seen, per type
   std::set<std::string> saved_refs_;                     // Medication/Practitioner(Role) refs
   std::vector<std::string> paging_problems_;             // P23
+  std::map<std::string, TlsVersionReport> tls_probes_;   // per origin: probed once
 };
+
+void Checker::tls_test(const std::string& g, const std::string& id, const std::string& url) {
+  Url u;
+  if (!parse_url(url, u)) {
+    fail(g, id, true, "'" + url + "' is not an http(s) URL");
+    return;
+  }
+  if (u.scheme != "https") {
+    // Plain http is what this project allows on loopback only (S87-S88).
+    bool loopback = u.host == "localhost" || u.host == "[::1]" || u.host == "::1" ||
+                    u.host.rfind("127.", 0) == 0;
+    if (loopback) {
+      skip(g, id, true, "plain http (loopback): no TLS to probe");
+    } else {
+      fail(g, id, true, url + " is plain http: no TLS");
+    }
+    return;
+  }
+  if (!o_.tls_probe) {
+    skip(g, id, true, "no TLS probe in this run");
+    return;
+  }
+  std::string origin = origin_of(url);
+  auto it = tls_probes_.find(origin);
+  if (it == tls_probes_.end()) it = tls_probes_.emplace(origin, o_.tls_probe(url)).first;
+  const TlsVersionReport& r = it->second;
+  if (r.problem.empty()) {
+    pass(g, id, true, origin + ": " + r.summary);
+  } else {
+    fail(g, id, true,
+         origin + ": " + r.problem + (r.summary.empty() ? "" : " (" + r.summary + ")"));
+  }
+}
 
 SearchResult Checker::search(const std::string& type, const Fields& params) {
   SearchResult out;
@@ -828,12 +864,8 @@ void Checker::discovery() {
 
 void Checker::capability_statement() {
   const std::string g = "ipa_v100_capability_statement";
-  if (base_.rfind("https://", 0) == 0) {
-    skip(g, "standalone_auth_tls", true,
-         "the TLS version probe is not implemented in ipa-client; run the TLS test kit");
-  } else {
-    skip(g, "standalone_auth_tls", true, "plain http (loopback): no TLS to probe");
-  }
+  // TLS-KIT tls_version_test against the FHIR base (IPA-KIT capability_statement_group.rb).
+  tls_test(g, "standalone_auth_tls", base_);
   // Pitfall P2: /metadata without a token.
   auto r = t_.send("GET", base_ + "/metadata", {{"Accept", "application/fhir+json"}}, "");
   std::string problem;
@@ -910,10 +942,13 @@ void Checker::capability_statement() {
 
 void Checker::launch() {
   const std::string g = "smart_standalone_launch_stu2";
-  bool https = base_.rfind("https://", 0) == 0;
-  skip(g, "standalone_auth_tls", true,
-       https ? "the TLS version probe is not implemented in ipa-client"
-             : "plain http (loopback): no TLS to probe");
+  // SMART-KIT standalone_launch_group.rb: the TLS probe of the authorize endpoint, then (after
+  // the code came back) of the token endpoint.
+  if (config_.authorization_endpoint.empty()) {
+    skip(g, "standalone_auth_tls", true, "no authorization_endpoint");
+  } else {
+    tls_test(g, "standalone_auth_tls", config_.authorization_endpoint);
+  }
   const char* later[] = {"smart_app_redirect", "smart_code_received", "smart_token_exchange",
                          "smart_token_response_body", "smart_token_response_headers"};
   auto skip_rest = [&](int from, const std::string& why) {
@@ -955,9 +990,7 @@ void Checker::launch() {
     return;
   }
   pass(g, "smart_code_received", true);
-  skip(g, "standalone_token_tls", true,
-       https ? "the TLS version probe is not implemented in ipa-client"
-             : "plain http (loopback): no TLS to probe");
+  tls_test(g, "standalone_token_tls", config_.token_endpoint);
   if (launch_.failed == LaunchStep::kTokenExchange) {
     // A 200 with an unusable body is a body failure, not an exchange failure.
     if (launch_.error.http_status == 400) {

@@ -12,6 +12,7 @@
 
 #include "client/launch.h"
 #include "client/oauth.h"
+#include "client/tls_probe.h"
 #include "client/transport.h"
 
 namespace ipa::client {
@@ -48,6 +49,10 @@ struct CheckOptions {
   // The kit's `observation_categories` input; empty = the kit's default list.
   std::vector<std::string> observation_categories;
   std::function<int64_t()> now;  // seconds since the epoch
+  // Probes the TLS versions of an https endpoint (the TLS test kit's tls_version_test), once
+  // per origin. Unset: the TLS tests of https endpoints are skipped with that reason.
+  // `ipa-client check` passes probe_tls_versions with the CA file it trusts.
+  std::function<TlsVersionReport(const std::string& url)> tls_probe;
 };
 
 // Runs every check against the FHIR base `base`. Never fails as a call: problems become failed

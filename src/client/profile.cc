@@ -40,6 +40,7 @@ core::Result<Profile> load_profile(const std::string& path) {
   p.base = v->get_string("base");
   p.client_id = v->get_string("client_id");
   p.private_key_file = v->get_string("private_key_file");
+  p.ca_file = v->get_string("ca_file");
   p.access_token = v->get_string("access_token");
   p.refresh_token = v->get_string("refresh_token");
   if (const json::Value* e = v->find("expires_at"); e && e->as_int()) p.expires_at = *e->as_int();
@@ -58,6 +59,7 @@ core::Status save_profile(const std::string& path, const Profile& p) {
   s("base", p.base);
   s("client_id", p.client_id);
   s("private_key_file", p.private_key_file);
+  s("ca_file", p.ca_file);
   s("access_token", p.access_token);
   s("refresh_token", p.refresh_token);
   if (p.expires_at != 0) v.set("expires_at", json::Value::number(p.expires_at));

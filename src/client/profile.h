@@ -1,7 +1,8 @@
 // Profile: what the client keeps per server between runs: the FHIR base, the client
-// registration (client_id, the private key file of a confidential client), and the tokens of
-// the last sign-in. Stored as JSON in `<dir>/<server name>.json`, created with mode 0600 inside
-// a 0700 folder and replaced atomically. Tokens are never printed. Not thread-safe.
+// registration (client_id, the private key file of a confidential client), the CA file the
+// server's certificate is verified with (a private CA), and the tokens of the last sign-in.
+// Stored as JSON in `<dir>/<server name>.json`, created with mode 0600 inside a 0700 folder
+// and replaced atomically. Tokens are never printed. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@ struct Profile {
   std::string base;  // FHIR base URL
   std::string client_id;
   std::string private_key_file;  // "" for a public client
+  std::string ca_file;           // PEM CAs trusted for this server (--ca-file); "" = the system's
   std::string access_token;
   std::string refresh_token;
   int64_t expires_at = 0;  // seconds since the epoch; 0 when unknown

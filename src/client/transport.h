@@ -26,7 +26,18 @@ class Transport {
                                             const std::string& body) = 0;
 };
 
-// Returns a libcurl transport with a 30 s timeout per request and responses up to `max_body`.
-std::unique_ptr<Transport> curl_transport(size_t max_body = 64 * 1024 * 1024);
+struct TransportOptions {
+  size_t max_body = 64 * 1024 * 1024;  // larger responses fail
+  // PEM file of the CAs that https servers must chain to, instead of the system's bundle (a
+  // private CA); "" = the system's. Certificates are always verified: there is no insecure mode.
+  std::string ca_file;
+};
+
+// Returns a libcurl transport with a 30 s timeout per request. When a server's certificate
+// does not verify, the error says which CAs were trusted and how to trust a private CA.
+std::unique_ptr<Transport> curl_transport(const TransportOptions& options = {});
+
+// Returns the CA file named by the environment: $SSL_CERT_FILE, else $CURL_CA_BUNDLE, else "".
+std::string ca_file_from_environment();
 
 }  // namespace ipa::client

@@ -252,6 +252,9 @@ core::Result<ClientResponse> fetch(const std::string& method, const std::string&
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
+  char error_text[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_text);
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> pinned(nullptr, curl_slist_free_all);
   if (options.public_only) {
     // Connect only to the addresses checked above: no second lookup, no proxy in between.
@@ -272,7 +275,9 @@ core::Result<ClientResponse> fetch(const std::string& method, const std::string&
   CURLcode rc = curl_easy_perform(c);
   if (sink.overflow) return core::unavailable("The response from " + url + " is too large.");
   if (rc != CURLE_OK) {
-    return core::unavailable("Cannot fetch " + url + ": " + curl_easy_strerror(rc));
+    // libcurl's own text names the cause ("SSL certificate problem: self-signed certificate").
+    return core::unavailable("Cannot fetch " + url + ": " +
+                             (error_text[0] != '\0' ? error_text : curl_easy_strerror(rc)));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -24,6 +24,9 @@ struct FetchOptions {
   bool public_only = false;
   // With public_only: loopback addresses pass too (tests serve JWK Sets on 127.0.0.1).
   bool allow_loopback = false;
+  // A PEM file of the CA certificates that https servers are verified against, instead of the
+  // system's bundle ("" = the system's). Verification itself is never turned off.
+  std::string ca_file;
 };
 
 // Where an IP address leads. Every kind but kPublic is refused for public_only fetches.
