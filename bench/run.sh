@@ -5,7 +5,9 @@
 # for each dataset size given (patients; about 74 resources each). Prints requests/s, latency
 # p50/p99 and the ratio server/nginx. The server runs with access control ON and a real SMART
 # access token (bench/token.py drives the launch); both servers get one thread pinned to CPU 0,
-# wrk runs pinned to CPU 1. Never part of the test suite.
+# wrk runs pinned to CPU 1. Then bench/auth.sh compares the same authenticated read-by-id with a
+# build whose grant enforcement is compiled out (build/bench-noauth) and measures the token
+# endpoint's code exchanges per second. Never part of the test suite.
 # Usage: bench/run.sh [patients ...]        default: 135 (about 10,000 resources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,11 @@ duration="${BENCH_DURATION:-8s}"
 bash scripts/install-deps.sh --bench
 bash scripts/build.sh release --target ipa-server >/dev/null
 bin=$PWD/build/release/src/server/ipa-server
+# The comparison build for bench/auth.sh: same flavour, grant enforcement compiled out.
+cmake -S . -B build/bench-noauth -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DIPA_BENCH_NO_ENFORCEMENT=ON >/dev/null
+cmake --build build/bench-noauth -j"$(nproc)" --target ipa-server >/dev/null
+noauth_bin=$PWD/build/bench-noauth/src/server/ipa-server
 
 pids=()
 cleanup() {
@@ -163,6 +170,7 @@ CONF
     compare "$q" "$base/${q//|/%7C}" "http://127.0.0.1:18081/search/$i"
     i=$((i + 1))
   done
+  bash bench/auth.sh "$work" "$noauth_bin" "$port" "$token" "$duration"
   cleanup
   pids=()
   rm -rf "$work"

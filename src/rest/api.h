@@ -40,6 +40,11 @@ struct ApiOptions {
   std::string node_name;
 };
 
+// True only in the bench-only build (CMake option IPA_BENCH_NO_ENFORCEMENT): tokens are still
+// validated and audited, but no scope, compartment or visibility check runs on the FHIR API.
+// The server refuses to bind anything but loopback when this is true (server/main.cc).
+bool enforcement_compiled_out();
+
 class FhirApi {
  public:
   // With an `auth_store`, access control is on: the SMART authorization server is served under

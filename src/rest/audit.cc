@@ -336,12 +336,17 @@ void audit_auth(State& s, const http::Request& req, const std::string& sub,
     size_t end = location.find('&', at);
     e.detail = location.substr(at + 6, end == std::string::npos ? std::string::npos : end - at - 6);
     e.client_id = std::string(param(form_params(req), "client_id"));
-  } else if (sub == "login") {
+  } else if (sub == "login" || sub == "manage") {
     if (req.method != "POST") return;
+    Params p = form_params(req);
+    // The management page's form signs in when it carries a username (else it revokes a
+    // grant, recorded in smart.cc).
+    if (sub == "manage" && !has_param(p, "username")) return;
     e.type = "login";
-    e.username = std::string(param(form_params(req), "username"));  // never the password
+    e.username = std::string(param(p, "username"));  // never the password
     e.outcome = r.status == 303 ? "success" : "failure";
     e.detail = r.status == 429 ? "throttled" : "";
+    if (sub == "manage") e.detail += e.detail.empty() ? "management page" : " (management page)";
   } else if (sub == "token") {
     Params p = form_params(req);
     std::string grant_type(param(p, "grant_type"));

@@ -103,6 +103,15 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
         .at(base + ".request.url");
   }
   out.type = parts[0];
+  // The audit trail is append-only and made by the server (rest/audit.cc): a write to it inside a
+  // Bundle is refused as a direct one is (405); in a transaction that fails the whole Bundle.
+  if (out.type == "AuditEvent" && out.method != "GET") {
+    return core::method_not_allowed(base +
+                                    ": AuditEvent resources are recorded by the server: the audit "
+                                    "trail is append-only and cannot be created, changed or "
+                                    "deleted through the API.")
+        .at(base + ".request.method");
+  }
   if (parts.size() >= 2) out.id = parts[1];
   if (parts.size() == 4 && parts[2] == "_history") {
     for (char c : parts[3]) {

@@ -10,6 +10,7 @@
 
 #include "auth/client_auth.h"
 #include "auth/password.h"
+#include "auth/scope.h"
 #include "auth/tokens.h"
 #include "jose/jwks.h"
 #include "jose/key.h"
@@ -267,8 +268,18 @@ int user_revoke(const AdminCommands::Args& a, storage::AuthStore& store) {
   if (!listed && grants->empty()) {
     return fail(kAdminUnknown, a.username + " has no access to Patient/" + a.patient);
   }
-  std::printf("%s may no longer see Patient/%s; %zu app grants ended\n", a.username.c_str(),
-              a.patient.c_str(), grants->size());
+  // With no record left the user has nothing to sign in for: their browser sessions end too
+  // (a half-finished launch cannot pick a patient any more).
+  std::string sessions_note;
+  if (patients.empty()) {
+    auto sessions = store.delete_user_sessions(a.username);
+    if (!sessions.ok()) {
+      return store_failure("ending the sessions of " + a.username, sessions.error());
+    }
+    sessions_note = "; no record left, " + std::to_string(*sessions) + " sign-in sessions ended";
+  }
+  std::printf("%s may no longer see Patient/%s; %zu app grants ended%s\n", a.username.c_str(),
+              a.patient.c_str(), grants->size(), sessions_note.c_str());
   return kAdminOk;
 }
 
@@ -314,6 +325,29 @@ int client_add(const AdminCommands::Args& a, storage::AuthStore& store,
   if (cl.type != storage::ClientType::kBackend && cl.redirect_uris.empty()) {
     return fail(kAdminBadInput, "an app needs at least one --redirect-uri");
   }
+  // Backend services get system/ scopes through client_credentials and nothing else; apps act
+  // for a signed-in user and are never granted system/ scopes (the authorize endpoint drops
+  // them). Listing the other kind is a mistake: refuse it instead of storing dead scopes.
+  auto scopes = auth::ScopeSet::parse(cl.scope);
+  if (!scopes.ok()) return fail(kAdminBadInput, "--scope: " + scopes.error().diagnostics);
+  for (const auth::Scope& sc : scopes->scopes()) {
+    bool system = sc.kind == auth::ScopeKind::kClinical && sc.level == auth::Level::kSystem;
+    if (cl.type == storage::ClientType::kBackend && !system) {
+      return fail(kAdminBadInput, "a backend client takes system/ scopes only (e.g. "
+                                  "system/*.rs or system/Observation.cruds); '" +
+                                      sc.text + "' is not one");
+    }
+    if (cl.type != storage::ClientType::kBackend && system) {
+      return fail(kAdminBadInput, "'" + sc.text +
+                                      "': system/ scopes are for backend services only "
+                                      "(--type backend)");
+    }
+  }
+  if (cl.type == storage::ClientType::kBackend && scopes->empty()) {
+    return fail(kAdminBadInput,
+                "a backend client needs --scope with its system/ scopes (e.g. \"system/*.rs\"); "
+                "without any it could never get a token");
+  }
   if (auto st = store.create_client(cl); !st.ok()) {
     return store_failure("client " + a.client_id, st.error());
   }
@@ -329,8 +363,13 @@ int client_list(storage::AuthStore& store) {
   for (const storage::Client& c : *clients) {
     std::string uris;
     for (const std::string& u : c.redirect_uris) uris += (uris.empty() ? "" : ",") + u;
+    // What an empty list means differs: an app may then be granted read and search scopes
+    // only (rest/smart.cc authorize); a backend client nothing at all (client_credentials).
+    const char* none = c.type == storage::ClientType::kBackend
+                           ? "(none: no token can be issued)"
+                           : "(none listed: read/search scopes only, no writes)";
     std::printf("%-36s %-24s %-48s %s\n", c.client_id.c_str(), type_name(c.type), uris.c_str(),
-                c.scope.empty() ? "(any)" : c.scope.c_str());
+                c.scope.empty() ? none : c.scope.c_str());
   }
   return kAdminOk;
 }

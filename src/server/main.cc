@@ -238,6 +238,18 @@ core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& 
 void write_demo_json(const Config& c, const std::string& base, int patients);
 
 int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int demo_patients) {
+  if (rest::enforcement_compiled_out()) {
+    // Bench-only build (IPA_BENCH_NO_ENFORCEMENT): any valid token reads and writes everything.
+    if (!loopback(c.address)) {
+      spdlog::critical("this ipa-server was BUILT WITHOUT ACCESS CONTROL ENFORCEMENT (bench "
+                       "only): refused on {} (loopback only)",
+                       c.address);
+      return 2;
+    }
+    spdlog::critical("*** BENCH BUILD: grant enforcement is COMPILED OUT (IPA_BENCH_NO_ENFORCEMENT)"
+                     ": any valid token reads and writes every record; loopback only; never "
+                     "deploy this binary ***");
+  }
   if (c.no_auth && !loopback(c.address)) {
     spdlog::error("--no-auth serves every record to anyone: refused on {} (loopback only)",
                   c.address);

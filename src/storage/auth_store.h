@@ -238,6 +238,10 @@ class AuthStore {
   // windows, and codes past `code_retention` after their expiry (kept so reuse is detected).
   // Returns the number of rows deleted.
   virtual core::Result<int64_t> purge_expired(std::chrono::seconds code_retention) = 0;
+  // Deletes the grants made by client_credentials token requests (no user, no patient) created
+  // at or before `issued_before`; the caller picks a time after which none of their access
+  // tokens can still be valid. Returns the number deleted.
+  virtual core::Result<int64_t> purge_system_grants(core::TimePoint issued_before) = 0;
 
   // Administration (`ipa-server admin`). revoke_grants: revokes, as revoke_grant does, every
   // unrevoked grant matching all non-empty fields of `filter` in one transaction and returns

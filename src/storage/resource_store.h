@@ -221,6 +221,14 @@ class ResourceStore {
 
   // Current version. Errors: not_found 404 when the id never existed, gone 410 when deleted.
   virtual core::Result<StoredResource> read(const std::string& type, const std::string& id) = 0;
+  // read() for a caller bound to `patient` (a patient-level grant), of a Patient-compartment type:
+  // found only when `patient` owns the resource (IndexRows::owner_patient) or its compartment
+  // holds it; anything else is not_found 404, as if it did not exist. gone 410 only for a
+  // deletion whose last owner is `patient`. The owner goes into the query, so a store sharded
+  // by owner reads one shard (docs/scale-out.md).
+  virtual core::Result<StoredResource> read_for_patient(const std::string& patient,
+                                                        const std::string& type,
+                                                        const std::string& id) = 0;
   // One version. Errors: not_found 404 for an unknown version; gone 410 for a deletion version.
   virtual core::Result<StoredResource> vread(const std::string& type, const std::string& id,
                                              int64_t version_id) = 0;

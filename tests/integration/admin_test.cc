@@ -2,12 +2,22 @@
 // changing a password and removing a client end the tokens at once (grant-status cache, 1 s on
 // the test clock); `user grant` writes the RelatedPerson that fhirUser names; key rotation keeps
 // old tokens verifying until they expire; CORS follows registered and configured origins; a
-// jwks_uri on an internal address is refused at registration.
+// jwks_uri on an internal address is refused at registration; `client add` keeps system/ scopes
+// for backend clients; client_credentials grants are purged once their tokens expired. Every
+// case runs on SQLite and on PostgreSQL (IPA_TEST_POSTGRES; IPA_ALLOW_NO_POSTGRES=1 skips that
+// half), where a second server process on the same database also picks up a rotated key.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
 
 #include "harness.h"
 #include "jose/jws.h"
 #include "launch_helpers.h"
+#include "pg_harness.h"
+#include "storage/postgres/auth_store.h"
+#include "storage/sqlite/auth_store.h"
 
 namespace ipa::testing {
 namespace {
@@ -15,22 +25,52 @@ namespace {
 using launch::form;
 using launch::post_form;
 
-class AdminTest : public ::testing::Test {
+class AdminTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      PostgresCluster cluster = postgres_cluster();
+      if (cluster.skip) GTEST_SKIP() << cluster.why;
+      if (cluster.conninfo.empty()) FAIL() << cluster.why;
+      cluster_ = cluster.conninfo;
+      conninfo_ = fresh_database(cluster_, test_database_name("ipa_admin"));
+      store_ = "postgresql:" + conninfo_;
+    } else {
+      store_ = dir_.file("ipa.db");
+    }
     clock_file_ = dir_.file("clock");
     launch::set_clock(clock_file_, 0);
     server_ = std::make_unique<ServerProcess>(
-        dir_.file("ipa.db"), std::vector<std::string>{"--patients", "6", "--cors-origin",
-                                                      "https://app.example.org"},
-        env(), "demo", /*with_auth=*/true);
+        store_, std::vector<std::string>{"--patients", "6", "--cors-origin",
+                                         "https://app.example.org"},
+        env(), "demo", /*with_auth=*/true, dir_.file("srv"));
+  }
+  void TearDown() override {
+    second_.reset();
+    server_.reset();
+    if (!conninfo_.empty()) drop_database(cluster_, conninfo_);
   }
   std::vector<std::string> env() const {
     return {"IPA_TEST_FAST_HASH=1", "IPA_TEST_CLOCK_FILE=" + clock_file_};
   }
   RunResult admin(std::vector<std::string> args) {
-    args.insert(args.begin(), {"admin", "--store", dir_.file("ipa.db")});
+    args.insert(args.begin(), {"admin", "--store", store_});
     return run_server_command(args, env());
+  }
+  // The AuthStore the servers use, opened beside them.
+  std::unique_ptr<storage::AuthStore> open_auth_store() {
+    core::Result<std::unique_ptr<storage::AuthStore>> s = core::internal("unset");
+    if (GetParam() == "postgres") {
+      storage::postgres::PostgresAuthOptions o;
+      o.conninfo = conninfo_;
+      s = storage::postgres::open_postgres_auth_store(o);
+    } else {
+      storage::sqlite::SqliteOptions o;
+      o.path = store_;
+      s = storage::sqlite::open_sqlite_auth_store(o);
+    }
+    EXPECT_TRUE(s.ok()) << s.error().diagnostics << " " << s.error().log_detail;
+    return s.ok() ? std::move(*s) : nullptr;
   }
   int read_status(const std::string& token, const std::string& path) {
     return server_->get(path, {{"Authorization", "Bearer " + token}}).status;
@@ -41,9 +81,9 @@ class AdminTest : public ::testing::Test {
     auto header = json::parse(*text);
     return header.ok() ? std::string(header->get_string("kid")) : "";
   }
-  std::vector<std::string> jwks_kids() {
+  std::vector<std::string> jwks_kids(const ServerProcess* server = nullptr) {
     std::vector<std::string> out;
-    json::Value v = body_json(server_->get("/auth/jwks"));
+    json::Value v = body_json((server ? server : server_.get())->get("/auth/jwks"));
     const json::Value* keys = v.find("keys");
     if (keys == nullptr) return out;
     for (const json::Value& k : keys->items()) out.emplace_back(k.get_string("kid"));
@@ -51,11 +91,15 @@ class AdminTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string store_;
+  std::string cluster_;   // PostgreSQL: the test cluster's admin conninfo
+  std::string conninfo_;  // PostgreSQL: this test's database
   std::string clock_file_;
   std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ServerProcess> second_;  // another node on the same store, when started
 };
 
-TEST_F(AdminTest, RevokingAPatientEndsThatPatientsGrantsOnly) {
+TEST_P(AdminTest, RevokingAPatientEndsThatPatientsGrantsOnly) {
   auto mine = launch::standalone(*server_, "caregiver", "pat-0001");
   auto child = launch::standalone(*server_, "caregiver", "pat-0002");
   ASSERT_EQ(read_status(child.access_token, "/fhir/Patient/pat-0002"), 200);
@@ -75,7 +119,7 @@ TEST_F(AdminTest, RevokingAPatientEndsThatPatientsGrantsOnly) {
             3);
 }
 
-TEST_F(AdminTest, PasswordChangeEndsGrantsAndSessions) {
+TEST_P(AdminTest, PasswordChangeEndsGrantsAndSessions) {
   auto t = launch::standalone(*server_, "patient", "pat-0006");
   ASSERT_EQ(read_status(t.access_token, "/fhir/Patient/pat-0006"), 200);
   std::ofstream(dir_.file("pw")) << "a new password 123\n";
@@ -94,7 +138,7 @@ TEST_F(AdminTest, PasswordChangeEndsGrantsAndSessions) {
             "invalid_grant");
 }
 
-TEST_F(AdminTest, ClientListAndRemove) {
+TEST_P(AdminTest, ClientListAndRemove) {
   auto r = admin({"client", "list"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("demo-symmetric"), std::string::npos);
@@ -115,7 +159,7 @@ TEST_F(AdminTest, ClientListAndRemove) {
   EXPECT_EQ(admin({"client", "list"}).out.find("ipa-demo-app"), std::string::npos);
 }
 
-TEST_F(AdminTest, GrantWritesTheRelatedPersonThatFhirUserNames) {
+TEST_P(AdminTest, GrantWritesTheRelatedPersonThatFhirUserNames) {
   EXPECT_EQ(admin({"user", "grant", "--username", "patient", "--patient", "pat-9999",
                    "--relationship", "FRND"})
                 .exit_code,
@@ -146,7 +190,7 @@ TEST_F(AdminTest, GrantWritesTheRelatedPersonThatFhirUserNames) {
   EXPECT_EQ(read_status(t.access_token, "/fhir/" + rp), 200);
 }
 
-TEST_F(AdminTest, KeyRotationKeepsOldTokensUntilTheyExpire) {
+TEST_P(AdminTest, KeyRotationKeepsOldTokensUntilTheyExpire) {
   auto before = launch::standalone(*server_, "patient", "pat-0006");
   std::string old_kid = kid_of(before.access_token);
   ASSERT_FALSE(old_kid.empty());
@@ -170,7 +214,7 @@ TEST_F(AdminTest, KeyRotationKeepsOldTokensUntilTheyExpire) {
   EXPECT_NE(std::find(kids.begin(), kids.end(), new_kid), kids.end());
 }
 
-TEST_F(AdminTest, CorsForRegisteredAndConfiguredOriginsOnly) {
+TEST_P(AdminTest, CorsForRegisteredAndConfiguredOriginsOnly) {
   auto t = launch::standalone(*server_, "patient", "pat-0006");
   auto preflight = [&](const std::string& path, const std::string& origin) {
     return server_->send("OPTIONS", path, "",
@@ -223,7 +267,7 @@ TEST_F(AdminTest, CorsForRegisteredAndConfiguredOriginsOnly) {
             "https://new-app.example:8443");
 }
 
-TEST_F(AdminTest, JwksUriOnAnInternalAddressIsRefused) {
+TEST_P(AdminTest, JwksUriOnAnInternalAddressIsRefused) {
   struct Case {
     const char* uri;
     const char* kind;
@@ -246,6 +290,224 @@ TEST_F(AdminTest, JwksUriOnAnInternalAddressIsRefused) {
         << v.get_string("error_description");
   }
 }
+
+// A second server process on the same store (another node) publishes a key rotated by the admin
+// command within its key refresh period (5 s) and signs with it: polled against the real time,
+// the test clock stands still.
+TEST_P(AdminTest, RotatedKeyReachesAnotherNodeWithinTheReloadInterval) {
+  second_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{}, env(), "serve",
+                                            /*with_auth=*/true, dir_.file("srv2"));
+  auto before = launch::standalone(*second_, "patient", "pat-0006");
+  std::string old_kid = kid_of(before.access_token);
+  ASSERT_FALSE(old_kid.empty());
+  auto kids = jwks_kids(second_.get());
+  ASSERT_NE(std::find(kids.begin(), kids.end(), old_kid), kids.end());
+  auto r = admin({"keys", "rotate"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch m;
+  std::string out = r.out;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("signing key (\\S+);"))) << r.out;
+  std::string new_kid = m[1].str();
+  auto rotated = std::chrono::steady_clock::now();
+  auto deadline = rotated + std::chrono::seconds(5) + std::chrono::seconds(3);  // + slack
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    kids = jwks_kids(second_.get());
+    seen = std::find(kids.begin(), kids.end(), new_kid) != kids.end();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(seen) << "the other node did not publish " << new_kid << " within 8 s";
+  // Until every node has reloaded, tokens may still carry the old kid: poll signing too.
+  std::string signed_with;
+  while (signed_with != new_kid && std::chrono::steady_clock::now() < deadline) {
+    signed_with = kid_of(launch::standalone(*second_, "patient", "pat-0006").access_token);
+  }
+  EXPECT_EQ(signed_with, new_kid);
+  // The retired key keeps verifying (the token's aud is this node's base URL), and stays in the
+  // JWKS.
+  EXPECT_EQ(second_->get("/fhir/Patient/pat-0006", {{"Authorization", "Bearer " +
+                                                                          before.access_token}})
+                .status,
+            200);
+  kids = jwks_kids(second_.get());
+  EXPECT_NE(std::find(kids.begin(), kids.end(), old_kid), kids.end());
+}
+
+// system/ scopes are for backend clients, and backend clients take nothing else; `client list`
+// says what an empty scope list means for each kind.
+TEST_P(AdminTest, ClientScopesFollowTheClientType) {
+  auto key = jose::Key::generate(jose::Alg::kES384);
+  ASSERT_TRUE(key.ok());
+  json::Value set = json::Value::object();
+  set.set("keys", json::Value::array({key->public_jwk()}));
+  std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
+  std::ofstream(dir_.file("secret")) << "a-secret-of-enough-length-42\n";
+  auto backend = [&](const std::string& id, std::vector<std::string> scope) {
+    std::vector<std::string> args = {"client", "add", "--client-id", id, "--type", "backend",
+                                     "--jwks-file", dir_.file("loader.jwks.json")};
+    args.insert(args.end(), scope.begin(), scope.end());
+    return admin(args);
+  };
+  for (const std::string scope : {"patient/*.rs", "system/*.rs launch/patient", "openid",
+                                  "user/Observation.rs"}) {
+    SCOPED_TRACE(scope);
+    auto r = backend("bad-backend", {"--scope", scope});
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.err.find("system/ scopes only"), std::string::npos) << r.err;
+  }
+  auto r = backend("bad-backend", {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("needs --scope"), std::string::npos) << r.err;
+  EXPECT_EQ(backend("bad-backend", {"--scope", "system/Observation.rs?code=not a scope"}).exit_code,
+            2);
+  for (const std::string type : {"public", "asymmetric", "symmetric"}) {
+    SCOPED_TRACE(type);
+    std::vector<std::string> args = {"client", "add", "--client-id", "app-" + type, "--type",
+                                     type, "--redirect-uri", "http://127.0.0.1:7/cb", "--scope",
+                                     "launch/patient patient/*.rs system/Observation.rs"};
+    if (type == "asymmetric") args.insert(args.end(), {"--jwks-file", dir_.file("loader.jwks.json")});
+    if (type == "symmetric") args.insert(args.end(), {"--secret-file", dir_.file("secret")});
+    r = admin(args);
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.err.find("backend services only"), std::string::npos) << r.err;
+  }
+  r = backend("loader", {"--scope", "system/*.rs system/Observation.cruds"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = admin({"client", "add", "--client-id", "reader-app", "--redirect-uri",
+             "http://127.0.0.1:7/cb"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = admin({"client", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto line_of = [&](const std::string& id) {
+    size_t at = r.out.find("\n" + id + " ");
+    if (at == std::string::npos) return std::string();
+    return r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(line_of("loader").find("system/*.rs system/Observation.cruds"), std::string::npos)
+      << r.out;
+  EXPECT_NE(line_of("reader-app").find("(none listed: read/search scopes only, no writes)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("(any)"), std::string::npos) << r.out;
+  EXPECT_EQ(line_of("bad-backend"), "");
+  EXPECT_EQ(line_of("app-public"), "");
+}
+
+// Taking away a user's last record also ends their browser sessions; while a record is left,
+// the sessions stay.
+TEST_P(AdminTest, RevokingTheLastRecordEndsTheUsersSessions) {
+  std::string cookie;
+  auto sign_in = [&](const std::string& username) {
+    cookie.clear();
+    auto page = server_->get("/auth/manage");
+    for (const auto& h : page.headers) {
+      if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 && h.value.rfind("ipa_session=", 0) == 0) {
+        cookie = h.value.substr(12, h.value.find(';') - 12);
+      }
+    }
+    auto r = post_form(*server_, "/auth/manage",
+                       form({{"csrf_token", launch::hidden_value(page.body, "csrf_token")},
+                             {"username", username},
+                             {"password", "ipa-demo"}}),
+                       {{"Cookie", "ipa_session=" + cookie}});
+    EXPECT_EQ(r.status, 303) << r.body;
+    for (const auto& h : r.headers) {
+      if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 && h.value.rfind("ipa_session=", 0) == 0) {
+        cookie = h.value.substr(12, h.value.find(';') - 12);
+      }
+    }
+  };
+  auto signed_in = [&]() {
+    auto page = server_->get("/auth/manage", {{"Cookie", "ipa_session=" + cookie}});
+    EXPECT_EQ(page.status, 200);
+    return page.body.find("name=\"password\"") == std::string::npos;
+  };
+  // The caregiver keeps two records after losing one: still signed in.
+  sign_in("caregiver");
+  ASSERT_TRUE(signed_in());
+  auto r = admin({"user", "revoke", "--username", "caregiver", "--patient", "pat-0002"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("sessions ended"), std::string::npos) << r.out;
+  EXPECT_TRUE(signed_in());
+  // The patient user has one record: revoking it ends the session.
+  sign_in("patient");
+  ASSERT_TRUE(signed_in());
+  r = admin({"user", "revoke", "--username", "patient", "--patient", "pat-0006"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no record left, 1 sign-in sessions ended"), std::string::npos) << r.out;
+  EXPECT_FALSE(signed_in());
+}
+
+// Every client_credentials request stores a grant; once its tokens have expired (1 h + leeway),
+// the next token request deletes it. App grants (with a user) stay.
+TEST_P(AdminTest, ClientCredentialsGrantsArePurgedOnceExpired) {
+  auto key = jose::Key::generate(jose::Alg::kES384);
+  ASSERT_TRUE(key.ok());
+  json::Value set = json::Value::object();
+  set.set("keys", json::Value::array({key->public_jwk()}));
+  std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
+  ASSERT_EQ(admin({"client", "add", "--client-id", "loader", "--type", "backend", "--jwks-file",
+                   dir_.file("loader.jwks.json"), "--scope", "system/*.rs"})
+                .exit_code,
+            0);
+  auto app = launch::standalone(*server_, "patient", "pat-0006");
+  ASSERT_FALSE(app.access_token.empty());
+  long offset = 0;
+  auto token = [&]() {
+    json::Value claims = json::Value::object();
+    claims.set("iss", json::Value::string("loader"));
+    claims.set("sub", json::Value::string("loader"));
+    claims.set("aud", json::Value::string("http://127.0.0.1:" + std::to_string(server_->port()) +
+                                          "/auth/token"));
+    claims.set("jti", json::Value::string(jose::random_token(16)));
+    claims.set("exp", json::Value::number(std::time(nullptr) + offset + 240));
+    auto r = post_form(*server_, "/auth/token",
+                       form({{"grant_type", "client_credentials"},
+                             {"scope", "system/Patient.rs"},
+                             {"client_assertion_type",
+                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                             {"client_assertion",
+                              *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT")}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::string at(body_json(r).get_string("access_token"));
+    size_t dot = at.find('.');
+    auto payload = jose::base64url_decode(at.substr(dot + 1, at.rfind('.') - dot - 1));
+    if (!payload.ok()) return std::string();
+    auto v = json::parse(*payload);
+    return v.ok() ? std::string(v->get_string("grant")) : std::string();
+  };
+  std::string first = token();
+  std::string second = token();
+  ASSERT_FALSE(first.empty());
+  auto store = open_auth_store();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->get_grant(first).ok());  // its token is still valid
+  // 30 minutes on: nothing has expired, nothing is purged.
+  offset = 1800;
+  launch::set_clock(clock_file_, offset);
+  std::string third = token();
+  EXPECT_TRUE(store->get_grant(first).ok());
+  EXPECT_TRUE(store->get_grant(second).ok());
+  // Past 1 h + 2 min after the first two: they go, the third (30 min old) stays.
+  offset = 3600 + 130;
+  launch::set_clock(clock_file_, offset);
+  std::string fourth = token();
+  for (const std::string& gone : {first, second}) {
+    auto g = store->get_grant(gone);
+    EXPECT_FALSE(g.ok()) << "grant " << gone << " was not purged";
+    if (!g.ok()) {
+      EXPECT_EQ(g.error().http_status, 404);
+    }
+  }
+  EXPECT_TRUE(store->get_grant(third).ok());
+  EXPECT_TRUE(store->get_grant(fourth).ok());
+  auto grants = store->list_grants("patient");
+  ASSERT_TRUE(grants.ok());
+  EXPECT_FALSE(grants->empty()) << "an app grant must not be purged";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdminTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace ipa::testing

@@ -5,6 +5,7 @@
 // token, code, password or search value is ever stored.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "client/oauth.h"
 #include "client/transport.h"
 #include "harness.h"
+#include "pg_harness.h"
 #include "storage/postgres/auth_store.h"
 #include "storage/sqlite/auth_store.h"
 
@@ -52,18 +54,6 @@ std::string url_param(const std::string& url, const std::string& name) {
   return m[1].str();
 }
 
-// A database of its own on the test cluster; returns a libpq keyword conninfo for it.
-std::string fresh_database(const std::string& admin_conninfo, const std::string& name) {
-  PGconn* c = PQconnectdb(admin_conninfo.c_str());
-  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-  PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name).c_str()));
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  return std::regex_replace(admin_conninfo, std::regex("dbname=[^ ]*"), "dbname=" + name);
-}
-
 struct Tokens {
   std::string access_token;
   std::string refresh_token;
@@ -74,14 +64,10 @@ class AuditTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgres") {
-      const char* pg = std::getenv("IPA_TEST_POSTGRES");
-      if (pg == nullptr || *pg == '\0') {
-        if (std::getenv("IPA_ALLOW_NO_POSTGRES")) GTEST_SKIP() << "IPA_TEST_POSTGRES is not set";
-        FAIL() << "IPA_TEST_POSTGRES is not set: scripts/pg-test-cluster.sh start DIR";
-      }
-      static int n = 0;
-      conninfo_ =
-          fresh_database(pg, "ipa_audit_" + std::to_string(getpid()) + "_" + std::to_string(n++));
+      PostgresCluster cluster = postgres_cluster();
+      if (cluster.skip) GTEST_SKIP() << cluster.why;
+      if (cluster.conninfo.empty()) FAIL() << cluster.why;
+      conninfo_ = fresh_database(cluster.conninfo, test_database_name("ipa_audit"));
       store_ = "postgresql:" + conninfo_;
     } else {
       store_ = dir_.file("ipa.db");
@@ -90,12 +76,7 @@ class AuditTest : public ::testing::TestWithParam<std::string> {
 
   void TearDown() override {
     server_.reset();
-    if (conninfo_.empty()) return;
-    const char* pg = std::getenv("IPA_TEST_POSTGRES");
-    PGconn* c = PQconnectdb(pg);
-    std::string name = std::regex_replace(conninfo_, std::regex(".*dbname=([^ ]*).*"), "$1");
-    PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").c_str()));
-    PQfinish(c);
+    if (!conninfo_.empty()) drop_database(postgres_cluster().conninfo, conninfo_);
   }
 
   void start(std::vector<std::string> env = {}) {
@@ -441,6 +422,107 @@ TEST_P(AuditTest, ShutdownWritesWhatIsQueued) {
     }
   }
   EXPECT_EQ(reads, 5);
+}
+
+// Sign-ins through the management page are recorded like those of the launch: the username,
+// never the password, success or failure.
+TEST_P(AuditTest, ManagePageSignInsAreRecorded) {
+  start();
+  const std::string wrong = "Manage-Wrong-Password-77";
+  auto sign_in = [&](const std::string& username, const std::string& password) {
+    auto page = server_->get("/auth/manage");
+    std::string cookie;
+    for (const auto& h : page.headers) {
+      if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 && h.value.rfind("ipa_session=", 0) == 0) {
+        cookie = h.value.substr(12, h.value.find(';') - 12);
+      }
+    }
+    std::smatch m;
+    std::regex_search(page.body, m, std::regex("name=\"csrf_token\" value=\"([^\"]*)\""));
+    return server_->send("POST", "/auth/manage",
+                         "csrf_token=" + m[1].str() + "&username=" + username +
+                             "&password=" + password,
+                         {{"Content-Type", "application/x-www-form-urlencoded"},
+                          {"Cookie", "ipa_session=" + cookie}});
+  };
+  EXPECT_EQ(sign_in("pat-0003", wrong).status, 401);
+  EXPECT_EQ(sign_in("pat-0003", kPassword).status, 303);
+  // The page is throttled as /auth/login is: the sixth failure in 15 minutes gets 429.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(sign_in("pat-0005", wrong).status, 401);
+  auto throttled = sign_in("pat-0005", kPassword);
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.header("Retry-After"), "900");
+  EXPECT_NE(throttled.body.find("Too many sign-in attempts"), std::string::npos);
+  ASSERT_EQ(server_->terminate(), 0);  // writes what is queued
+  auto store = open_auth_store();
+  ASSERT_NE(store, nullptr);
+  auto all = store->recent_audit(100000);
+  ASSERT_TRUE(all.ok());
+  int failures = 0, successes = 0;
+  for (const storage::AuditEvent& e : *all) {
+    for (const std::string* f : {&e.username, &e.detail, &e.client_id}) {
+      EXPECT_EQ(f->find(wrong), std::string::npos);
+      EXPECT_EQ(f->find(kPassword), std::string::npos);
+    }
+    if (e.type != "login" || e.username != "pat-0003") continue;
+    EXPECT_NE(e.detail.find("management page"), std::string::npos) << e.detail;
+    failures += e.outcome == "failure" && e.status == 401;
+    successes += e.outcome == "success" && e.status == 303;
+  }
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(successes, 1);
+  bool throttled_event = false;
+  for (const storage::AuditEvent& e : *all) {
+    throttled_event |= e.type == "login" && e.username == "pat-0005" && e.status == 429 &&
+                       e.detail == "throttled (management page)";
+  }
+  EXPECT_TRUE(throttled_event);
+}
+
+// AuditEvent writes inside batch and transaction Bundles are refused as direct ones are: 405
+// with an OperationOutcome; a transaction fails as a whole and stores nothing.
+TEST_P(AuditTest, AuditEventWritesInBundlesAreRefused) {
+  start();
+  Tokens a = launch("pat-0003", "launch/patient patient/*.rs");
+  ASSERT_FALSE(a.access_token.empty());
+  std::string event = R"({"resourceType":"AuditEvent","id":"1","recorded":"2020-01-01T00:00:00Z"})";
+  std::string entries_json =
+      R"([{"request":{"method":"POST","url":"AuditEvent"},"resource":)" + event + R"(},)" +
+      R"({"request":{"method":"PUT","url":"AuditEvent/1"},"resource":)" + event + R"(},)" +
+      R"({"request":{"method":"DELETE","url":"AuditEvent/1"}},)" +
+      R"({"request":{"method":"GET","url":"Patient/pat-0003"}}])";
+  auto batch = api(a.access_token, "/fhir", "POST",
+                   R"({"resourceType":"Bundle","type":"batch","entry":)" + entries_json + "}");
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  json::Value b = body_json(batch);
+  const json::Value* list = b.find("entry");
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(list->items().size(), 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const json::Value& response = *list->items()[i].find("response");
+    EXPECT_EQ(response.get_string("status"), "405 Method Not Allowed");
+    const json::Value* oo = response.find("outcome");
+    ASSERT_NE(oo, nullptr);
+    EXPECT_EQ(oo->get_string("resourceType"), "OperationOutcome");
+    EXPECT_NE(json::write(*oo).find("append-only"), std::string::npos);
+  }
+  EXPECT_EQ(list->items()[3].find("response")->get_string("status"), "200 OK");
+
+  // A transaction with one AuditEvent entry fails whole: its Observation is not stored.
+  std::string obs =
+      R"({"resourceType":"Observation","id":"audit-tx-obs","status":"final","code":{"text":"x"},)"
+      R"("subject":{"reference":"Patient/pat-0003"}})";
+  auto tx = api(a.access_token, "/fhir", "POST",
+                R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+                R"({"request":{"method":"PUT","url":"Observation/audit-tx-obs"},"resource":)" +
+                    obs + R"(},{"request":{"method":"POST","url":"AuditEvent"},"resource":)" +
+                    event + "}]}");
+  EXPECT_EQ(tx.status, 405) << tx.body;
+  json::Value oo = body_json(tx);
+  EXPECT_EQ(oo.get_string("resourceType"), "OperationOutcome");
+  EXPECT_NE(tx.body.find("append-only"), std::string::npos) << tx.body;
+  EXPECT_EQ(api(a.access_token, "/fhir/Observation/audit-tx-obs").status, 404);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuditTest, ::testing::Values("sqlite", "postgres"),

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "pg_harness.h"
 #include "jose/bytes.h"
 #include "jose/jws.h"
 #include "jose/key.h"
@@ -63,18 +64,6 @@ std::string path_of(const std::string& url) {
   return s == std::string::npos ? url : url.substr(url.find('/', s + 3));
 }
 
-// A database of its own on the test cluster; returns a libpq keyword conninfo for it.
-std::string fresh_database(const std::string& admin_conninfo, const std::string& name) {
-  PGconn* c = PQconnectdb(admin_conninfo.c_str());
-  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-  PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name).c_str()));
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  return std::regex_replace(admin_conninfo, std::regex("dbname=[^ ]*"), "dbname=" + name);
-}
-
 struct Step {
   std::string what;
   std::string node;
@@ -83,11 +72,10 @@ struct Step {
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* pg = std::getenv("IPA_TEST_POSTGRES");
-    if (pg == nullptr) {
-      if (std::getenv("IPA_ALLOW_NO_POSTGRES")) GTEST_SKIP() << "IPA_TEST_POSTGRES is not set";
-      FAIL() << "IPA_TEST_POSTGRES is not set: scripts/test.sh starts a PostgreSQL cluster";
-    }
+    PostgresCluster cluster = postgres_cluster();
+    if (cluster.skip) GTEST_SKIP() << cluster.why;
+    if (cluster.conninfo.empty()) FAIL() << cluster.why;
+    const char* pg = cluster.conninfo.c_str();
     ASSERT_EQ(access("/usr/sbin/haproxy", X_OK), 0) << "haproxy is missing (install-deps.sh)";
     admin_ = pg;
   }

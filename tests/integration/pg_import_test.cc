@@ -10,21 +10,10 @@
 #include <regex>
 
 #include "harness.h"
+#include "pg_harness.h"
 
 namespace ipa::testing {
 namespace {
-
-// A database of its own on the test cluster; returns a libpq keyword conninfo for it.
-std::string fresh_database(const std::string& admin_conninfo, const std::string& name) {
-  PGconn* c = PQconnectdb(admin_conninfo.c_str());
-  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-  PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name).c_str()));
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  return std::regex_replace(admin_conninfo, std::regex("dbname=[^ ]*"), "dbname=" + name);
-}
 
 // The rows of a query, each as its columns joined by '|'.
 std::vector<std::string> query_rows(const std::string& conninfo, const std::string& sql) {
@@ -49,11 +38,10 @@ std::vector<std::string> query_rows(const std::string& conninfo, const std::stri
 class PgImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* pg = std::getenv("IPA_TEST_POSTGRES");
-    if (pg == nullptr) {
-      if (std::getenv("IPA_ALLOW_NO_POSTGRES")) GTEST_SKIP() << "IPA_TEST_POSTGRES is not set";
-      FAIL() << "IPA_TEST_POSTGRES is not set: scripts/test.sh starts a PostgreSQL cluster";
-    }
+    PostgresCluster cluster = postgres_cluster();
+    if (cluster.skip) GTEST_SKIP() << cluster.why;
+    if (cluster.conninfo.empty()) FAIL() << cluster.why;
+    const char* pg = cluster.conninfo.c_str();
     admin_ = pg;
   }
   std::string database(const std::string& suffix) {

@@ -15,37 +15,20 @@
 #include <vector>
 
 #include "harness.h"
+#include "pg_harness.h"
 
 namespace ipa::testing {
 namespace {
-
-// A database of its own on the test cluster; returns a libpq keyword conninfo for it.
-std::string fresh_database(const std::string& admin_conninfo, const std::string& name) {
-  PGconn* c = PQconnectdb(admin_conninfo.c_str());
-  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-  PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name).c_str()));
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  return std::regex_replace(admin_conninfo, std::regex("dbname=[^ ]*"), "dbname=" + name);
-}
 
 class SearchExtraTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     std::string store = dir_.file("ipa.db");
     if (GetParam() == "postgres") {
-      const char* pg = std::getenv("IPA_TEST_POSTGRES");
-      if (pg == nullptr) {
-        if (std::getenv("IPA_ALLOW_NO_POSTGRES")) GTEST_SKIP() << "IPA_TEST_POSTGRES is not set";
-        FAIL() << "IPA_TEST_POSTGRES is not set: scripts/test.sh starts a PostgreSQL cluster";
-      }
-      const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-      std::string name = "ipa_sx_" + std::to_string(getpid()) + "_" + info->name();
-      name = std::regex_replace(name, std::regex("[^A-Za-z0-9_]"), "_");
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      store = "postgresql:" + fresh_database(pg, name.substr(0, 60));
+      PostgresCluster cluster = postgres_cluster();
+      if (cluster.skip) GTEST_SKIP() << cluster.why;
+      if (cluster.conninfo.empty()) FAIL() << cluster.why;
+      store = "postgresql:" + fresh_database(cluster.conninfo, test_database_name("ipa_sx"));
     }
     server_ = std::make_unique<ServerProcess>(store, std::vector<std::string>{},
                                               std::vector<std::string>{}, "serve", false,

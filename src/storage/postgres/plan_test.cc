@@ -9,6 +9,7 @@
 
 #include "search/query.h"
 #include "search/testing/ipa_searches.h"
+#include "storage/postgres/internal/render.h"
 #include "storage/postgres/internal/test_server.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -30,6 +31,9 @@ INSERT INTO version(owner, type, id, version_id, last_updated, deleted, json)
   SELECT 'p' || g, 'Patient', 'p' || g, 1, g, false, '{}' FROM generate_series(0, 999) g;
 INSERT INTO resource SELECT owner, type, id, seq, last_updated, deleted FROM version;
 INSERT INTO compartment SELECT owner, type, id, owner FROM resource;
+-- p2 is also the performer of some of p3's resources: p2's searches cannot be routed.
+INSERT INTO compartment SELECT 'p2', type, id, owner FROM resource
+  WHERE owner = 'p3' AND type <> 'Patient';
 INSERT INTO idx_ref SELECT owner, type, id, p, 'Patient', owner, '' FROM resource,
   unnest(ARRAY['patient', 'subject']) p WHERE type <> 'Patient';
 INSERT INTO idx_token SELECT owner, type, id, p, 'urn:s', 'c' || (seq % 40), 'c' || (seq % 40), ''
@@ -46,6 +50,27 @@ INSERT INTO idx_composite SELECT owner, type, id, p, 'http://loinc.org', 'c' || 
 ANALYZE;
 )sql";
 
+// How often `needle` occurs in `s`.
+size_t count_of(const std::string& s, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = s.find(needle); at != std::string::npos; at = s.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A routed query names the patient ($1) as the owner of every table it reads: the resource,
+// its version, the compartment membership, and each index subquery (driver, probe, sort value),
+// so that Citus can run it on the patient's shard alone (docs/scale-out.md).
+void expect_routed(const std::string& sql) {
+  EXPECT_NE(sql.find(" r.owner = $1"), std::string::npos) << sql;
+  EXPECT_EQ(count_of(sql, "JOIN version v"), count_of(sql, "v.owner = $1")) << sql;
+  EXPECT_NE(sql.find("c.patient = $1 AND c.owner = $1"), std::string::npos) << sql;
+  EXPECT_EQ(count_of(sql, "FROM compartment c"), count_of(sql, "c.owner = $1")) << sql;
+  size_t index_tables = count_of(sql, "FROM idx_");
+  EXPECT_EQ(index_tables, count_of(sql, "x.owner = $1")) << sql;
+  // No join left on a column alone: every owner equality names the parameter.
+  EXPECT_EQ(sql.find("= r.owner"), std::string::npos) << sql;
+}
+
 TEST(PostgresQueryPlans, EveryIpaCombinationUsesIndexes) {
   auto conninfo = testing::fresh_schema_conninfo();
   ASSERT_TRUE(conninfo);
@@ -55,17 +80,31 @@ TEST(PostgresQueryPlans, EveryIpaCombinationUsesIndexes) {
   ASSERT_TRUE(store.ok()) << store.error().log_detail;
   ASSERT_TRUE(testing::exec(*conninfo, kSeed));
   for (const auto& [type, params] : kIpaSearches) {
-    for (bool bound : {false, true}) {
+    // Open; bound to p1 (routed: p1 owns its compartment); bound to p2 (a member of p3's: exact
+    // membership, every shard).
+    for (const char* bound : {"", "p1", "p2"}) {
       std::string q = type + "?";
       for (const auto& [k, v] : params) q += k + "=" + v + "&";
-      if (bound) q += " (compartment Patient/p1)";
+      if (*bound) q += std::string(" (compartment Patient/") + bound + ")";
       SCOPED_TRACE(q);
       search::QueryOptions qo;
       qo.strict = true;
       auto parsed = search::parse_search(type, params, qo);
       ASSERT_TRUE(parsed.ok()) << parsed.error().diagnostics;
-      if (bound) parsed->plan.compartment_patient = "p1";
+      if (*bound) parsed->plan.compartment_patient = bound;
       parsed->plan.want_total = true;
+      if (*bound) {
+        parsed->plan.sort.push_back(SortKey{IndexKind::kDate, "date", true});
+        std::string page = internal::render_page(parsed->plan, true).text;
+        EXPECT_NE(page.find("JOIN version v"), std::string::npos) << page;
+        expect_routed(page);
+        expect_routed(internal::render_count(parsed->plan, true).text);
+        expect_routed(internal::render_ids(parsed->plan, true).text);
+        // Unrouted, the membership alone decides: no owner is a parameter.
+        std::string unrouted = internal::render_page(parsed->plan, false).text;
+        EXPECT_EQ(unrouted.find("owner = $"), std::string::npos) << unrouted;
+        parsed->plan.sort.pop_back();
+      }
       auto plan = explain_search(*conninfo, parsed->plan);
       ASSERT_TRUE(plan.ok()) << plan.error().log_detail;
       EXPECT_EQ(plan->find("\"Seq Scan\""), std::string::npos) << "scan in plan:\n" << *plan;

@@ -134,6 +134,12 @@ CREATE TABLE idx_position(owner text COLLATE "C" NOT NULL, type text COLLATE "C"
 CREATE INDEX idx_position_value ON idx_position(type, param, lat);
 CREATE INDEX idx_position_res ON idx_position(type, id, param);
 )sql",
+    // 4: the memberships of a patient's compartment owned by another patient (a performer, an
+    // author, a linked Patient), rare: a compartment-bound query is routed to the patient's own
+    // rows (owner = patient) only when the patient has none of the type (docs/scale-out.md).
+    R"sql(
+CREATE INDEX compartment_foreign ON compartment(patient, type) WHERE owner <> patient;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -364,6 +370,18 @@ class Pool {
 constexpr const char* kReadCurrent =
     "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
     "JOIN version v ON v.owner = r.owner AND v.seq = r.seq WHERE r.type = $1 AND r.id = $2";
+// A read routed to one owner (read_for_patient): every table is filtered on the owner.
+constexpr const char* kReadOwned =
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
+    "JOIN version v ON v.owner = $3 AND v.seq = r.seq WHERE r.owner = $3 AND r.type = $1 AND "
+    "r.id = $2";
+// The owner of a member of a patient's compartment (one shard: compartment is distributed by
+// patient).
+constexpr const char* kMemberOwner =
+    "SELECT owner FROM compartment WHERE patient = $1 AND type = $2 AND id = $3";
+// Whether a patient's compartment holds a resource of the type owned by someone else.
+constexpr const char* kForeignMembers =
+    "SELECT 1 FROM compartment WHERE patient = $1 AND type = $2 AND owner <> $1 LIMIT 1";
 constexpr const char* kReadVersion =
     "SELECT version_id, last_updated, deleted, json FROM version "
     "WHERE type = $1 AND id = $2 AND version_id = $3";
@@ -478,8 +496,8 @@ struct Current {
   bool exists = false;
 };
 
-Result<Current> read_current(Connection& conn, const std::string& type, const std::string& id) {
-  auto rows = conn.query(kReadCurrent, {type, id}, true);
+// The current version from a kReadCurrent or kReadOwned row (none: not existing).
+Result<Current> current_from(Result<Rows> rows, const std::string& type, const std::string& id) {
   if (!rows.ok()) return std::move(rows).error();
   Current out;
   out.resource.resource_type = type;
@@ -492,6 +510,24 @@ Result<Current> read_current(Connection& conn, const std::string& type, const st
   out.resource.json = rows->text(0, 3);
   out.resource.owner_patient = rows->text(0, 4);
   return out;
+}
+
+Result<Current> read_current(Connection& conn, const std::string& type, const std::string& id) {
+  return current_from(conn.query(kReadCurrent, {type, id}, true), type, id);
+}
+
+Result<Current> read_owned(Connection& conn, const std::string& owner, const std::string& type,
+                           const std::string& id) {
+  return current_from(conn.query(kReadOwned, {type, id, owner}, true), type, id);
+}
+
+// Whether a compartment-bound plan may be routed to the patient's own rows: the patient owns
+// every member of the plan's type (render.h).
+Result<bool> routable(Connection& conn, const SearchPlan& plan) {
+  if (!plan.compartment_patient) return false;
+  auto rows = conn.query(kForeignMembers, {*plan.compartment_patient, plan.resource_type}, true);
+  if (!rows.ok()) return std::move(rows).error();
+  return rows->size() == 0;
 }
 
 Result<StoredResource> current_or_error(Result<Current> cur) {
@@ -508,7 +544,9 @@ Result<StoredResource> current_or_error(Result<Current> cur) {
 }
 
 Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& plan) {
-  internal::Sql sql = internal::render_ids(plan);
+  auto routed = routable(conn, plan);
+  if (!routed.ok()) return std::move(routed).error();
+  internal::Sql sql = internal::render_ids(plan, *routed);
   auto rows = conn.query(sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   std::vector<std::string> ids;
@@ -518,7 +556,9 @@ Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& pl
 
 Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   SearchPage page;
-  internal::Sql sql = internal::render_page(plan);
+  auto routed = routable(conn, plan);
+  if (!routed.ok()) return std::move(routed).error();
+  internal::Sql sql = internal::render_page(plan, *routed);
   auto rows = conn.query(sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   const int n = std::min(rows->size(), plan.count);
@@ -542,7 +582,7 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   }
   finish_page(plan, std::move(keys), rows->size() > plan.count, page);
   if (plan.want_total) {
-    internal::Sql count = internal::render_count(plan);
+    internal::Sql count = internal::render_count(plan, *routed);
     auto total = conn.query(count.text, count.binds, false);
     if (!total.ok()) return std::move(total).error();
     page.total = total->int64(0, 0);
@@ -930,6 +970,25 @@ class PostgresStore final : public ResourceStore {
     return with_conn([&](Connection& c) { return current_or_error(read_current(c, type, id)); });
   }
 
+  // The patient's own resource in one routed statement; else, through the membership row of the
+  // patient's compartment (also one shard), the resource at its owner's.
+  Result<StoredResource> read_for_patient(const std::string& patient, const std::string& type,
+                                          const std::string& id) override {
+    return with_conn([&](Connection& c) -> Result<StoredResource> {
+      auto own = read_owned(c, patient, type, id);
+      if (!own.ok()) return std::move(own).error();
+      if (own->exists) return current_or_error(std::move(own));
+      auto member = c.query(kMemberOwner, {patient, type, id}, true);
+      if (!member.ok()) return std::move(member).error();
+      if (member->size() == 1) {
+        auto other = read_owned(c, member->text(0, 0), type, id);
+        if (!other.ok()) return std::move(other).error();
+        if (other->exists && !other->resource.deleted) return std::move(other->resource);
+      }
+      return core::not_found("Resource " + type + "/" + id + " is not known.");
+    });
+  }
+
   Result<StoredResource> vread(const std::string& type, const std::string& id,
                                int64_t version_id) override {
     return with_conn([&](Connection& c) { return vread_on(c, type, id, version_id); });
@@ -1167,7 +1226,9 @@ Result<std::string> explain_search(const std::string& conninfo, const SearchPlan
   auto conn = Connection::open(conninfo);
   if (!conn.ok()) return std::move(conn).error();
   IPA_RETURN_IF_ERROR((*conn)->exec("SET enable_seqscan = off"));
-  internal::Sql sql = internal::render_page(plan);
+  auto routed = routable(**conn, plan);
+  if (!routed.ok()) return std::move(routed).error();
+  internal::Sql sql = internal::render_page(plan, *routed);
   auto rows = (*conn)->query("EXPLAIN (FORMAT JSON) " + sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   std::string out;

@@ -35,7 +35,8 @@ struct PostgresOptions {
 core::Result<std::unique_ptr<ResourceStore>> open_postgres_store(const PostgresOptions& options);
 
 // Diagnostics for tests of index use: PostgreSQL's EXPLAIN (FORMAT JSON) of the page query of
-// `plan`, run with enable_seqscan=off on the database `conninfo` names.
+// `plan` (routed to the compartment's patient when the store would route it), run with
+// enable_seqscan=off on the database `conninfo` names.
 core::Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan);
 
 }  // namespace ipa::storage::postgres

@@ -7,6 +7,7 @@
 #include "storage/postgres/internal/test_server.h"
 #include "storage/testing/conformance.h"
 #include "storage/testing/search_extra_conformance.h"
+#include "storage/testing/owner_conformance.h"
 
 namespace ipa::storage::testing {
 namespace {
@@ -40,6 +41,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformance,
                            return std::string(info.index == 0 ? "postgres" : "postgres_copy");
                          });
 INSTANTIATE_TEST_SUITE_P(Postgres, SearchConformance,
+                         ::testing::Values(StoreFactory(open_fresh), StoreFactory(open_fresh_copy)),
+                         [](const auto& info) {
+                           return std::string(info.index == 0 ? "postgres" : "postgres_copy");
+                         });
+INSTANTIATE_TEST_SUITE_P(Postgres, OwnerConformance,
                          ::testing::Values(StoreFactory(open_fresh), StoreFactory(open_fresh_copy)),
                          [](const auto& info) {
                            return std::string(info.index == 0 ? "postgres" : "postgres_copy");

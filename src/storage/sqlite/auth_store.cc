@@ -819,6 +819,15 @@ class SqliteAuthStore final : public AuthStore {
     return total;
   }
 
+  Result<int64_t> purge_system_grants(core::TimePoint issued_before) override {
+    std::lock_guard lock(mu_);
+    // auth_grant_by_user (username, created) serves this range.
+    IPA_PREPARE(st, *db_,
+                "DELETE FROM auth_grant WHERE username = '' AND patient = '' AND created <= ?1");
+    IPA_RETURN_IF_ERROR(st.bind(1, issued_before).run());
+    return st.changes();
+  }
+
   Result<std::vector<std::string>> revoke_grants(const GrantFilter& f) override {
     if (f.username.empty() && f.client_id.empty() && f.patient.empty()) {
       return core::bad_request(core::IssueType::kRequired,
@@ -855,7 +864,7 @@ class SqliteAuthStore final : public AuthStore {
     std::lock_guard lock(mu_);
     IPA_PREPARE(st, *db_, "DELETE FROM auth_session WHERE username = ?1");
     IPA_RETURN_IF_ERROR(st.bind(1, username).run());
-    return static_cast<int64_t>(st.changes());
+    return st.changes();
   }
 
  private:

@@ -288,6 +288,8 @@ constexpr const char* kReferencedTwoHops =
     "SELECT 1 FROM compartment c JOIN idx_ref x ON x.type = c.type AND x.id = c.id "
     "JOIN idx_ref y ON y.type = x.target_type AND y.id = x.target_id "
     "WHERE c.patient = ?1 AND y.target_type = ?2 AND y.target_id = ?3 LIMIT 1";
+constexpr const char* kIsMember =
+    "SELECT 1 FROM compartment WHERE patient = ?1 AND type = ?2 AND id = ?3";
 constexpr const char* kCompartmentsOf =
     "SELECT patient FROM compartment WHERE type = ?1 AND id = ?2 ORDER BY patient";
 constexpr const char* kRefsOf =
@@ -506,7 +508,9 @@ class SqliteWriter final : public Writer {
     out.version_id = cur->resource.version_id + 1;
     out.last_updated = clock_.now();
     out.deleted = true;
-    auto seq = insert_version(out, "");
+    // The deletion keeps the last owner, as on PostgreSQL: read_for_patient answers 410 to the
+    // owner and 404 to everyone else.
+    auto seq = insert_version(out, cur->resource.owner_patient);
     if (!seq.ok()) return std::move(seq).error();
     IPA_RETURN_IF_ERROR(clear_index(type, id));
     return WriteResult{std::move(out), false, false};
@@ -639,6 +643,29 @@ class SqliteStore final : public ResourceStore {
     auto out = current_or_error(read_current(**conn, type, id));
     release(std::move(*conn));
     return out;
+  }
+
+  Result<StoredResource> read_for_patient(const std::string& patient, const std::string& type,
+                                          const std::string& id) override {
+    return with_reader([&](Connection& c) -> Result<StoredResource> {
+      auto cur = read_current(c, type, id);
+      if (!cur.ok()) return std::move(cur).error();
+      if (cur->exists && cur->resource.owner_patient == patient) {
+        return current_or_error(std::move(cur));
+      }
+      // Not the patient's own: found only through a membership of the patient's compartment
+      // (deletions have none).
+      bool member = false;
+      if (cur->exists && !cur->resource.deleted) {
+        IPA_ASSIGN_STMT(st, c, kIsMember);
+        st.bind(1, patient).bind(2, type).bind(3, id);
+        auto row = st.step();
+        if (!row.ok()) return std::move(row).error();
+        member = *row;
+      }
+      if (!member) return core::not_found("Resource " + type + "/" + id + " is not known.");
+      return std::move(cur->resource);
+    });
   }
 
   Result<StoredResource> vread(const std::string& type, const std::string& id,

@@ -6,6 +6,7 @@
 
 #include "storage/testing/conformance.h"
 #include "storage/testing/search_extra_conformance.h"
+#include "storage/testing/owner_conformance.h"
 
 namespace ipa::storage::testing {
 namespace {
@@ -32,6 +33,8 @@ std::unique_ptr<ResourceStore> open_fresh(std::shared_ptr<ManualClock> clock) {
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(StoreFactory(open_fresh)),
                          [](const auto&) { return std::string("sqlite"); });
 INSTANTIATE_TEST_SUITE_P(Sqlite, SearchConformance, ::testing::Values(StoreFactory(open_fresh)),
+                         [](const auto&) { return std::string("sqlite"); });
+INSTANTIATE_TEST_SUITE_P(Sqlite, OwnerConformance, ::testing::Values(StoreFactory(open_fresh)),
                          [](const auto&) { return std::string("sqlite"); });
 
 TEST(SqliteStore, ReopenKeepsDataAndSchema) {

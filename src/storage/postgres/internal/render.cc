@@ -31,6 +31,23 @@ class Builder {
     sql_ += '$' + std::to_string(binds_.size());
     return *this;
   }
+  // Routes the query to `owner`'s rows: binds it (as $1 when called first) and makes where(),
+  // the probes, the drivers and the sort values of resource r filter their table's owner column
+  // on it.
+  void route(const std::string& owner) {
+    binds_.emplace_back(owner);
+    owner_ = '$' + std::to_string(binds_.size());
+  }
+  // The owner of resource `r`'s rows in SQL: the routed parameter for the outer resource r, else
+  // the column (a chained search's resources belong to anyone).
+  std::string owner_of(const std::string& r) const {
+    return !owner_.empty() && r == "r" ? owner_ : r + ".owner";
+  }
+  // " AND x.owner = $n" when routed (a driver subquery of the outer resource r).
+  void owner_filter(const char* alias) {
+    if (owner_.empty()) return;
+    sql_ += std::string(" AND ") + alias + ".owner = " + owner_;
+  }
 
   // WHERE body for resources `alias` (a table with type and id columns).
   void where(const SearchPlan& plan, const std::string& alias);
@@ -54,6 +71,7 @@ class Builder {
 
   std::string sql_;
   std::vector<Bind> binds_;
+  std::string owner_;  // "$n" of the routed owner; empty when not routed
   int depth_ = 0;
 };
 
@@ -86,11 +104,11 @@ const char* table_of(IndexKind k) {
 
 // Opens "EXISTS(SELECT 1 FROM <table> x WHERE x.owner = r.owner AND x.type = r.type AND
 // x.id = r.id AND x.param = $n": index rows live with their resource (same owner), so the probe
-// is a co-located join under Citus.
+// is a co-located join under Citus (and names the routed owner itself when routed).
 void Builder::probe(const char* table, const std::string& r, const std::string& param) {
   sql_ += "EXISTS(SELECT 1 FROM ";
   sql_ += table;
-  sql_ += " x WHERE x.owner = " + r + ".owner AND x.type = " + r + ".type AND x.id = " + r +
+  sql_ += " x WHERE x.owner = " + owner_of(r) + " AND x.type = " + r + ".type AND x.id = " + r +
           ".id AND x.param = ";
   bind(param);
 }
@@ -467,6 +485,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       b.bind(d.param);
       s += " AND x.type = ";
       b.bind(type);
+      b.owner_filter("x");
       s += ")";
       return;
     case IndexKind::kId:
@@ -484,6 +503,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
         s += " AND x.system = ";
         b.bind(*d.system);
       }
+      b.owner_filter("x");
       s += ")";
       return;
     case IndexKind::kString:
@@ -500,6 +520,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
         s += " AND x.norm < ";
         b.bind(d.text + kMaxText);
       }
+      b.owner_filter("x");
       s += ")";
       return;
     case IndexKind::kUri:
@@ -516,6 +537,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
         s += " AND x.uri = ";
         b.bind(d.text);
       }
+      b.owner_filter("x");
       s += ")";
       return;
     case IndexKind::kComposite:
@@ -524,6 +546,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += " AND x.param = ";
       b.bind(d.param);
       b.composite_match(d);
+      b.owner_filter("x");
       s += ")";
       return;
     case IndexKind::kPosition:
@@ -532,6 +555,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += " AND x.param = ";
       b.bind(d.param);
       b.position_match(d);
+      b.owner_filter("x");
       s += ")";
       return;
     default:
@@ -557,9 +581,19 @@ void Builder::where(const SearchPlan& plan, const std::string& r) {
     }
   }
   if (plan.compartment_patient) {
+    // Routed (the patient owns every member of this type): the owner is a constant of every
+    // table, so Citus sends the query to the patient's shard alone. Otherwise membership alone
+    // decides (exact, every shard).
+    const bool routed = !owner_.empty() && r == "r";
+    if (routed) sql_ += " AND " + r + ".owner = " + owner_;
     sql_ += " AND (" + r + ".owner, " + r +
             ".id) IN (SELECT c.owner, c.id FROM compartment c WHERE c.patient = ";
-    bind(*plan.compartment_patient);
+    if (routed) {
+      // The same parameter as every owner: compartment is distributed by patient.
+      sql_ += owner_ + " AND c.owner = " + owner_;
+    } else {
+      bind(*plan.compartment_patient);
+    }
     sql_ += " AND c.type = ";
     bind(plan.resource_type);
     sql_ += ")";
@@ -616,7 +650,8 @@ void sort_expr(Builder& b, const SortKey& k) {
   s += agg;
   s += "(" + col + ") FROM ";
   s += table_of(k.kind);
-  s += " x WHERE x.owner = r.owner AND x.type = r.type AND x.id = r.id AND x.param = ";
+  s += " x WHERE x.owner = " + b.owner_of("r") +
+       " AND x.type = r.type AND x.id = r.id AND x.param = ";
   b.bind(k.param);
   s += "), ";
   switch (sort_value_type(k)) {
@@ -670,8 +705,9 @@ SortValueType sort_value_type(const SortKey& key) {
   }
 }
 
-Sql render_page(const SearchPlan& plan) {
+Sql render_page(const SearchPlan& plan, bool routed) {
   Builder b;
+  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
   // PostgreSQL cannot name a select-list alias in WHERE: the sort values come from a subquery
   // q, and the keyset and ORDER BY read q's columns.
   b.add("SELECT q.id, q.version_id, q.last_updated, q.json");
@@ -683,7 +719,8 @@ Sql render_page(const SearchPlan& plan) {
     b.sql() += " AS s" + std::to_string(i);
   }
   // The version row lives with its resource row (same owner): a co-located join under Citus.
-  b.add(" FROM resource r JOIN version v ON v.owner = r.owner AND v.seq = r.seq WHERE ");
+  b.sql() += " FROM resource r JOIN version v ON v.owner = " + b.owner_of("r") +
+             " AND v.seq = r.seq WHERE ";
   b.where(plan, "r");
   b.add(") q");
   // A backward page (a previous link) walks the same order in reverse from the position; the
@@ -722,15 +759,17 @@ Sql render_page(const SearchPlan& plan) {
   return Sql{std::move(b.sql()), std::move(b.binds())};
 }
 
-Sql render_count(const SearchPlan& plan) {
+Sql render_count(const SearchPlan& plan, bool routed) {
   Builder b;
+  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
   b.add("SELECT count(*) FROM resource r WHERE ");
   b.where(plan, "r");
   return Sql{std::move(b.sql()), std::move(b.binds())};
 }
 
-Sql render_ids(const SearchPlan& plan) {
+Sql render_ids(const SearchPlan& plan, bool routed) {
   Builder b;
+  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
   b.add("SELECT r.id FROM resource r WHERE ");
   b.where(plan, "r");
   b.add(" LIMIT ");
