@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "fhir/model.h"
 #include "fhir/outcome.h"
@@ -21,6 +26,43 @@ using internal::State;
 
 struct FhirApi::Impl : State {
   using State::State;
+
+  ~Impl() { stop_maintenance(); }
+
+  // Deletes expired auth state (sessions, authorization requests, refresh tokens, jti records,
+  // throttle windows; codes after kCodeRetention, so that a late second use is still detected
+  // and revokes what the first issued) every `interval`, on a thread of its own: never on a
+  // request. Any node may run it; the deletes are idempotent.
+  void start_maintenance(std::chrono::milliseconds interval) {
+    maintenance = std::thread([this, interval] {
+      std::unique_lock lock(maintenance_mu);
+      while (!maintenance_cv.wait_for(lock, interval, [this] { return maintenance_stop; })) {
+        lock.unlock();
+        auto n = auth->store->purge_expired(kCodeRetention);
+        if (!n.ok()) {
+          spdlog::warn("auth: purging expired records failed: {}", n.error().diagnostics);
+        } else if (*n > 0) {
+          spdlog::info("auth: purged {} expired records", *n);
+        }
+        lock.lock();
+      }
+    });
+  }
+
+  void stop_maintenance() {
+    {
+      std::lock_guard lock(maintenance_mu);
+      maintenance_stop = true;
+    }
+    maintenance_cv.notify_all();
+    if (maintenance.joinable()) maintenance.join();
+  }
+
+  static constexpr std::chrono::seconds kCodeRetention{600};
+  std::mutex maintenance_mu;
+  std::condition_variable maintenance_cv;
+  bool maintenance_stop = false;  // guarded by maintenance_mu
+  std::thread maintenance;
 };
 
 namespace {
@@ -217,6 +259,12 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
     }
     impl_->auth->audit =
         std::make_unique<audit::AuditLog>(audit::append_to(impl_->auth->store), std::move(ao));
+    // Expired auth state is deleted every 10 minutes; tests shorten it.
+    std::chrono::milliseconds purge_every = std::chrono::minutes(10);
+    if (const char* ms = std::getenv("IPA_TEST_PURGE_INTERVAL_MS")) {
+      purge_every = std::chrono::milliseconds(std::max(1LL, std::strtoll(ms, nullptr, 10)));
+    }
+    impl_->start_maintenance(purge_every);
   }
   impl_->capability_json = std::make_shared<const std::string>(internal::build_capability_statement(
       impl_->options, impl_->clock->now(), impl_->auth ? impl_->auth->auth_base : std::string()));
