@@ -90,7 +90,7 @@ struct AccessTokenClaims {
   std::string sub;  // the user (username); empty for none
   std::string aud;  // the FHIR base
   std::string client_id;
-  std::string scope;      // granted scopes, space-separated
+  std::string scope;  // granted scopes, space-separated
   // `scope` parsed once when the token is verified (the verified-token cache keeps it, so a
   // request does not parse it again); unset when it does not parse.
   std::optional<ScopeSet> scope_set;

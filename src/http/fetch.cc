@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -96,7 +96,7 @@ AddressKind classify_v6(const std::array<uint8_t, 16>& b) {
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return AddressKind::kReserved;
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) return AddressKind::kReserved;
   if (b[0] == 0x01 && zero(1, 8)) return AddressKind::kReserved;  // 100::/64 discard
-  if ((b[0] & 0xe0) != 0x20) return AddressKind::kReserved;  // outside 2000::/3 global unicast
+  if ((b[0] & 0xe0) != 0x20) return AddressKind::kReserved;       // outside 2000::/3 global unicast
   return AddressKind::kPublic;
 }
 
@@ -140,20 +140,21 @@ core::Result<Target> resolve_target(const std::string& url, const FetchOptions& 
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> holder(res, freeaddrinfo);
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
-    const void* raw = ai->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+    const void* raw =
+        ai->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
     if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
         inet_ntop(ai->ai_family, raw, text, sizeof text) == nullptr) {
       continue;
     }
     AddressKind kind = classify_address(text);
-    bool ok = kind == AddressKind::kPublic ||
-              (options.allow_loopback && kind == AddressKind::kLoopback);
+    bool ok =
+        kind == AddressKind::kPublic || (options.allow_loopback && kind == AddressKind::kLoopback);
     if (!ok) {
       // Deny when any answer is internal: an attacker's name may mix public and private ones.
-      return core::unavailable("Refused to fetch " + url + ": " + t.host + " resolves to " +
-                               text + ", a " + std::string(address_kind_name(kind)) +
+      return core::unavailable("Refused to fetch " + url + ": " + t.host + " resolves to " + text +
+                               ", a " + std::string(address_kind_name(kind)) +
                                " address; only public addresses are fetched.");
     }
     std::string a = ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : std::string(text);

@@ -101,10 +101,10 @@ TEST(FetchAddress, PublicOnlyRefusesInternalHostsBeforeConnecting) {
   FetchOptions o;
   o.public_only = true;
   o.timeout = std::chrono::milliseconds(2000);
-  for (const char* url : {"http://10.0.0.1/jwks", "http://169.254.169.254/latest/meta-data/",
-                          "http://[::1]:1/jwks", "http://127.0.0.1:1/jwks", "http://localhost:1/",
-                          "http://[fd00::1]/jwks", "http://100.64.0.1/", "http://0.0.0.0:1/",
-                          "http://[::ffff:10.0.0.1]/"}) {
+  for (const char* url :
+       {"http://10.0.0.1/jwks", "http://169.254.169.254/latest/meta-data/", "http://[::1]:1/jwks",
+        "http://127.0.0.1:1/jwks", "http://localhost:1/", "http://[fd00::1]/jwks",
+        "http://100.64.0.1/", "http://0.0.0.0:1/", "http://[::ffff:10.0.0.1]/"}) {
     SCOPED_TRACE(url);
     auto r = fetch("GET", url, {}, "", o);
     ASSERT_FALSE(r.ok());

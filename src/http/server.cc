@@ -7,6 +7,9 @@
 // the header timeout).
 #include "http/server.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -24,8 +27,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -213,11 +214,11 @@ class Session final : public SessionBase {
 
   enum class Phase {
     kHandshake,  // TLS handshake before the first request
-    kIdle,    // waiting for the first byte of a request
-    kHeader,  // reading the request head
-    kBody,    // reading the body
-    kWrite,   // handling and writing the response
-    kLinger,  // draining input after an error response
+    kIdle,       // waiting for the first byte of a request
+    kHeader,     // reading the request head
+    kBody,       // reading the body
+    kWrite,      // handling and writing the response
+    kLinger,     // draining input after an error response
     kClosed,
   };
 
@@ -478,15 +479,15 @@ class Session final : public SessionBase {
 
   void drain() {
     lowest().expires_at(linger_deadline_);
-    stream_.async_read_some(buffer_.prepare(kBodyReadSize), [self = self()](
-                                                                beast::error_code ec, size_t n) {
-      self->linger_bytes_ += n;
-      if (ec || self->linger_bytes_ > kLingerBytes || self->phase_ != Phase::kLinger) {
-        self->close();
-        return;
-      }
-      self->drain();
-    });
+    stream_.async_read_some(
+        buffer_.prepare(kBodyReadSize), [self = self()](beast::error_code ec, size_t n) {
+          self->linger_bytes_ += n;
+          if (ec || self->linger_bytes_ > kLingerBytes || self->phase_ != Phase::kLinger) {
+            self->close();
+            return;
+          }
+          self->drain();
+        });
   }
 
   std::shared_ptr<Shared> shared_;

@@ -86,8 +86,8 @@ std::string openssl_reason(unsigned long e) {
   return r != nullptr ? r : "the server closed the connection";
 }
 
-TlsVersionProbe probe_one(const std::string& host_in, int port, int version, const char* name, const std::string& ca_file,
-                          std::chrono::milliseconds timeout) {
+TlsVersionProbe probe_one(const std::string& host_in, int port, int version, const char* name,
+                          const std::string& ca_file, std::chrono::milliseconds timeout) {
   TlsVersionProbe out;
   out.version = name;
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),

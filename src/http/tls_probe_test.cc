@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -95,13 +95,14 @@ std::string sha256(std::string_view data) {
   // profile of read-by-id (every request hashes its bearer token for the verified-token cache).
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                            EVP_MD_CTX_free);
+                                                                           EVP_MD_CTX_free);
   IPA_CHECK(md != nullptr && ctx != nullptr, "SHA-256 is unavailable");
   std::string out(32, '\0');
   unsigned int len = 0;
   int rc = EVP_DigestInit_ex2(ctx.get(), md, nullptr);
   if (rc == 1) rc = EVP_DigestUpdate(ctx.get(), data.data(), data.size());
-  if (rc == 1) rc = EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len);
+  if (rc == 1)
+    rc = EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len);
   IPA_CHECK(rc == 1 && len == 32, "SHA-256 failed");
   return out;
 }

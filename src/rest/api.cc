@@ -215,8 +215,7 @@ http::Response hidden(const std::string& type, const std::string& id) {
 // through its patient (the owner goes into the query, one shard under Citus: docs/scale-out.md);
 // another patient's resource is then not found, as hidden() would answer.
 core::Result<storage::StoredResource> read_current(internal::State& s, const internal::Caller* c,
-                                                   const std::string& type,
-                                                   const std::string& id) {
+                                                   const std::string& type, const std::string& id) {
   if (c != nullptr && !c->patient.empty() &&
       (type == "Patient" || !fhir::patient_compartment_params(type).empty())) {
     return s.store.read_for_patient(c->patient, type, id);
@@ -243,14 +242,13 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
                  std::shared_ptr<storage::AuthStore> auth_store)
     : impl_(std::make_unique<Impl>(std::move(options), store, std::move(clock), std::move(ids))) {
   if (auth_store) {
-    impl_->auth = internal::make_auth_state(impl_->options.base_url, impl_->options.base_path,
-                                            std::move(auth_store), impl_->clock,
-                                            internal::curl_jwks_fetcher(
-                                                impl_->options.allow_loopback_jwks));
+    impl_->auth = internal::make_auth_state(
+        impl_->options.base_url, impl_->options.base_path, std::move(auth_store), impl_->clock,
+        internal::curl_jwks_fetcher(impl_->options.allow_loopback_jwks));
     impl_->auth->open_registration = impl_->options.open_registration;
     impl_->auth->allow_loopback_jwks = impl_->options.allow_loopback_jwks;
-    impl_->auth->cors = std::make_shared<internal::CorsPolicy>(
-        impl_->options.cors_origins, impl_->auth->store, impl_->clock);
+    impl_->auth->cors = std::make_shared<internal::CorsPolicy>(impl_->options.cors_origins,
+                                                               impl_->auth->store, impl_->clock);
     audit::AuditLogOptions ao;
     ao.node = impl_->options.node_name;
     // Tests of the shutdown flush stretch the batch interval so only SIGTERM can write.
@@ -395,8 +393,7 @@ http::Response FhirApi::handle_request(const http::Request& req,
   const std::string& type = parts[0];
   if (!fhir::is_resource_type(type)) return internal::error_response(unknown_type(type));
   if (type == "AuditEvent") {  // synthesised from the audit trail; writes refused (audit.cc)
-    return internal::audit_events(s, method, parts, *params, req.body, *shape, strict(req),
-                                  caller);
+    return internal::audit_events(s, method, parts, *params, req.body, *shape, strict(req), caller);
   }
 
   if (parts.size() == 1) {
@@ -443,9 +440,9 @@ http::Response FhirApi::handle_request(const http::Request& req,
       return internal::error_response(core::method_not_allowed("History is read with GET."));
     }
     if (caller && !internal::unbounded_read(*caller, type)) {
-      return internal::bearer_challenge(core::forbidden(
-          "Type history is available to backend services reading every " + type +
-          " only; search instead."));
+      return internal::bearer_challenge(
+          core::forbidden("Type history is available to backend services reading every " + type +
+                          " only; search instead."));
     }
     return internal::history(s, type, "", *params, *shape);
   }

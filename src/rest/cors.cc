@@ -15,7 +15,8 @@ constexpr const char* kApiHeaders =
     "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-Modified-Since, "
     "If-None-Exist";
 constexpr const char* kApiMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
-constexpr const char* kExposed = "Location, Content-Location, ETag, Last-Modified, WWW-Authenticate";
+constexpr const char* kExposed =
+    "Location, Content-Location, ETag, Last-Modified, WWW-Authenticate";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -120,8 +121,7 @@ bool CorsPolicy::allowed(const std::string& origin_header) {
   return false;
 }
 
-void CorsPolicy::apply(const http::Request& req, const std::string& base_path,
-                       http::Response& r) {
+void CorsPolicy::apply(const http::Request& req, const std::string& base_path, http::Response& r) {
   PathKind kind = classify(req.path, base_path);
   if (kind == PathKind::kNone) return;
   strip_cors(r);
@@ -143,8 +143,8 @@ void CorsPolicy::apply(const http::Request& req, const std::string& base_path,
   bool api = req.path.rfind("/auth/", 0) != 0;
   if (preflight) {
     r.headers.push_back({"Access-Control-Allow-Methods", api ? kApiMethods : "POST, OPTIONS"});
-    r.headers.push_back(
-        {"Access-Control-Allow-Headers", api ? kApiHeaders : "Authorization, Content-Type, Accept"});
+    r.headers.push_back({"Access-Control-Allow-Headers",
+                         api ? kApiHeaders : "Authorization, Content-Type, Accept"});
     r.headers.push_back({"Access-Control-Max-Age", "600"});
   } else {
     r.headers.push_back({"Access-Control-Expose-Headers", kExposed});

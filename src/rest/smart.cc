@@ -248,13 +248,30 @@ Value capabilities() {
 }
 
 Value scopes_supported() {
-  return list({"openid", "fhirUser", "profile", "launch/patient", "offline_access", "online_access",
-               "patient/*.rs", "patient/*.read", "patient/AllergyIntolerance.rs",
-               "patient/Condition.rs", "patient/DocumentReference.rs", "patient/Immunization.rs",
-               "patient/Medication.rs", "patient/MedicationRequest.rs",
-               "patient/MedicationStatement.rs", "patient/Observation.rs", "patient/Patient.rs",
-               "patient/Practitioner.rs", "patient/PractitionerRole.rs", "patient/*.cruds",
-               "patient/*.write", "system/*.cruds", "system/*.rs", "system/*.read",
+  return list({"openid",
+               "fhirUser",
+               "profile",
+               "launch/patient",
+               "offline_access",
+               "online_access",
+               "patient/*.rs",
+               "patient/*.read",
+               "patient/AllergyIntolerance.rs",
+               "patient/Condition.rs",
+               "patient/DocumentReference.rs",
+               "patient/Immunization.rs",
+               "patient/Medication.rs",
+               "patient/MedicationRequest.rs",
+               "patient/MedicationStatement.rs",
+               "patient/Observation.rs",
+               "patient/Patient.rs",
+               "patient/Practitioner.rs",
+               "patient/PractitionerRole.rs",
+               "patient/*.cruds",
+               "patient/*.write",
+               "system/*.cruds",
+               "system/*.rs",
+               "system/*.read",
                "system/*.write"});
 }
 
@@ -917,8 +934,8 @@ http::Response client_credentials(State& s, const storage::Client& client, const
   // Each request made a grant row; once every token of a row has expired (lifetime plus the
   // validator's 60 s leeway, and a minute more) nothing needs it: purged here, at issue time,
   // so the table stays as small as the live tokens whatever the backend's request rate.
-  auto purged = a.store->purge_system_grants(
-      s.clock->now() - std::chrono::seconds(at->expires_in) - std::chrono::seconds(120));
+  auto purged = a.store->purge_system_grants(s.clock->now() - std::chrono::seconds(at->expires_in) -
+                                             std::chrono::seconds(120));
   if (!purged.ok()) {
     spdlog::warn("purging expired client_credentials grants failed: {}",
                  purged.error().diagnostics);
@@ -1427,8 +1444,8 @@ std::unique_ptr<AuthState> make_auth_state(const std::string& base_url,
   // A retired key verifies until every token it signed has expired: those signed up to its
   // retirement, plus those a node signed before it noticed (key_refresh), plus clock leeway.
   tc.key_refresh = std::chrono::seconds(5);
-  tc.key_retention = std::max(tc.access_token_lifetime, tc.id_token_lifetime) + tc.key_refresh +
-                     tc.leeway;
+  tc.key_retention =
+      std::max(tc.access_token_lifetime, tc.id_token_lifetime) + tc.key_refresh + tc.leeway;
   a->keys = std::make_shared<auth::SigningKeys>(store, clock, tc);
   a->issuer = std::make_unique<auth::TokenIssuer>(tc, a->keys, clock, a->random);
   a->validator = std::make_unique<auth::TokenValidator>(tc, a->keys, store, clock);

@@ -85,11 +85,19 @@ const char* type_name(storage::ClientType t) {
 
 // FHIR R4 v3-RoleCode: the personal relationships an administrator names most often.
 const char* relationship_display(const std::string& code) {
-  static const std::pair<const char*, const char*> kKnown[] = {
-      {"MTH", "mother"},   {"FTH", "father"}, {"PRN", "parent"},           {"GUARD", "guardian"},
-      {"CHILD", "child"},  {"SPS", "spouse"}, {"FAMMEMB", "family member"}, {"SIB", "sibling"},
-      {"GRPRN", "grandparent"}, {"FRND", "unrelated friend"}, {"NBOR", "neighbor"},
-      {"DOMPART", "domestic partner"}, {"POWATT", "power of attorney"}};
+  static const std::pair<const char*, const char*> kKnown[] = {{"MTH", "mother"},
+                                                               {"FTH", "father"},
+                                                               {"PRN", "parent"},
+                                                               {"GUARD", "guardian"},
+                                                               {"CHILD", "child"},
+                                                               {"SPS", "spouse"},
+                                                               {"FAMMEMB", "family member"},
+                                                               {"SIB", "sibling"},
+                                                               {"GRPRN", "grandparent"},
+                                                               {"FRND", "unrelated friend"},
+                                                               {"NBOR", "neighbor"},
+                                                               {"DOMPART", "domestic partner"},
+                                                               {"POWATT", "power of attorney"}};
   for (const auto& [c, d] : kKnown) {
     if (code == c) return d;
   }
@@ -111,7 +119,8 @@ int user_add(const AdminCommands::Args& a, storage::AuthStore& store,
   u.display_name = a.display_name.empty() ? a.username : a.display_name;
   u.patients = a.patients;
   u.created = clock->now();
-  if (auto st = store.create_user(u); !st.ok()) return store_failure("user " + a.username, st.error());
+  if (auto st = store.create_user(u); !st.ok())
+    return store_failure("user " + a.username, st.error());
   std::printf("user %s added (may see %zu patient records)\n", a.username.c_str(),
               u.patients.size());
   return kAdminOk;
@@ -134,7 +143,8 @@ int user_passwd(const AdminCommands::Args& a, storage::AuthStore& store) {
   auto grants = store.revoke_grants({.username = a.username});
   if (!grants.ok()) return store_failure("revoking the grants of " + a.username, grants.error());
   auto sessions = store.delete_user_sessions(a.username);
-  if (!sessions.ok()) return store_failure("ending the sessions of " + a.username, sessions.error());
+  if (!sessions.ok())
+    return store_failure("ending the sessions of " + a.username, sessions.error());
   std::printf("password of %s changed; %zu app grants and %lld sign-in sessions ended\n",
               a.username.c_str(), grants->size(), static_cast<long long>(*sessions));
   return kAdminOk;
@@ -161,8 +171,8 @@ core::Result<std::string> related_person(storage::ResourceStore& resources,
     if (value.empty()) continue;
     search::QueryOptions qo;
     qo.strict = true;
-    auto q = search::parse_search(
-        "RelatedPerson", {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
+    auto q = search::parse_search("RelatedPerson",
+                                  {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
     if (!q.ok()) continue;
     q->plan.count = 1;
     auto page = resources.search(q->plan);
@@ -176,7 +186,8 @@ core::Result<std::string> related_person(storage::ResourceStore& resources,
   Value ids = Value::array();
   for (const Value& ident : identifiers->items()) {
     Value copy = Value::object();
-    if (!ident.get_string("system").empty()) copy.set("system", Value::string(std::string(ident.get_string("system"))));
+    if (!ident.get_string("system").empty())
+      copy.set("system", Value::string(std::string(ident.get_string("system"))));
     if (ident.get_string("value").empty()) continue;
     copy.set("value", Value::string(std::string(ident.get_string("value"))));
     ids.push_back(std::move(copy));
@@ -219,7 +230,8 @@ int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
   if (!own && !std::regex_match(a.relationship, std::regex("[A-Z]{2,16}"))) {
     return fail(kAdminBadInput,
                 "--relationship needs a v3-RoleCode code such as MTH, FTH, PRN, GUARD, CHILD, "
-                "SPS or FAMMEMB (how " + a.username + " is related to " + a.patient + ")");
+                "SPS or FAMMEMB (how " +
+                    a.username + " is related to " + a.patient + ")");
   }
   std::string note;
   if (!own) {
@@ -230,8 +242,10 @@ int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
                                     rp.error().expression);
     }
     if (rp->empty()) {
-      note = "; no RelatedPerson: the user has no own Patient with an identifier, so fhirUser "
-             "stays " + (user->fhir_user.empty() ? std::string("unset") : user->fhir_user);
+      note =
+          "; no RelatedPerson: the user has no own Patient with an identifier, so fhirUser "
+          "stays " +
+          (user->fhir_user.empty() ? std::string("unset") : user->fhir_user);
     } else {
       note = std::string("; fhirUser in that record is RelatedPerson/") + *rp +
              (created ? " (created)" : " (existing)");
@@ -309,7 +323,8 @@ int client_add(const AdminCommands::Args& a, storage::AuthStore& store,
       }
     }
     if (cl.jwks.empty() == cl.jwks_uri.empty()) {
-      return fail(kAdminBadInput, "an asymmetric or backend client needs exactly one of --jwks-file, --jwks-uri");
+      return fail(kAdminBadInput,
+                  "an asymmetric or backend client needs exactly one of --jwks-file, --jwks-uri");
     }
   } else if (a.type == "symmetric") {
     cl.type = storage::ClientType::kConfidentialSymmetric;
@@ -333,9 +348,10 @@ int client_add(const AdminCommands::Args& a, storage::AuthStore& store,
   for (const auth::Scope& sc : scopes->scopes()) {
     bool system = sc.kind == auth::ScopeKind::kClinical && sc.level == auth::Level::kSystem;
     if (cl.type == storage::ClientType::kBackend && !system) {
-      return fail(kAdminBadInput, "a backend client takes system/ scopes only (e.g. "
-                                  "system/*.rs or system/Observation.cruds); '" +
-                                      sc.text + "' is not one");
+      return fail(kAdminBadInput,
+                  "a backend client takes system/ scopes only (e.g. "
+                  "system/*.rs or system/Observation.cruds); '" +
+                      sc.text + "' is not one");
     }
     if (cl.type != storage::ClientType::kBackend && system) {
       return fail(kAdminBadInput, "'" + sc.text +
@@ -451,11 +467,11 @@ AdminCommands::AdminCommands(CLI::App& admin) : a_(std::make_unique<Args>()) {
   a.client_add->add_option("--secret-file", a.secret_file, "symmetric: the secret (or -)");
   a.client_add->add_option("--scope", a.scope, "scopes the app may be granted");
   a.client_list = client->add_subcommand("list", "list the registered apps (never secrets)");
-  a.client_remove =
-      client->add_subcommand("remove", "unregister an app; its tokens stop working");
+  a.client_remove = client->add_subcommand("remove", "unregister an app; its tokens stop working");
   a.client_remove->add_option("--client-id", a.client_id)->required();
 
-  auto* keys = admin.add_subcommand("keys", "the server's token signing keys")->require_subcommand(1);
+  auto* keys =
+      admin.add_subcommand("keys", "the server's token signing keys")->require_subcommand(1);
   a.keys_rotate = keys->add_subcommand(
       "rotate", "sign with a new key; earlier keys stay published until their tokens expire");
   a.keys_rotate->add_option("--alg", a.alg, "RS256 (default) or ES384");

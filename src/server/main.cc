@@ -20,8 +20,8 @@
 #include "rest/api.h"
 #include "server/admin.h"
 #include "server/config.h"
-#include "server/test_clock.h"
 #include "server/import.h"
+#include "server/test_clock.h"
 #include "storage/postgres/auth_store.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/auth_store.h"
@@ -122,8 +122,9 @@ bool apply_config_file(const std::string& path, Config& c,
       {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
       {"sync_full", 0},       {"port_file", 0},
       {"no_auth", 0},         {"open_registration", 0},
-      {"cors_origins", 0},    {"node_name", 0},       {"tls_cert", 0},
-      {"tls_key", 0},         {"allow_plain_http", 0}};
+      {"cors_origins", 0},    {"node_name", 0},
+      {"tls_cert", 0},        {"tls_key", 0},
+      {"allow_plain_http", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -241,14 +242,16 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   if (rest::enforcement_compiled_out()) {
     // Bench-only build (IPA_BENCH_NO_ENFORCEMENT): any valid token reads and writes everything.
     if (!loopback(c.address)) {
-      spdlog::critical("this ipa-server was BUILT WITHOUT ACCESS CONTROL ENFORCEMENT (bench "
-                       "only): refused on {} (loopback only)",
-                       c.address);
+      spdlog::critical(
+          "this ipa-server was BUILT WITHOUT ACCESS CONTROL ENFORCEMENT (bench "
+          "only): refused on {} (loopback only)",
+          c.address);
       return 2;
     }
-    spdlog::critical("*** BENCH BUILD: grant enforcement is COMPILED OUT (IPA_BENCH_NO_ENFORCEMENT)"
-                     ": any valid token reads and writes every record; loopback only; never "
-                     "deploy this binary ***");
+    spdlog::critical(
+        "*** BENCH BUILD: grant enforcement is COMPILED OUT (IPA_BENCH_NO_ENFORCEMENT)"
+        ": any valid token reads and writes every record; loopback only; never "
+        "deploy this binary ***");
   }
   if (c.no_auth && !loopback(c.address)) {
     spdlog::error("--no-auth serves every record to anyone: refused on {} (loopback only)",

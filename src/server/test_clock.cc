@@ -29,7 +29,8 @@ std::shared_ptr<core::Clock> server_clock(bool loopback_only, std::string* why_n
   const char* path = std::getenv("IPA_TEST_CLOCK_FILE");
   if (path == nullptr || *path == '\0') return core::system_clock();
   if (!loopback_only) {
-    if (why_not != nullptr) *why_not = "IPA_TEST_CLOCK_FILE is ignored: the server is not on loopback";
+    if (why_not != nullptr)
+      *why_not = "IPA_TEST_CLOCK_FILE is ignored: the server is not on loopback";
     return core::system_clock();
   }
   return std::make_shared<FileOffsetClock>(path);

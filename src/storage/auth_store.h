@@ -134,10 +134,10 @@ struct AuditEvent {
 
 // Which audit events find_audit returns: newest first, all conditions AND-ed.
 struct AuditQuery {
-  std::string patient;                     // only events about this patient; empty: any
-  std::optional<core::TimePoint> since;    // time >= since
-  std::optional<core::TimePoint> until;    // time <= until
-  int64_t before_id = 0;                   // id < before_id (the next page); 0: no bound
+  std::string patient;                   // only events about this patient; empty: any
+  std::optional<core::TimePoint> since;  // time >= since
+  std::optional<core::TimePoint> until;  // time <= until
+  int64_t before_id = 0;                 // id < before_id (the next page); 0: no bound
   int limit = 50;
 };
 

@@ -41,8 +41,8 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
     clock_file_ = dir_.file("clock");
     launch::set_clock(clock_file_, 0);
     server_ = std::make_unique<ServerProcess>(
-        store_, std::vector<std::string>{"--patients", "6", "--cors-origin",
-                                         "https://app.example.org"},
+        store_,
+        std::vector<std::string>{"--patients", "6", "--cors-origin", "https://app.example.org"},
         env(), "demo", /*with_auth=*/true, dir_.file("srv"));
   }
   void TearDown() override {
@@ -124,9 +124,10 @@ TEST_P(AdminTest, PasswordChangeEndsGrantsAndSessions) {
   ASSERT_EQ(read_status(t.access_token, "/fhir/Patient/pat-0006"), 200);
   std::ofstream(dir_.file("pw")) << "a new password 123\n";
   std::ofstream(dir_.file("short")) << "short\n";
-  EXPECT_EQ(admin({"user", "passwd", "--username", "patient", "--password-file", dir_.file("short")})
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      admin({"user", "passwd", "--username", "patient", "--password-file", dir_.file("short")})
+          .exit_code,
+      2);
   EXPECT_EQ(admin({"user", "passwd", "--username", "nobody", "--password-file", dir_.file("pw")})
                 .exit_code,
             3);
@@ -172,8 +173,8 @@ TEST_P(AdminTest, GrantWritesTheRelatedPersonThatFhirUserNames) {
                   "--relationship", "FRND"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("(created)"), std::string::npos) << r.out;
-  r = admin({"user", "grant", "--username", "patient", "--patient", "pat-0001",
-             "--relationship", "FRND"});
+  r = admin({"user", "grant", "--username", "patient", "--patient", "pat-0001", "--relationship",
+             "FRND"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("(existing)"), std::string::npos) << r.out;
   std::string rp = r.out.substr(r.out.find("RelatedPerson/"));
@@ -244,14 +245,14 @@ TEST_P(AdminTest, CorsForRegisteredAndConfiguredOriginsOnly) {
   EXPECT_EQ(p.header("Access-Control-Allow-Origin"), "");
   EXPECT_EQ(p.header("Access-Control-Allow-Methods"), "");
   auto g = server_->get("/fhir/Patient/pat-0006", {{"Authorization", "Bearer " + t.access_token},
-                                                  {"Origin", "https://evil.example"}});
+                                                   {"Origin", "https://evil.example"}});
   EXPECT_EQ(g.header("Access-Control-Allow-Origin"), "");
   auto tok = post_form(*server_, "/auth/token", form({{"grant_type", "refresh_token"}}),
                        {{"Origin", "https://evil.example"}});
   EXPECT_EQ(tok.header("Access-Control-Allow-Origin"), "");
   // Discovery, the JWKS and metadata stay open to any origin.
-  for (const char* path : {"/fhir/.well-known/smart-configuration", "/fhir/metadata",
-                           "/auth/jwks"}) {
+  for (const char* path :
+       {"/fhir/.well-known/smart-configuration", "/fhir/metadata", "/auth/jwks"}) {
     SCOPED_TRACE(path);
     EXPECT_EQ(server_->get(path, {{"Origin", "https://evil.example"}})
                   .header("Access-Control-Allow-Origin"),
@@ -272,17 +273,17 @@ TEST_P(AdminTest, JwksUriOnAnInternalAddressIsRefused) {
     const char* uri;
     const char* kind;
   };
-  for (const Case& c : {Case{"https://10.0.0.1/jwks", "private"},
-                        Case{"https://169.254.169.254/latest/jwks", "link-local"},
-                        Case{"https://[::1]/jwks", "loopback"},
-                        Case{"https://[fd00::5]/jwks", "unique local"},
-                        Case{"http://127.0.0.1:9/jwks", "https"}}) {
+  for (const Case& c :
+       {Case{"https://10.0.0.1/jwks", "private"},
+        Case{"https://169.254.169.254/latest/jwks", "link-local"},
+        Case{"https://[::1]/jwks", "loopback"}, Case{"https://[fd00::5]/jwks", "unique local"},
+        Case{"http://127.0.0.1:9/jwks", "https"}}) {
     SCOPED_TRACE(c.uri);
-    auto r = server_->send(
-        "POST", "/auth/register",
-        std::string(R"({"redirect_uris":["https://a.example/cb"],)") +
-            R"("token_endpoint_auth_method":"private_key_jwt","jwks_uri":")" + c.uri + "\"}",
-        {{"Content-Type", "application/json"}});
+    auto r = server_->send("POST", "/auth/register",
+                           std::string(R"({"redirect_uris":["https://a.example/cb"],)") +
+                               R"("token_endpoint_auth_method":"private_key_jwt","jwks_uri":")" +
+                               c.uri + "\"}",
+                           {{"Content-Type", "application/json"}});
     EXPECT_EQ(r.status, 400) << r.body;
     json::Value v = body_json(r);
     EXPECT_EQ(v.get_string("error"), "invalid_client_metadata");
@@ -325,10 +326,10 @@ TEST_P(AdminTest, RotatedKeyReachesAnotherNodeWithinTheReloadInterval) {
   EXPECT_EQ(signed_with, new_kid);
   // The retired key keeps verifying (the token's aud is this node's base URL), and stays in the
   // JWKS.
-  EXPECT_EQ(second_->get("/fhir/Patient/pat-0006", {{"Authorization", "Bearer " +
-                                                                          before.access_token}})
-                .status,
-            200);
+  EXPECT_EQ(
+      second_->get("/fhir/Patient/pat-0006", {{"Authorization", "Bearer " + before.access_token}})
+          .status,
+      200);
   kids = jwks_kids(second_.get());
   EXPECT_NE(std::find(kids.begin(), kids.end(), old_kid), kids.end());
 }
@@ -343,13 +344,14 @@ TEST_P(AdminTest, ClientScopesFollowTheClientType) {
   std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
   std::ofstream(dir_.file("secret")) << "a-secret-of-enough-length-42\n";
   auto backend = [&](const std::string& id, std::vector<std::string> scope) {
-    std::vector<std::string> args = {"client", "add", "--client-id", id, "--type", "backend",
-                                     "--jwks-file", dir_.file("loader.jwks.json")};
+    std::vector<std::string> args = {
+        "client", "add",     "--client-id", id,
+        "--type", "backend", "--jwks-file", dir_.file("loader.jwks.json")};
     args.insert(args.end(), scope.begin(), scope.end());
     return admin(args);
   };
-  for (const std::string scope : {"patient/*.rs", "system/*.rs launch/patient", "openid",
-                                  "user/Observation.rs"}) {
+  for (const std::string scope :
+       {"patient/*.rs", "system/*.rs launch/patient", "openid", "user/Observation.rs"}) {
     SCOPED_TRACE(scope);
     auto r = backend("bad-backend", {"--scope", scope});
     EXPECT_EQ(r.exit_code, 2) << r.out;
@@ -362,10 +364,14 @@ TEST_P(AdminTest, ClientScopesFollowTheClientType) {
             2);
   for (const std::string type : {"public", "asymmetric", "symmetric"}) {
     SCOPED_TRACE(type);
-    std::vector<std::string> args = {"client", "add", "--client-id", "app-" + type, "--type",
-                                     type, "--redirect-uri", "http://127.0.0.1:7/cb", "--scope",
-                                     "launch/patient patient/*.rs system/Observation.rs"};
-    if (type == "asymmetric") args.insert(args.end(), {"--jwks-file", dir_.file("loader.jwks.json")});
+    std::vector<std::string> args = {
+        "client",         "add",
+        "--client-id",    "app-" + type,
+        "--type",         type,
+        "--redirect-uri", "http://127.0.0.1:7/cb",
+        "--scope",        "launch/patient patient/*.rs system/Observation.rs"};
+    if (type == "asymmetric")
+      args.insert(args.end(), {"--jwks-file", dir_.file("loader.jwks.json")});
     if (type == "symmetric") args.insert(args.end(), {"--secret-file", dir_.file("secret")});
     r = admin(args);
     EXPECT_EQ(r.exit_code, 2) << r.out;
@@ -373,8 +379,8 @@ TEST_P(AdminTest, ClientScopesFollowTheClientType) {
   }
   r = backend("loader", {"--scope", "system/*.rs system/Observation.cruds"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = admin({"client", "add", "--client-id", "reader-app", "--redirect-uri",
-             "http://127.0.0.1:7/cb"});
+  r = admin(
+      {"client", "add", "--client-id", "reader-app", "--redirect-uri", "http://127.0.0.1:7/cb"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = admin({"client", "list"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -461,13 +467,12 @@ TEST_P(AdminTest, ClientCredentialsGrantsArePurgedOnceExpired) {
                                           "/auth/token"));
     claims.set("jti", json::Value::string(jose::random_token(16)));
     claims.set("exp", json::Value::number(std::time(nullptr) + offset + 240));
-    auto r = post_form(*server_, "/auth/token",
-                       form({{"grant_type", "client_credentials"},
-                             {"scope", "system/Patient.rs"},
-                             {"client_assertion_type",
-                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-                             {"client_assertion",
-                              *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT")}}));
+    auto r = post_form(
+        *server_, "/auth/token",
+        form({{"grant_type", "client_credentials"},
+              {"scope", "system/Patient.rs"},
+              {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+              {"client_assertion", *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT")}}));
     EXPECT_EQ(r.status, 200) << r.body;
     std::string at(body_json(r).get_string("access_token"));
     size_t dot = at.find('.');

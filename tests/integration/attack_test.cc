@@ -17,9 +17,9 @@
 namespace ipa::testing {
 namespace {
 
+using json::Value;
 using launch::form;
 using launch::post_form;
-using json::Value;
 
 const char* kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -29,8 +29,8 @@ class AttackTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    server_ = new ServerProcess(dir_->file("ipa.db"), {"--patients", "6"},
-                                {"IPA_TEST_FAST_HASH=1"}, "demo", /*with_auth=*/true);
+    server_ = new ServerProcess(dir_->file("ipa.db"), {"--patients", "6"}, {"IPA_TEST_FAST_HASH=1"},
+                                "demo", /*with_auth=*/true);
     key_ = new jose::Key(std::move(jose::Key::generate(jose::Alg::kRS384)).value());
     key_->set_kid("attack-key");
     Value set = Value::object();
@@ -142,7 +142,7 @@ TEST_F(AttackTest, ExpiredFutureDatedAndReplayedAssertionsAreRefused) {
       present(*jose::sign_jwt(*key_, jose::Alg::kRS384, future_nbf, "JWT")).get_string("error"),
       "invalid_client");
   std::string once = *jose::sign_jwt(*key_, jose::Alg::kRS384, claims(), "JWT");
-  EXPECT_EQ(present(once).get_string("error"), "invalid_grant");  // authenticated once
+  EXPECT_EQ(present(once).get_string("error"), "invalid_grant");   // authenticated once
   EXPECT_EQ(present(once).get_string("error"), "invalid_client");  // replayed jti
 }
 
@@ -161,8 +161,8 @@ TEST_F(AttackTest, IdTokenAndTamperedTokensAreNotBearerTokens) {
   ASSERT_TRUE(v.ok());
   v->set("patient", Value::string("pat-0001"));
   v->set("scope", Value::string("patient/*.cruds"));
-  std::string forged = t.access_token.substr(0, a + 1) + b64(json::write(*v)) +
-                       t.access_token.substr(b);
+  std::string forged =
+      t.access_token.substr(0, a + 1) + b64(json::write(*v)) + t.access_token.substr(b);
   expect_invalid_token(forged);
   std::string truncated = t.access_token.substr(0, b + 5);
   expect_invalid_token(truncated);
@@ -173,10 +173,9 @@ TEST_F(AttackTest, ATokenForAnotherServerIsRefused) {
   // A second node on the same store (same keys, same clients) that calls itself another server:
   // its tokens carry its own aud and must not open this server's API.
   ServerProcess other(dir_->file("ipa.db"), {"--base-url", "http://other.example/fhir"},
-                      {"IPA_TEST_FAST_HASH=1"}, "serve", /*with_auth=*/true,
-                      dir_->file("other"));
-  auto t = launch::standalone(other, "patient", "pat-0006",
-                              "launch/patient patient/*.rs", "http://other.example/fhir");
+                      {"IPA_TEST_FAST_HASH=1"}, "serve", /*with_auth=*/true, dir_->file("other"));
+  auto t = launch::standalone(other, "patient", "pat-0006", "launch/patient patient/*.rs",
+                              "http://other.example/fhir");
   ASSERT_FALSE(t.access_token.empty());
   expect_invalid_token(t.access_token);
 }

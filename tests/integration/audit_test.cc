@@ -439,11 +439,11 @@ TEST_P(AuditTest, ManagePageSignInsAreRecorded) {
     }
     std::smatch m;
     std::regex_search(page.body, m, std::regex("name=\"csrf_token\" value=\"([^\"]*)\""));
-    return server_->send("POST", "/auth/manage",
-                         "csrf_token=" + m[1].str() + "&username=" + username +
-                             "&password=" + password,
-                         {{"Content-Type", "application/x-www-form-urlencoded"},
-                          {"Cookie", "ipa_session=" + cookie}});
+    return server_->send(
+        "POST", "/auth/manage",
+        "csrf_token=" + m[1].str() + "&username=" + username + "&password=" + password,
+        {{"Content-Type", "application/x-www-form-urlencoded"},
+         {"Cookie", "ipa_session=" + cookie}});
   };
   EXPECT_EQ(sign_in("pat-0003", wrong).status, 401);
   EXPECT_EQ(sign_in("pat-0003", kPassword).status, 303);

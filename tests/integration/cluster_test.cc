@@ -17,10 +17,10 @@
 #include <thread>
 
 #include "harness.h"
-#include "pg_harness.h"
 #include "jose/bytes.h"
 #include "jose/jws.h"
 #include "jose/key.h"
+#include "pg_harness.h"
 
 namespace ipa::testing {
 namespace {

@@ -79,8 +79,9 @@ struct Tokens {
 // choosing `patient` when the picker appears and approving every requested scope.
 inline Tokens standalone(const ServerProcess& s, const std::string& username,
                          const std::string& patient,
-                         const std::string& scope = "launch/patient openid fhirUser "
-                                                    "offline_access patient/*.rs",
+                         const std::string& scope =
+                             "launch/patient openid fhirUser "
+                             "offline_access patient/*.rs",
                          const std::string& aud = "") {
   const std::string redirect = "http://127.0.0.1:8000/callback";
   std::string cookie;
@@ -97,16 +98,16 @@ inline Tokens standalone(const ServerProcess& s, const std::string& username,
     return {{"Cookie", "ipa_session=" + cookie}};
   };
   std::string verifier = "v" + jose::random_token(40);
-  std::string path = "/auth/authorize?" +
-                     form({{"response_type", "code"},
-                           {"client_id", "ipa-demo-app"},
-                           {"redirect_uri", redirect},
-                           {"scope", scope},
-                           {"state", "st"},
-                           {"aud", aud.empty() ? s.base() : aud},
-                           {"code_challenge", jose::base64url_encode(jose::sha256(verifier))},
-                           {"code_challenge_method", "S256"},
-                           {"nonce", "n"}});
+  std::string path =
+      "/auth/authorize?" + form({{"response_type", "code"},
+                                 {"client_id", "ipa-demo-app"},
+                                 {"redirect_uri", redirect},
+                                 {"scope", scope},
+                                 {"state", "st"},
+                                 {"aud", aud.empty() ? s.base() : aud},
+                                 {"code_challenge", jose::base64url_encode(jose::sha256(verifier))},
+                                 {"code_challenge_method", "S256"},
+                                 {"nonce", "n"}});
   auto r = remember(s.get(path, jar()));
   EXPECT_EQ(r.status, 303) << r.body;
   auto page = remember(s.get(path_of(r.header("Location")), jar()));

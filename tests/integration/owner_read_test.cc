@@ -11,8 +11,8 @@
 #include <regex>
 
 #include "harness.h"
-#include "pg_harness.h"
 #include "launch_helpers.h"
+#include "pg_harness.h"
 
 namespace ipa::testing {
 namespace {

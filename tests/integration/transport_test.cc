@@ -36,8 +36,7 @@ TEST(Transport, PlainHttpOffLoopbackIsRefusedUnlessAllowed) {
   auto refused = run_server_command(
       {"serve", "--store", dir.file("a.db"), "--address", "0.0.0.0", "--port", "0"});
   EXPECT_EQ(refused.exit_code, 2);
-  EXPECT_NE(refused.err.find("plain HTTP is refused on 0.0.0.0"), std::string::npos)
-      << refused.err;
+  EXPECT_NE(refused.err.find("plain HTTP is refused on 0.0.0.0"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("--tls-cert"), std::string::npos) << refused.err;
 
   // Behind a TLS-terminating proxy: allowed by the setting, and then it serves.
@@ -52,10 +51,10 @@ TEST(Transport, ServesTheApiOverHttps) {
   auto tls = http::testing::make_self_signed(dir.file("tls"));
   ASSERT_FALSE(tls.certificate.empty());
   // TLS on every interface needs no further setting.
-  ServerProcess server(dir.file("ipa.db"),
-                       {"--address", "0.0.0.0", "--tls-cert", tls.certificate, "--tls-key",
-                        tls.private_key},
-                       {}, "serve", /*with_auth=*/true);
+  ServerProcess server(
+      dir.file("ipa.db"),
+      {"--address", "0.0.0.0", "--tls-cert", tls.certificate, "--tls-key", tls.private_key}, {},
+      "serve", /*with_auth=*/true);
   ASSERT_GT(server.port(), 0);
   std::string base = "https://127.0.0.1:" + std::to_string(server.port()) + "/fhir";
   auto [status, body] = https_get(base + "/metadata", tls.certificate);
@@ -78,8 +77,8 @@ TEST(Transport, ServesTheApiOverHttps) {
 
   // A key that does not match the certificate: the server says so and does not start.
   auto other = http::testing::make_self_signed(dir.file("other"));
-  auto bad = run_server_command({"serve", "--store", dir.file("c.db"), "--port", "0",
-                                 "--tls-cert", tls.certificate, "--tls-key", other.private_key});
+  auto bad = run_server_command({"serve", "--store", dir.file("c.db"), "--port", "0", "--tls-cert",
+                                 tls.certificate, "--tls-key", other.private_key});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("does not match"), std::string::npos) << bad.err;
 }

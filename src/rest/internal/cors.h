@@ -31,8 +31,7 @@ class CorsPolicy {
   // for the others, the request's Origin when allowed (with Vary: Origin), and nothing when
   // not. Preflight (OPTIONS) answers get the methods and headers. Headers a handler set are
   // replaced.
-  void apply(const http::Request& request, const std::string& base_path,
-             http::Response& response);
+  void apply(const http::Request& request, const std::string& base_path, http::Response& response);
 
   // Whether `origin` (an Origin header value) may call the restricted endpoints.
   bool allowed(const std::string& origin);

@@ -33,7 +33,7 @@ struct AuthState {
   std::string issuer_url;  // = the FHIR base
   std::string auth_base;   // e.g. https://ehr.example.org/auth
   bool secure_cookies = false;
-  bool open_registration = false;  // RFC 7591 dynamic registration offered to anyone
+  bool open_registration = false;    // RFC 7591 dynamic registration offered to anyone
   bool allow_loopback_jwks = false;  // tests: client JWK Sets from loopback over http
   std::shared_ptr<CorsPolicy> cors;  // S88; rest/cors.cc
   // The audit trail's queue (rest/audit.cc); declared last so it is destroyed first, writing

@@ -19,13 +19,16 @@ namespace {
 
 class FixedClock : public core::Clock {
  public:
-  core::TimePoint now() const override { return core::TimePoint(std::chrono::seconds(1'800'000'000)); }
+  core::TimePoint now() const override {
+    return core::TimePoint(std::chrono::seconds(1'800'000'000));
+  }
 };
 
 void drop_schema(const std::string& conninfo, const std::string& schema) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) == CONNECTION_OK) {
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
     PQclear(PQexec(c, ("DROP SCHEMA IF EXISTS " + schema + " CASCADE").c_str()));
   }
   PQfinish(c);

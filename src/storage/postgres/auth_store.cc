@@ -997,9 +997,9 @@ class PostgresAuthStore final : public AuthStore {
   Result<int64_t> purge_system_grants(core::TimePoint issued_before) override {
     return once([&](Conn& c) -> Result<int64_t> {
       // auth_grant_by_user (username, created) serves this range.
-      auto del = c.exec(
-          "DELETE FROM auth_grant WHERE username = '' AND patient = '' AND created <= $1",
-          Params().add(issued_before));
+      auto del =
+          c.exec("DELETE FROM auth_grant WHERE username = '' AND patient = '' AND created <= $1",
+                 Params().add(issued_before));
       IPA_RETURN_IF_ERROR(del);
       return del->affected();
     });

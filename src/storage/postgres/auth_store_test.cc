@@ -3,10 +3,11 @@
 // instances standing for several nodes, lost connections and lock timeouts answered 503. Each
 // test works in a fresh schema that it drops afterwards.
 #include "storage/postgres/auth_store.h"
-#include "storage/testing/auth_audit_checks.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include "storage/testing/auth_audit_checks.h"
 
 #if __has_include(<libpq-fe.h>)
 #include <libpq-fe.h>

@@ -6,8 +6,8 @@
 
 #include "storage/postgres/internal/test_server.h"
 #include "storage/testing/conformance.h"
-#include "storage/testing/search_extra_conformance.h"
 #include "storage/testing/owner_conformance.h"
+#include "storage/testing/search_extra_conformance.h"
 
 namespace ipa::storage::testing {
 namespace {

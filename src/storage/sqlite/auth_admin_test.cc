@@ -12,7 +12,9 @@ namespace {
 
 class FixedClock : public core::Clock {
  public:
-  core::TimePoint now() const override { return core::TimePoint(std::chrono::seconds(1'800'000'000)); }
+  core::TimePoint now() const override {
+    return core::TimePoint(std::chrono::seconds(1'800'000'000));
+  }
 };
 
 class SqliteAuthAdminTest : public ::testing::Test {

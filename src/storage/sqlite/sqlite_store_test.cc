@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "storage/testing/conformance.h"
-#include "storage/testing/search_extra_conformance.h"
 #include "storage/testing/owner_conformance.h"
+#include "storage/testing/search_extra_conformance.h"
 
 namespace ipa::storage::testing {
 namespace {

@@ -13,8 +13,8 @@
 
 namespace ipa::storage::testing {
 
-inline Grant admin_grant(const std::string& id, const std::string& client,
-                         const std::string& user, const std::string& patient, core::TimePoint t) {
+inline Grant admin_grant(const std::string& id, const std::string& client, const std::string& user,
+                         const std::string& patient, core::TimePoint t) {
   Grant g;
   g.id = id;
   g.client_id = client;

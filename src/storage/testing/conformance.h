@@ -262,13 +262,13 @@ TEST_P(StoreConformance, FindMatchesHoldsOffConcurrentConditionalCreates) {
       if (!found.ok()) return std::move(found).error();
       EXPECT_TRUE(found->empty());
       other = std::thread([&] {
-        (void)store_->create(make_write("Patient", "b" + code, "\"x\":1",
-                                        {TokenRow{"identifier", "urn:sys", code}}),
-                             &c);
+        (void)store_->create(
+            make_write("Patient", "b" + code, "\"x\":1", {TokenRow{"identifier", "urn:sys", code}}),
+            &c);
       });
-      auto r = w.create(make_write("Patient", "a" + code, "\"x\":1",
-                                   {TokenRow{"identifier", "urn:sys", code}}),
-                        nullptr);
+      auto r = w.create(
+          make_write("Patient", "a" + code, "\"x\":1", {TokenRow{"identifier", "urn:sys", code}}),
+          nullptr);
       if (!r.ok()) return std::move(r).error();
       return {};
     });
