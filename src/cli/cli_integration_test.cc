@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_testing.h"
 #include "harness.h"
 #include "json/json.h"
 
@@ -19,50 +20,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `ipa-client args...` to completion.
-RunResult run_client(const std::vector<std::string>& args) {
-  TempDir io;
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = open(io.file("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(io.file("err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int in = open("/dev/null", O_RDONLY);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv;
-    std::string bin = IPA_CLIENT_BIN;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(io.file("out"));
-  r.err = slurp(io.file("err"));
-  return r;
-}
-
 int count_lines(const std::string& path) {
-  std::string s = slurp(path);
+  std::string s = slurp_file(path);
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
 }
 
 json::Value profile_of(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".json") return json::parse(slurp(e.path().string())).value();
+    if (e.path().extension() == ".json") return json::parse(slurp_file(e.path().string())).value();
   }
   ADD_FAILURE() << "no profile in " << dir;
   return json::Value();
@@ -87,7 +52,7 @@ class CliTest : public ::testing::Test {
   }
   RunResult client(std::vector<std::string> args) {
     args.insert(args.begin(), {"--profile-dir", profiles_.path()});
-    RunResult r = run_client(args);
+    RunResult r = run_ipa_client(args);
     transcript_ += r.out + r.err;
     return r;
   }
@@ -134,7 +99,7 @@ TEST_F(CliTest, DiscoverRegisterLoginFetch) {
   ASSERT_EQ(fetch.exit_code, 0) << fetch.out << fetch.err;
   EXPECT_NE(fetch.out.find("Patient pat-0002"), std::string::npos) << fetch.out;
 
-  auto summary = json::parse(slurp(out_.file("summary.json")));
+  auto summary = json::parse(slurp_file(out_.file("summary.json")));
   ASSERT_TRUE(summary.ok());
   const json::Value* counts = summary->find("counts");
   ASSERT_NE(counts, nullptr);
@@ -149,13 +114,13 @@ TEST_F(CliTest, DiscoverRegisterLoginFetch) {
   }
   EXPECT_GT(*counts->find("Observation")->as_int(), 0);
   EXPECT_EQ(summary->find("errors")->items().size(), 0u) << json::write(*summary);
-  std::istringstream obs(slurp(out_.file("Observation.ndjson")));
+  std::istringstream obs(slurp_file(out_.file("Observation.ndjson")));
   for (std::string line; std::getline(obs, line);) {
     auto o = json::parse(line);
     ASSERT_TRUE(o.ok());
     EXPECT_EQ(o->find("subject")->get_string("reference"), "Patient/pat-0002") << line;
   }
-  auto bundle = json::parse(slurp(out_.file("bundle.json")));
+  auto bundle = json::parse(slurp_file(out_.file("bundle.json")));
   ASSERT_TRUE(bundle.ok());
   EXPECT_EQ(bundle->get_string("type"), "collection");
   EXPECT_EQ(static_cast<int>(bundle->find("entry")->items().size()), total);
@@ -177,7 +142,7 @@ TEST_F(CliTest, DiscoverRegisterLoginFetch) {
   TempDir again;
   RunResult refetch = client({"fetch", "--out", again.path()});
   ASSERT_EQ(refetch.exit_code, 0) << refetch.out << refetch.err;
-  auto s2 = json::parse(slurp(again.file("summary.json")));
+  auto s2 = json::parse(slurp_file(again.file("summary.json")));
   EXPECT_EQ(*s2->find("token_refreshes")->as_int(), 1);
   json::Value rotated = profile_of(profiles_.path());
   EXPECT_NE(rotated.get_string("refresh_token"), old_refresh);
@@ -201,7 +166,7 @@ TEST_F(CliTest, ReportsWhatTheUserDidNotGrant) {
   EXPECT_NE(login.out.find("No refresh token"), std::string::npos) << login.out;
   RunResult fetch = client({"fetch", base, "--out", out_.path()});
   ASSERT_EQ(fetch.exit_code, 0) << fetch.out << fetch.err;
-  auto summary = json::parse(slurp(out_.file("summary.json")));
+  auto summary = json::parse(slurp_file(out_.file("summary.json")));
   std::string not_granted = json::write(*summary->find("not_granted"));
   EXPECT_NE(not_granted.find("Condition"), std::string::npos);
   EXPECT_NE(not_granted.find("MedicationRequest"), std::string::npos);
@@ -237,7 +202,7 @@ TEST_F(CliTest, DynamicRegistrationWhenOffered) {
     TempDir profiles;
     std::vector<std::string> reg = {"--profile-dir", profiles.path(), "register", base};
     if (confidential) reg.push_back("--confidential");
-    RunResult r = run_client(reg);
+    RunResult r = run_ipa_client(reg);
     if (r.exit_code == 2) {
       // The server offers no registration_endpoint: the client explains manual registration.
       EXPECT_NE(r.out.find("--client-id"), std::string::npos) << r.out;
@@ -255,8 +220,8 @@ TEST_F(CliTest, DynamicRegistrationWhenOffered) {
       }
       EXPECT_TRUE(key_found);
     }
-    RunResult login = run_client({"--profile-dir", profiles.path(), "login", "--username",
-                                  "pat-0006", "--password", "ipa-demo", "--timeout", "20"});
+    RunResult login = run_ipa_client({"--profile-dir", profiles.path(), "login", "--username",
+                                      "pat-0006", "--password", "ipa-demo", "--timeout", "20"});
     EXPECT_EQ(login.exit_code, 0) << login.out << login.err;
     EXPECT_NE(login.out.find("Patient in context: pat-0006"), std::string::npos) << login.out;
   }
@@ -267,7 +232,7 @@ TEST(CliConfidential, KeygenRegisterByHandAndLoginWithPrivateKeyJwt) {
   TempDir profiles;
   TempDir out;
   std::string key = dir.file("c2.pem");
-  RunResult kg = run_client({"keygen", "--out", key});
+  RunResult kg = run_ipa_client({"keygen", "--out", key});
   ASSERT_EQ(kg.exit_code, 0) << kg.err;
   expect_private(key);
   EXPECT_EQ(kg.out.find("PRIVATE"), std::string::npos);
@@ -286,12 +251,12 @@ TEST(CliConfidential, KeygenRegisterByHandAndLoginWithPrivateKeyJwt) {
                        /*with_auth=*/true);
   std::string base = server.base();
   std::string pd = profiles.path();
-  RunResult login = run_client({"--profile-dir", pd, "login", base, "--client-id", "c2",
-                                "--private-key", key, "--username", "pat-0006", "--password",
-                                "ipa-demo", "--no-browser", "--timeout", "20"});
+  RunResult login = run_ipa_client({"--profile-dir", pd, "login", base, "--client-id", "c2",
+                                    "--private-key", key, "--username", "pat-0006", "--password",
+                                    "ipa-demo", "--no-browser", "--timeout", "20"});
   ASSERT_EQ(login.exit_code, 0) << login.out << login.err;
   EXPECT_NE(login.out.find("Patient in context: pat-0006"), std::string::npos) << login.out;
-  RunResult fetch = run_client({"--profile-dir", pd, "fetch", base, "--out", out.path()});
+  RunResult fetch = run_ipa_client({"--profile-dir", pd, "fetch", base, "--out", out.path()});
   ASSERT_EQ(fetch.exit_code, 0) << fetch.out << fetch.err;
   EXPECT_EQ(count_lines(out.file("Patient.ndjson")), 1);
   json::Value p = profile_of(pd);

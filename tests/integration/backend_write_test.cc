@@ -15,56 +15,20 @@
 #include "jose/bytes.h"
 #include "jose/jws.h"
 #include "jose/key.h"
+#include "launch_helpers.h"
 
 namespace ipa::testing {
 namespace {
 
+using launch::enc;
+using launch::form;
+using launch::hidden_value;
+using launch::path_of;
+using launch::url_param;
+
 const char* kRedirect = "http://127.0.0.1:9999/callback";
 const char* kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const char* kVitalSigns = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
-
-std::string enc(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string out;
-  for (const auto& [k, v] : fields) out += (out.empty() ? "" : "&") + enc(k) + "=" + enc(v);
-  return out;
-}
-
-std::string url_param(const std::string& url, const std::string& name) {
-  std::regex re("[?&]" + name + "=([^&]*)");
-  std::smatch m;
-  if (!std::regex_search(url, m, re)) return "";
-  std::string v = m[1].str(), out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size()) {
-      out.push_back(static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(v[i] == '+' ? ' ' : v[i]);
-    }
-  }
-  return out;
-}
-
-std::string hidden_value(const std::string& html, const std::string& name) {
-  std::regex re("name=\"" + name + "\" value=\"([^\"]*)\"");
-  std::smatch m;
-  return std::regex_search(html, m, re) ? m[1].str() : "";
-}
 
 std::vector<std::string> input_values(const std::string& html, const std::string& name) {
   std::vector<std::string> out;
@@ -84,12 +48,6 @@ std::string unescape_html(std::string s) {
     }
   }
   return s;
-}
-
-std::string path_of(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  return url.substr(url.find('/', scheme + 3));
 }
 
 std::string read_text(const std::string& path) {
