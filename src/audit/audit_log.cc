@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace ipa::audit {
@@ -38,6 +40,56 @@ void sanitize(storage::AuditEvent& e) {
 constexpr auto kMaxRetryDelay = std::chrono::milliseconds(2000);
 
 }  // namespace
+
+std::vector<storage::AuditEvent> fold_reads(std::vector<storage::AuditEvent> batch,
+                                            size_t max_ids_bytes) {
+  std::vector<storage::AuditEvent> out;
+  out.reserve(batch.size());
+  struct Open {
+    size_t index;                         // in `out`
+    std::unordered_set<std::string> ids;  // the ids already listed
+  };
+  std::unordered_map<std::string, Open> open;
+  for (storage::AuditEvent& e : batch) {
+    bool foldable = (e.type == "read" || e.type == "vread" || e.type == "search-type") &&
+                    e.count == 1 && e.resource_id.find(' ') == std::string::npos;
+    if (!foldable) {
+      out.push_back(std::move(e));
+      continue;
+    }
+    // Everything but the time, the id and the count must be equal to fold. '\x1f' cannot occur
+    // in a field (sanitize() replaced control characters).
+    std::string key;
+    for (const std::string* f : {&e.type, &e.client_id, &e.username, &e.patient, &e.outcome,
+                                 &e.detail, &e.resource_type, &e.node}) {
+      key += *f;
+      key += '\x1f';
+    }
+    key += std::to_string(e.status);
+    auto it = open.find(key);
+    if (it != open.end()) {
+      storage::AuditEvent& into = out[it->second.index];
+      bool listed = e.resource_id.empty() || it->second.ids.count(e.resource_id) > 0;
+      if (listed || into.resource_id.size() + 1 + e.resource_id.size() <= max_ids_bytes) {
+        if (!listed) {
+          into.resource_id += ' ';
+          into.resource_id += e.resource_id;
+          it->second.ids.insert(e.resource_id);
+        }
+        ++into.count;
+        into.last_time = std::max(into.last_time, e.time);
+        continue;
+      }
+      open.erase(it);  // full: this read starts the next event of the group
+    }
+    e.last_time = e.time;
+    Open o{out.size(), {}};
+    if (!e.resource_id.empty()) o.ids.insert(e.resource_id);
+    open.emplace(std::move(key), std::move(o));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 AppendFn append_to(std::shared_ptr<storage::AuthStore> store) {
   return [store = std::move(store)](const std::vector<storage::AuditEvent>& batch) {
@@ -121,6 +173,7 @@ void AuditLog::run() {
     bool stopping = stopping_;
     space_.notify_all();
     lock.unlock();
+    if (options_.fold_reads) batch = fold_reads(std::move(batch));
     bool ok = write(batch, stopping);
     lock.lock();
     finished_ += n;

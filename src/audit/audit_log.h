@@ -34,6 +34,8 @@ struct AuditLogOptions {
   // `shutdown_attempts` times is dropped with an error in the log.
   std::chrono::milliseconds retry_delay{50};
   int shutdown_attempts = 5;
+  // Fold the reads of each batch (fold_reads()) before writing it.
+  bool fold_reads = true;
 };
 
 // Appends one batch in one transaction; storage::AuthStore::append_audit in production.
@@ -97,6 +99,16 @@ class AuditLog {
   std::mutex stop_mu_;  // serializes stop()
   std::thread writer_;
 };
+
+// The audit trail of a busy app is mostly reads: one row per read would cost the store more than
+// the read itself. Within one batch (at most `batch_size` events, at most `flush_interval`
+// apart), reads ("read", "vread", "search-type") that are equal but for their time and resource
+// id are folded into the first of them: its `resource_id` lists the distinct ids (space-separated,
+// at most `max_ids_bytes`; a longer list starts a new event), `count` says how many requests it
+// stands for and `last_time` when the last one came. Every other event is kept as it is, and the
+// order of first occurrences is kept. Exposed for tests.
+std::vector<storage::AuditEvent> fold_reads(std::vector<storage::AuditEvent> batch,
+                                            size_t max_ids_bytes = 4096);
 
 // Keeps at most `max` bytes of `s` (cut on a UTF-8 boundary) and replaces ASCII control
 // characters with '?'. Exposed for tests.

@@ -97,7 +97,93 @@ AuditLogOptions slow_options() {
   o.flush_interval = std::chrono::hours(1);  // only a full batch, flush() or stop() writes
   o.node = "node-a";
   o.retry_delay = std::chrono::milliseconds(1);
+  o.fold_reads = false;  // these tests follow single events through the queue
   return o;
+}
+
+TEST(AuditFold, FoldsEqualReadsKeepingEachIdOnceAndTheCount) {
+  std::vector<AuditEvent> batch;
+  for (int i = 0; i < 6; ++i) batch.push_back(event(i % 3));  // obs-0 obs-1 obs-2, twice
+  batch[5].time = core::TimePoint(std::chrono::seconds(1'800'000'009));
+  auto out = fold_reads(batch);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].resource_id, "obs-0 obs-1 obs-2");
+  EXPECT_EQ(out[0].count, 6);
+  EXPECT_EQ(out[0].time, batch[0].time);
+  EXPECT_EQ(out[0].last_time, core::TimePoint(std::chrono::seconds(1'800'000'009)));
+}
+
+TEST(AuditFold, KeepsApartWhatDiffersAndNeverFoldsOtherEvents) {
+  std::vector<AuditEvent> batch;
+  batch.push_back(event(0));
+  AuditEvent other_patient = event(1);
+  other_patient.patient = "pat-2";
+  batch.push_back(other_patient);
+  AuditEvent not_found = event(2);
+  not_found.status = 404;
+  not_found.outcome = "failure";
+  batch.push_back(not_found);
+  AuditEvent other_app = event(3);
+  other_app.client_id = "app-2";
+  batch.push_back(other_app);
+  AuditEvent update = event(4);
+  update.type = "update";
+  batch.push_back(update);
+  batch.push_back(update);
+  AuditEvent login = event(5);
+  login.type = "login";
+  login.resource_type.clear();
+  login.resource_id.clear();
+  batch.push_back(login);
+  batch.push_back(event(6));  // folds into the first
+  auto out = fold_reads(batch);
+  ASSERT_EQ(out.size(), 7u);
+  EXPECT_EQ(out[0].resource_id, "obs-0 obs-6");
+  EXPECT_EQ(out[0].count, 2);
+  EXPECT_EQ(out[1].patient, "pat-2");
+  EXPECT_EQ(out[2].status, 404);
+  EXPECT_EQ(out[3].client_id, "app-2");
+  EXPECT_EQ(out[4].type, "update");
+  EXPECT_EQ(out[5].type, "update");  // writes are never folded
+  EXPECT_EQ(out[6].type, "login");
+  for (size_t i = 1; i < out.size(); ++i) EXPECT_EQ(out[i].count, 1) << i;
+}
+
+TEST(AuditFold, ALongIdListStartsANewEvent) {
+  std::vector<AuditEvent> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(event(i));
+  auto out = fold_reads(batch, 64);
+  ASSERT_GT(out.size(), 1u);
+  int64_t total = 0;
+  std::string all;
+  for (const AuditEvent& e : out) {
+    EXPECT_LE(e.resource_id.size(), 64u);
+    total += e.count;
+    all += e.resource_id + " ";
+  }
+  EXPECT_EQ(total, 100);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_NE(all.find("obs-" + std::to_string(i) + " "), std::string::npos) << i;
+  }
+}
+
+TEST(AuditLog, FoldsTheReadsOfABatchBeforeWriting) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.fold_reads = true;
+  o.batch_size = 100;
+  AuditLog log(sink.fn(), o);
+  for (int i = 0; i < 250; ++i) log.record(event(i % 10));
+  log.flush();
+  auto events = sink.events();
+  int64_t total = 0;
+  for (const AuditEvent& e : events) {
+    total += e.count;
+    EXPECT_EQ(e.resource_id.substr(0, 6), "obs-0 ");
+  }
+  EXPECT_EQ(total, 250);
+  EXPECT_LE(events.size(), 4u);  // one per batch of at most 100
+  EXPECT_EQ(log.stats().written, 250u);
 }
 
 TEST(AuditLog, WritesInBatchesInOrderOnFlush) {

@@ -255,6 +255,8 @@ FhirApi::FhirApi(ApiOptions options, storage::ResourceStore& store,
     if (const char* ms = std::getenv("IPA_TEST_AUDIT_FLUSH_MS")) {
       ao.flush_interval = std::chrono::milliseconds(std::strtoll(ms, nullptr, 10));
     }
+    // Tests that page through single events turn folding off (audit/audit_log.h).
+    if (const char* fold = std::getenv("IPA_TEST_AUDIT_FOLD")) ao.fold_reads = fold[0] != '0';
     impl_->auth->audit =
         std::make_unique<audit::AuditLog>(audit::append_to(impl_->auth->store), std::move(ao));
     // Expired auth state is deleted every 10 minutes; tests shorten it.

@@ -101,10 +101,18 @@ Value to_fhir(const State& s, const storage::AuditEvent& e) {
   }
   r.set("subtype", std::move(subtype));
   r.set("action", str(action_of(e.type)));
+  if (e.count > 1) {
+    // Folded reads (audit/audit_log.h): the period from the first request to the last.
+    Value period = Value::object();
+    period.set("start", str(core::format_instant(e.time)));
+    period.set("end", str(core::format_instant(std::max(e.time, e.last_time))));
+    r.set("period", std::move(period));
+  }
   r.set("recorded", str(core::format_instant(e.time)));
   r.set("outcome", str(outcome_code(e)));
   std::string desc = e.outcome;
   if (e.status != 0) desc += " (HTTP " + std::to_string(e.status) + ")";
+  if (e.count > 1) desc += ", " + std::to_string(e.count) + " requests";
   if (!e.detail.empty() && !is_fhir_interaction(e.type)) desc += ": " + e.detail;
   r.set("outcomeDesc", str(desc));
 
@@ -166,11 +174,20 @@ Value to_fhir(const State& s, const storage::AuditEvent& e) {
     p.set("role", coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient"));
     entities.push_back(std::move(p));
   }
-  if (!e.resource_type.empty()) {
+  // One entity per resource id (several when reads were folded), or one naming only the type.
+  std::vector<std::string_view> ids;
+  for (size_t start = 0; start < e.resource_id.size();) {
+    size_t end = e.resource_id.find(' ', start);
+    if (end == std::string::npos) end = e.resource_id.size();
+    if (end > start) ids.push_back(std::string_view(e.resource_id).substr(start, end - start));
+    start = end + 1;
+  }
+  if (ids.empty()) ids.emplace_back();
+  for (std::string_view id : e.resource_type.empty() ? std::vector<std::string_view>{} : ids) {
     Value t = Value::object();
-    if (!e.resource_id.empty()) {
+    if (!id.empty()) {
       Value what = Value::object();
-      what.set("reference", str(e.resource_type + "/" + e.resource_id));
+      what.set("reference", str(e.resource_type + "/" + std::string(id)));
       t.set("what", std::move(what));
     }
     t.set("type",

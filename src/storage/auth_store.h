@@ -126,10 +126,17 @@ struct AuditEvent {
   std::string outcome;  // "success" / "failure"
   std::string detail;   // never a secret: an OAuth error code, the parameter names of a search
   std::string resource_type;  // FHIR interactions: the type read or searched, else empty
-  std::string resource_id;    // FHIR interactions on one resource, else empty
-  int status = 0;             // the HTTP status answered, 0 when not an HTTP exchange
-  std::string node;           // the node that recorded it
-  int64_t id = 0;             // assigned by the store when appended (increasing); 0 before
+  // FHIR interactions on resources: the id, or the ids separated by one space when several
+  // reads were folded into this event (`count` > 1); else empty.
+  std::string resource_id;
+  int status = 0;    // the HTTP status answered, 0 when not an HTTP exchange
+  std::string node;  // the node that recorded it
+  // How many requests this event stands for: 1, or more when the audit writer folded repeated
+  // reads of one app for one patient (audit/audit_log.h); `time` is the first one's,
+  // `last_time` the last one's (equal to `time` for one request).
+  int64_t count = 1;
+  core::TimePoint last_time;
+  int64_t id = 0;  // assigned by the store when appended (increasing); 0 before
 };
 
 // Which audit events find_audit returns: newest first, all conditions AND-ed.

@@ -279,7 +279,7 @@ class Pool {
   int open_ = 0;  // idle plus leased
 };
 
-constexpr int kAuthSchemaVersion = 2;
+constexpr int kAuthSchemaVersion = 3;
 constexpr int kMaxAttempts = 4;
 // Serializes migrations of concurrent openers (any schema of the database); an arbitrary key.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7301505219334475841)";
@@ -353,12 +353,18 @@ ALTER TABLE auth_audit ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE auth_audit ADD COLUMN node TEXT NOT NULL DEFAULT '';
 CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
 )sql",
+    // 3: several reads folded into one event (audit/audit_log.h): how many requests it stands
+    // for, and the time of the last one (0: only one).
+    R"sql(
+ALTER TABLE auth_audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE auth_audit ADD COLUMN last_time BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
 
 constexpr const char* kAuditColumns =
     "seq, time, type, client_id, username, patient, outcome, detail, resource_type, resource_id, "
-    "status, node";
+    "status, node, count, last_time";
 
 AuditEvent audit_row(const PgResult& r, int i) {
   AuditEvent e;
@@ -374,6 +380,8 @@ AuditEvent audit_row(const PgResult& r, int i) {
   e.resource_id = r.text(i, 9);
   e.status = static_cast<int>(r.integer(i, 10));
   e.node = r.text(i, 11);
+  e.count = r.integer(i, 12);
+  e.last_time = r.integer(i, 13) == 0 ? e.time : r.time(i, 13);
   return e;
 }
 
@@ -903,19 +911,20 @@ class PostgresAuthStore final : public AuthStore {
     if (events.empty()) return {};
     // Multi-row INSERTs: one round trip per kRows events instead of one per event.
     constexpr size_t kRows = 500;
-    constexpr int kColumns = 11;
+    constexpr int kColumns = 13;
     return in_txn([&](Conn& c) -> Status {
       for (size_t start = 0; start < events.size(); start += kRows) {
         size_t n = std::min(kRows, events.size() - start);
         std::string sql =
             "INSERT INTO auth_audit(time, type, client_id, username, patient, outcome, detail, "
-            "resource_type, resource_id, status, node) VALUES";
+            "resource_type, resource_id, status, node, count, last_time) VALUES";
         Params p;
         for (size_t i = 0; i < n; ++i) {
           const AuditEvent& e = events[start + i];
           p.add(e.time).add(e.type).add(e.client_id).add(e.username).add(e.patient);
           p.add(e.outcome).add(e.detail).add(e.resource_type).add(e.resource_id);
           p.add(static_cast<int64_t>(e.status)).add(e.node);
+          p.add(std::max<int64_t>(1, e.count)).add(e.count > 1 ? to_ms(e.last_time) : int64_t{0});
           sql += i == 0 ? "(" : ",(";
           for (int k = 1; k <= kColumns; ++k) {
             sql += "$" + std::to_string(static_cast<int>(i) * kColumns + k);

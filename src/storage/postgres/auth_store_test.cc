@@ -600,7 +600,7 @@ TEST_F(PostgresAuthStoreTest, ReopenKeepsState) {
   auto again = open();
   ASSERT_NE(again, nullptr);
   EXPECT_TRUE(again->get_grant("g1").ok());
-  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "2");
+  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "3");
 }
 
 TEST_F(PostgresAuthStoreTest, ConcurrentOpenersMigrateOnce) {

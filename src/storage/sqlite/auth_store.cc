@@ -152,7 +152,7 @@ class Txn {
   bool open_ = false;
 };
 
-constexpr int kAuthSchemaVersion = 2;
+constexpr int kAuthSchemaVersion = 3;
 
 // Entry i brings the auth schema from version i to i + 1.
 constexpr const char* kMigrations[] = {
@@ -222,12 +222,18 @@ ALTER TABLE auth_audit ADD COLUMN status INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE auth_audit ADD COLUMN node TEXT NOT NULL DEFAULT '';
 CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
 )sql",
+    // 3: several reads folded into one event (audit/audit_log.h): how many requests it stands
+    // for, and the time of the last one (0: only one).
+    R"sql(
+ALTER TABLE auth_audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE auth_audit ADD COLUMN last_time INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
 
 constexpr const char* kAuditColumns =
     "seq, time, type, client_id, username, patient, outcome, detail, resource_type, resource_id, "
-    "status, node";
+    "status, node, count, last_time";
 
 AuditEvent audit_row(const Stmt& st) {
   AuditEvent e;
@@ -243,6 +249,9 @@ AuditEvent audit_row(const Stmt& st) {
   e.resource_id = st.text(9);
   e.status = static_cast<int>(st.integer(10));
   e.node = st.text(11);
+  e.count = st.integer(12);
+  int64_t last = st.integer(13);
+  e.last_time = last == 0 ? e.time : st.time(13);
   return e;
 }
 
@@ -737,12 +746,14 @@ class SqliteAuthStore final : public AuthStore {
     IPA_RETURN_IF_ERROR(txn.begin());
     IPA_PREPARE(st, *db_,
                 "INSERT INTO auth_audit(time, type, client_id, username, patient, outcome, "
-                "detail, resource_type, resource_id, status, node) "
-                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                "detail, resource_type, resource_id, status, node, count, last_time) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     for (const AuditEvent& e : events) {
       st.bind(1, e.time).bind(2, e.type).bind(3, e.client_id).bind(4, e.username);
       st.bind(5, e.patient).bind(6, e.outcome).bind(7, e.detail).bind(8, e.resource_type);
       st.bind(9, e.resource_id).bind(10, static_cast<int64_t>(e.status)).bind(11, e.node);
+      st.bind(12, std::max<int64_t>(1, e.count));
+      st.bind(13, e.count > 1 ? to_ms(e.last_time) : int64_t{0});
       IPA_RETURN_IF_ERROR(st.run());
       IPA_RETURN_IF_ERROR(st.reset());
     }

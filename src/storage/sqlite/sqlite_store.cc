@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/sqlite/internal/read_cache.h"
 #include "storage/sqlite/internal/render.h"
 
 namespace ipa::storage::sqlite {
@@ -105,6 +106,12 @@ CREATE TABLE idx_position(type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT N
   lat REAL NOT NULL, lon REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL);
 CREATE INDEX idx_position_value ON idx_position(type, param, lat);
 CREATE INDEX idx_position_res ON idx_position(type, id, param);
+)sql",
+    // 4: the store generation, incremented by every transaction that writes a resource (in any
+    // process), so that a serving process notices another one's writes (internal/read_cache.h).
+    R"sql(
+CREATE TABLE store_generation(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO store_generation VALUES (1, 0);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -228,6 +235,9 @@ class Connection {
 constexpr const char* kReadCurrent =
     "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
     "JOIN version v ON v.seq = r.seq WHERE r.type = ?1 AND r.id = ?2";
+constexpr const char* kBumpGeneration =
+    "UPDATE store_generation SET value = value + 1 WHERE id = 1 RETURNING value";
+constexpr const char* kGetGeneration = "SELECT value FROM store_generation WHERE id = 1";
 constexpr const char* kReadVersion =
     "SELECT version_id, last_updated, deleted, json FROM version "
     "WHERE type = ?1 AND id = ?2 AND version_id = ?3";
@@ -439,6 +449,9 @@ class SqliteWriter final : public Writer {
  public:
   SqliteWriter(Connection& conn, core::Clock& clock) : conn_(conn), clock_(clock) {}
 
+  // The resources this transaction wrote (a new version or a deletion), in write order.
+  const std::vector<ResourceKey>& written() const { return written_; }
+
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
     return current_or_error(read_current(conn_, type, id));
   }
@@ -621,6 +634,7 @@ class SqliteWriter final : public Writer {
       IPA_RETURN_IF_ERROR(ins.run());
     }
     int64_t seq = sqlite3_last_insert_rowid(conn_.db());
+    written_.push_back(ResourceKey{r.resource_type, r.id});
     IPA_ASSIGN_STMT(up, conn_, kUpsertResource);
     up.bind(1, r.resource_type).bind(2, r.id).bind(3, seq).bind(4, to_ms(r.last_updated));
     up.bind(5, owner).bind(6, int64_t{r.deleted ? 1 : 0});
@@ -630,42 +644,41 @@ class SqliteWriter final : public Writer {
 
   Connection& conn_;
   core::Clock& clock_;
+  std::vector<ResourceKey> written_;
 };
 
 class SqliteStore final : public ResourceStore {
  public:
   SqliteStore(SqliteOptions options, std::unique_ptr<Connection> writer)
-      : options_(std::move(options)), writer_(std::move(writer)) {}
+      : options_(std::move(options)),
+        writer_(std::move(writer)),
+        cache_(options_.read_cache_bytes, options_.read_cache_check) {}
 
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
-    auto conn = acquire();
-    if (!conn.ok()) return std::move(conn).error();
-    auto out = current_or_error(read_current(**conn, type, id));
-    release(std::move(*conn));
-    return out;
+    return current_or_error(read_cached(type, id));
   }
 
   Result<StoredResource> read_for_patient(const std::string& patient, const std::string& type,
                                           const std::string& id) override {
-    return with_reader([&](Connection& c) -> Result<StoredResource> {
-      auto cur = read_current(c, type, id);
-      if (!cur.ok()) return std::move(cur).error();
-      if (cur->exists && cur->resource.owner_patient == patient) {
-        return current_or_error(std::move(cur));
-      }
-      // Not the patient's own: found only through a membership of the patient's compartment
-      // (deletions have none).
-      bool member = false;
-      if (cur->exists && !cur->resource.deleted) {
+    auto cur = read_cached(type, id);
+    if (!cur.ok()) return std::move(cur).error();
+    if (cur->exists && cur->resource.owner_patient == patient) {
+      return current_or_error(std::move(cur));
+    }
+    // Not the patient's own: found only through a membership of the patient's compartment
+    // (deletions have none).
+    bool member = false;
+    if (cur->exists && !cur->resource.deleted) {
+      auto found = with_reader([&](Connection& c) -> Result<bool> {
         IPA_ASSIGN_STMT(st, c, kIsMember);
         st.bind(1, patient).bind(2, type).bind(3, id);
-        auto row = st.step();
-        if (!row.ok()) return std::move(row).error();
-        member = *row;
-      }
-      if (!member) return core::not_found("Resource " + type + "/" + id + " is not known.");
-      return std::move(cur->resource);
-    });
+        return st.step();
+      });
+      if (!found.ok()) return std::move(found).error();
+      member = *found;
+    }
+    if (!member) return core::not_found("Resource " + type + "/" + id + " is not known.");
+    return std::move(cur->resource);
   }
 
   Result<StoredResource> vread(const std::string& type, const std::string& id,
@@ -786,9 +799,21 @@ class SqliteStore final : public ResourceStore {
     IPA_RETURN_IF_ERROR(writer_->exec("BEGIN IMMEDIATE"));
     SqliteWriter w(*writer_, *options_.clock);
     Status st = body(w);
+    int64_t generation = 0;
+    if (st.ok() && !w.written().empty()) {
+      auto bumped = bump_generation();
+      if (bumped.ok()) {
+        generation = *bumped;
+      } else {
+        st = std::move(bumped).error();
+      }
+    }
     if (st.ok()) {
       Status commit = writer_->exec("COMMIT");
-      if (commit.ok()) return {};
+      if (commit.ok()) {
+        if (!w.written().empty()) cache_.committed(generation, w.written());
+        return {};
+      }
       st = std::move(commit);
     }
     (void)writer_->exec("ROLLBACK");
@@ -838,6 +863,39 @@ class SqliteStore final : public ResourceStore {
     auto out = fn(**conn);
     release(std::move(*conn));
     return out;
+  }
+
+  // The current version of type/id: from the cache when it holds it (after reading the store
+  // generation when the check interval has passed), else from a reader connection (cached then).
+  Result<Current> read_cached(const std::string& type, const std::string& id) {
+    if (cache_.enabled()) {
+      auto now = internal::ReadCache::Clock::now();
+      if (cache_.due(now)) {
+        auto g = with_reader([&](Connection& c) -> Result<int64_t> {
+          IPA_ASSIGN_STMT(st, c, kGetGeneration);
+          auto row = st.step();
+          if (!row.ok()) return std::move(row).error();
+          if (!*row) return core::internal("store_generation has no row");
+          return st.int64(0);
+        });
+        if (!g.ok()) return std::move(g).error();
+        cache_.observe(*g, now);
+      }
+      if (auto hit = cache_.find(type, id)) return Current{std::move(*hit), true};
+    }
+    uint64_t epoch = cache_.epoch();
+    auto cur = with_reader([&](Connection& c) { return read_current(c, type, id); });
+    if (cur.ok() && cur->exists) cache_.insert(epoch, cur->resource);
+    return cur;
+  }
+
+  // Inside the write transaction: the store generation after this transaction.
+  Result<int64_t> bump_generation() {
+    IPA_ASSIGN_STMT(st, *writer_, kBumpGeneration);
+    auto row = st.step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) return core::internal("store_generation has no row");
+    return st.int64(0);  // the statement is reset (and the UPDATE completed) when `st` ends
   }
 
   Result<std::unique_ptr<Connection>> acquire() {
@@ -927,6 +985,7 @@ class SqliteStore final : public ResourceStore {
   std::unique_ptr<Connection> writer_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_;
+  internal::ReadCache cache_;
 };
 
 Status migrate(Connection& conn) {

@@ -3,6 +3,8 @@
 // serialized on one connection. Safe for concurrent use.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,12 @@ struct SqliteOptions {
   // lose the last transactions on power loss (WAL mode).
   bool synchronous_full = true;
   int read_connections = 8;
+  // The current versions of recently read resources are kept in memory, up to this many bytes
+  // (0: no cache). Writes of this process drop their entries when they commit; a write by another
+  // process is noticed within `read_cache_check` (the store generation is read at most that
+  // often, before a read served from memory).
+  size_t read_cache_bytes = 64 * 1024 * 1024;
+  std::chrono::microseconds read_cache_check{1000};
 };
 
 // Opens (and migrates) the store. Errors: unavailable 503 when the file cannot be opened, or

@@ -50,6 +50,8 @@ inline void check_audit_queries(AuthStore& store, core::TimePoint t0) {
   EXPECT_EQ(last.status, 200);
   EXPECT_EQ(last.node, "node-a");
   EXPECT_EQ(last.time, t0 + std::chrono::seconds(8));
+  EXPECT_EQ(last.count, 1);
+  EXPECT_EQ(last.last_time, last.time);  // one request: its own time
 
   // Time bounds are inclusive.
   q.since = t0 + std::chrono::seconds(2);
@@ -88,6 +90,23 @@ inline void check_audit_queries(AuthStore& store, core::TimePoint t0) {
   auto none = store.get_audit(last.id + 1000);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().http_status, 404);
+
+  // A folded event (audit/audit_log.h) keeps its ids, count and the last request's time.
+  AuditEvent folded = batch[1];
+  folded.time = t0 + std::chrono::seconds(20);
+  folded.resource_id = "obs-1 obs-3 obs-5";
+  folded.count = 7;
+  folded.last_time = t0 + std::chrono::milliseconds(20'150);
+  ASSERT_TRUE(store.append_audit({folded}).ok());
+  AuditQuery newest;
+  newest.limit = 1;
+  auto got = store.find_audit(newest);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].resource_id, "obs-1 obs-3 obs-5");
+  EXPECT_EQ((*got)[0].count, 7);
+  EXPECT_EQ((*got)[0].time, t0 + std::chrono::seconds(20));
+  EXPECT_EQ((*got)[0].last_time, t0 + std::chrono::milliseconds(20'150));
 }
 
 }  // namespace ipa::storage::testing
