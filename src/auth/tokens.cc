@@ -288,6 +288,11 @@ Result<std::shared_ptr<const AccessTokenClaims>> TokenValidator::validate(std::s
       }
     }
   }
+  return still_valid(std::move(claims));
+}
+
+Result<std::shared_ptr<const AccessTokenClaims>> TokenValidator::still_valid(
+    std::shared_ptr<const AccessTokenClaims> claims) {
   // Time and revocation are checked on every use, cached or not.
   if (clock_->now() - config_.leeway >= claims->exp) return invalid_token("expired");
   IPA_RETURN_IF_ERROR(check_grant(claims->grant_id));

@@ -152,6 +152,12 @@ class TokenValidator {
   // unavailable 503 when the store cannot be asked about the grant.
   core::Result<std::shared_ptr<const AccessTokenClaims>> validate(std::string_view token);
 
+  // The checks validate() repeats on every use of a token it verified before: expiry (with
+  // leeway) and the grant not revoked. For callers that remember the claims of a token they
+  // already validated (the REST layer, per connection). Errors as validate().
+  core::Result<std::shared_ptr<const AccessTokenClaims>> still_valid(
+      std::shared_ptr<const AccessTokenClaims> claims);
+
   // Makes this node refuse the grant's tokens at once (call after AuthStore::revoke_grant).
   void grant_revoked(const std::string& grant_id);
 

@@ -140,14 +140,37 @@ bool parse_instant(std::string_view s, TimePoint& out) {
 }
 
 std::string format_http_date(TimePoint t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
-                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
-  return buf;
+  // Civil calendar arithmetic (no gmtime_r, which takes glibc's time zone lock, no printf):
+  // this runs for the Last-Modified header of every read.
+  auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  auto days = std::chrono::floor<std::chrono::days>(secs);
+  std::chrono::year_month_day ymd{days};
+  std::chrono::hh_mm_ss<std::chrono::seconds> hms{secs - days};
+  unsigned wday = std::chrono::weekday{days}.c_encoding();
+  int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) year = year < 0 ? 0 : 9999;
+  char buf[29];
+  auto two = [&](int at, unsigned v) {
+    buf[at] = static_cast<char>('0' + v / 10 % 10);
+    buf[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(buf, kDays[wday], 3);
+  buf[3] = ',';
+  buf[4] = ' ';
+  two(5, static_cast<unsigned>(ymd.day()));
+  buf[7] = ' ';
+  std::memcpy(buf + 8, kMonths[static_cast<unsigned>(ymd.month()) - 1], 3);
+  buf[11] = ' ';
+  two(12, static_cast<unsigned>(year / 100));
+  two(14, static_cast<unsigned>(year % 100));
+  buf[16] = ' ';
+  two(17, static_cast<unsigned>(hms.hours().count()));
+  buf[19] = ':';
+  two(20, static_cast<unsigned>(hms.minutes().count()));
+  buf[22] = ':';
+  two(23, static_cast<unsigned>(hms.seconds().count()));
+  std::memcpy(buf + 25, " GMT", 4);
+  return std::string(buf, sizeof buf);
 }
 
 bool parse_http_date(std::string_view s, TimePoint& out) {

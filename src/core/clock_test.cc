@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <set>
 
 namespace ipa::core {
@@ -25,6 +26,24 @@ TEST(Clock, HttpDatesRoundTrip) {
   ASSERT_TRUE(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", t));
   EXPECT_EQ(format_http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", t));
+}
+
+TEST(Clock, HttpDatesMatchTheCLibrary) {
+  // Leap days, the turn of centuries, before 1970, the last second of a day, sub-seconds
+  // (TimePoint counts nanoseconds: it ends in 2262).
+  for (int64_t s :
+       {int64_t{0}, int64_t{-1}, int64_t{951782400}, int64_t{951868799}, int64_t{4107542399},
+        int64_t{1583020800}, int64_t{-2208988800}, int64_t{1798761599}, int64_t{7258118399}}) {
+    for (int64_t step = 0; step < 200; ++step) {
+      std::time_t secs = static_cast<std::time_t>(s + step * 86'399);
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      char expected[64];
+      std::strftime(expected, sizeof expected, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+      TimePoint t = std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(999);
+      ASSERT_EQ(format_http_date(t), expected) << secs;
+    }
+  }
 }
 
 TEST(Clock, RandomIdsAreValidAndDistinct) {

@@ -44,6 +44,18 @@ TEST(HttpConvert, DecodesOriginFormTargets) {
       {"example.com:443", false, "", ""},
       {"/bad%zz", false, "", ""},
       {"/x#fragment", false, "", ""},
+      // Plain targets (decided without the URL parser) and their neighbours that are not.
+      {"/fhir/Observation/obs-1.a_b~c", true, "/fhir/Observation/obs-1.a_b~c", ""},
+      {"/fhir/Patient?_id=p1&x=a/b?c:d@e", true, "/fhir/Patient", "_id=p1&x=a/b?c:d@e"},
+      {"/fhir/Patient?", true, "/fhir/Patient", ""},
+      {"/fhir//Patient", true, "/fhir//Patient", ""},
+      {"/fhir/Observation?code=http://loinc.org|1-8", true, "/fhir/Observation",
+       "code=http://loinc.org%7C1-8"},
+      {"/fhir/Patient?x=%41", true, "/fhir/Patient", "x=%41"},
+      {"/fhir/Patient?x=%4", false, "", ""},
+      {"/fhir/Pat ient", false, "", ""},
+      {"/fhir/Patient?x=a b", false, "", ""},
+      {"/fhir/Patient\x01", false, "", ""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.target);

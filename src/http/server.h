@@ -24,6 +24,11 @@ struct Header {
   std::string value;
 };
 
+// What a handler keeps for one connection between its requests (see Request::connection_state).
+struct ConnectionState {
+  virtual ~ConnectionState() = default;
+};
+
 struct Request {
   std::string method;           // "GET"
   std::string target;           // raw request-target, e.g. "/fhir/Patient?name=x"
@@ -32,6 +37,11 @@ struct Request {
   std::vector<Header> headers;  // as received
   std::string body;
   std::string remote_address;
+  // Set by the handler, kept by the server from one request of a connection to the next and
+  // dropped with the connection (e.g. the last bearer token verified on it); null on a new
+  // connection and in a Request built by hand. Connections are never shared between threads
+  // while a request is handled, so the handler may use it without locking.
+  mutable std::shared_ptr<ConnectionState> connection_state;
 
   // Case-insensitive header lookup; empty when absent. Repeated headers are joined with ", ".
   std::string header(std::string_view name) const;

@@ -1508,13 +1508,40 @@ http::Response bearer_challenge(const core::Error& e) {
   return r;
 }
 
+namespace {
+
+// The bearer token last verified on a connection: an app sends the same token on every request
+// of a keep-alive connection, so the next request compares the header (in constant time: behind
+// a proxy one upstream connection may carry several users' requests) instead of hashing the
+// token to find it in the validator's cache. Expiry and revocation are checked as for any use.
+struct BearerMemo final : http::ConnectionState {
+  std::string authorization;
+  std::shared_ptr<const auth::AccessTokenClaims> claims;
+};
+
+}  // namespace
+
 core::Result<Caller> authenticate(State& s, const http::Request& req) {
   std::string h = req.header("Authorization");
   if (h.size() < 7 || (h.compare(0, 7, "Bearer ") != 0 && h.compare(0, 7, "bearer ") != 0)) {
     return core::unauthenticated("This request needs an access token (Authorization: Bearer).")
         .with_log("missing");
   }
-  auto claims = s.auth->validator->validate(std::string_view(h).substr(7));
+  auto* memo = dynamic_cast<BearerMemo*>(req.connection_state.get());
+  core::Result<std::shared_ptr<const auth::AccessTokenClaims>> claims =
+      memo != nullptr && memo->authorization.size() == h.size() &&
+              jose::constant_time_equal(memo->authorization, h)
+          ? s.auth->validator->still_valid(memo->claims)
+          : s.auth->validator->validate(std::string_view(h).substr(7));
+  if (claims.ok() && memo == nullptr) {
+    auto m = std::make_shared<BearerMemo>();
+    memo = m.get();
+    req.connection_state = std::move(m);
+  }
+  if (claims.ok() && memo->claims != *claims) {
+    memo->authorization = std::move(h);
+    memo->claims = *claims;
+  }
   if (!claims.ok()) {
     core::Error e = std::move(claims).error();
     if (e.http_status == 401) e.diagnostics = "The access token is invalid, expired or revoked.";

@@ -169,6 +169,39 @@ TEST_F(AttackTest, IdTokenAndTamperedTokensAreNotBearerTokens) {
   expect_invalid_token("not-a-jwt");
 }
 
+// The server remembers the last token verified on a keep-alive connection (rest/smart.cc,
+// BearerMemo). Every request on that connection is still checked: a token of the same length
+// that differs in one byte, another user's token, and the remembered token after its grant was
+// revoked. (The test client keeps one connection per thread, so all of these share one.)
+TEST_F(AttackTest, AConnectionThatCarriedAValidTokenStillChecksEveryRequest) {
+  auto a = launch::standalone(*server_, "patient", "pat-0006");
+  auto b = launch::standalone(*server_, "caregiver", "pat-0002");
+  ASSERT_FALSE(a.access_token.empty());
+  ASSERT_FALSE(b.access_token.empty());
+  auto read = [&](const std::string& token, const std::string& patient) {
+    return server_->get("/fhir/Patient/" + patient, {{"Authorization", "Bearer " + token}}).status;
+  };
+  EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
+  EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
+  std::string flipped = a.access_token;
+  size_t sig = flipped.rfind('.') + 5;
+  flipped[sig] = flipped[sig] == 'A' ? 'B' : 'A';
+  ASSERT_EQ(flipped.size(), a.access_token.size());
+  expect_invalid_token(flipped);
+  EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
+  // Another user's token on the same connection reads that user's patient only.
+  EXPECT_EQ(read(b.access_token, "pat-0002"), 200);
+  EXPECT_EQ(read(b.access_token, "pat-0006"), 404);
+  EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
+  EXPECT_EQ(read(a.access_token, "pat-0002"), 404);
+  // Revoked (RFC 7009, through its refresh token): refused at once on the same connection.
+  auto rv = post_form(*server_, "/auth/revoke",
+                      form({{"token", a.refresh_token}, {"client_id", "ipa-demo-app"}}));
+  EXPECT_EQ(rv.status, 200) << rv.body;
+  expect_invalid_token(a.access_token);
+  EXPECT_EQ(read(b.access_token, "pat-0002"), 200);
+}
+
 TEST_F(AttackTest, ATokenForAnotherServerIsRefused) {
   // A second node on the same store (same keys, same clients) that calls itself another server:
   // its tokens carry its own aud and must not open this server's API.

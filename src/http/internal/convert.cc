@@ -182,7 +182,38 @@ std::string tolerant_target(std::string_view target) {
   return out;
 }
 
+namespace {
+
+// RFC 3986 section 3.3: pchar without pct-encoded (unreserved / sub-delims / ":" / "@").
+bool is_plain_pchar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("-._~!$&'()*+,;=:@").find(c) != std::string_view::npos;
+}
+
+// The common case, decided without a URL parser: an absolute path of plain characters (nothing
+// to decode) and no query or a query of plain characters, '/' and '?'. Anything else (a '%',
+// a character FHIR clients leave unencoded, an invalid one) goes through the full parse.
+bool decode_plain_target(Request& request) {
+  std::string_view t = request.target;
+  if (t.empty() || t[0] != '/') return false;
+  size_t q = t.find('?');
+  std::string_view path = t.substr(0, q);
+  for (char c : path) {
+    if (c != '/' && !is_plain_pchar(c)) return false;
+  }
+  std::string_view query = q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
+  for (char c : query) {
+    if (c != '/' && c != '?' && !is_plain_pchar(c)) return false;
+  }
+  request.path.assign(path.data(), path.size());
+  request.query.assign(query.data(), query.size());
+  return true;
+}
+
+}  // namespace
+
 core::Status decode_target(Request& request) {
+  if (decode_plain_target(request)) return {};
   // RFC 9112 section 3.2.1: origin-form = absolute-path [ "?" query ]
   std::string target = tolerant_target(request.target);
   auto url = boost::urls::parse_origin_form(target);
