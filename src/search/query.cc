@@ -455,6 +455,56 @@ core::Result<Condition> Parser::value_condition(const std::string& name, const N
   return bad(name, "parameters of this type are not supported");
 }
 
+// The path of a reference parameter's expression without its Patient filter, so that `patient`
+// (Observation.subject.where(resolve() is Patient)) and `subject` (Observation.subject) compare
+// equal.
+std::string without_patient_filter(std::string_view expression) {
+  std::string out(expression);
+  const std::string filter = ".where(resolve() is Patient)";
+  for (size_t at = out.find(filter); at != std::string::npos; at = out.find(filter, at)) {
+    out.erase(at, filter.size());
+  }
+  return out;
+}
+
+// Whether a reference to Patient/[id] through `param` puts the resource in that patient's
+// compartment (FHIR R4 compartmentdefinition-patient): `param` is one of the type's compartment
+// parameters, or names the same element (Observation `patient` is `subject` restricted to
+// Patient).
+bool implies_compartment(const std::string& type, const std::string& param) {
+  const auto compartment = fhir::patient_compartment_params(type);
+  if (std::find(compartment.begin(), compartment.end(), param) != compartment.end()) return true;
+  const fhir::SearchParamInfo* p = fhir::find_search_param(type, param);
+  if (p == nullptr || p->expression.empty()) return false;
+  const std::string path = without_patient_filter(p->expression);
+  for (std::string_view c : compartment) {
+    const fhir::SearchParamInfo* q = fhir::find_search_param(type, c);
+    if (q != nullptr && without_patient_filter(q->expression) == path) return true;
+  }
+  return false;
+}
+
+// SearchPlan::routing_patient: the patient of a clause that requires one reference to
+// Patient/[id] on a parameter that implies compartment membership (patient=, subject=Patient/..),
+// or of Patient?_id=[id].
+std::optional<std::string> named_patient(const std::string& type,
+                                         const std::vector<storage::Clause>& all_of) {
+  for (const storage::Clause& c : all_of) {
+    if (c.negate || c.any_of.size() != 1) continue;
+    const storage::Condition& d = c.any_of[0];
+    // Patient?_id=x: a Patient is in its own compartment.
+    if (type == "Patient" && d.kind == IndexKind::kId && !d.missing && !d.text.empty()) {
+      return d.text;
+    }
+    if (d.kind != IndexKind::kReference || d.missing || d.chain || !d.url.empty() ||
+        d.target_type != "Patient" || d.target_id.empty()) {
+      continue;
+    }
+    if (implies_compartment(type, d.param)) return d.target_id;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<std::string> split_unescaped(const std::string& value, char sep) {
@@ -624,6 +674,7 @@ core::Result<ParsedSearch> parse_search(const std::string& type, const Params& p
     out.applied.emplace_back(name, value);
   }
   for (std::string& s : parser.ignored) out.ignored.push_back(std::move(s));
+  out.plan.routing_patient = named_patient(type, out.plan.all_of);
   return out;
 }
 

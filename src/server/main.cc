@@ -13,6 +13,7 @@
 #include "auth/password.h"
 #include "core/log.h"
 #include "demo/demo.h"
+#include "fhir/model.h"
 #include "http/server.h"
 #include "jose/bytes.h"
 #include "jose/jwks.h"
@@ -182,6 +183,14 @@ std::string postgres_conninfo(const std::string& store) {
   return store.substr(std::string("postgresql:").size());
 }
 
+// PostgreSQL keeps the types outside the R4 Patient compartment (Practitioner, Organization,
+// Medication, ...) in its shared tables (Citus reference tables, docs/scale-out.md). Binary is
+// outside the compartment too but stays with the patient tables: large, patient-specific, and
+// as a reference table copied to every node.
+bool shared_resource_type(const std::string& type) {
+  return type != "Patient" && type != "Binary" && fhir::patient_compartment_params(type).empty();
+}
+
 // `bulk_copy`: PostgreSQL writes go through COPY (ipa-server import); SQLite ignores it.
 core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c,
                                                                  bool bulk_copy = false) {
@@ -189,6 +198,7 @@ core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c
     storage::postgres::PostgresOptions o;
     o.conninfo = postgres_conninfo(c.store);
     o.bulk_copy = bulk_copy;
+    o.shared_type = shared_resource_type;
     return storage::postgres::open_postgres_store(o);
   }
   fs::path p(c.store);

@@ -109,6 +109,11 @@ struct SearchPlan {
   std::vector<Clause> all_of;
   // Restricts matches to one patient's compartment (Patient/[id]/[type], or a grant's patient).
   std::optional<std::string> compartment_patient;
+  // A patient whose compartment holds every match, known from the query itself (a clause that
+  // requires a reference to Patient/[id] on a Patient-compartment parameter of the type; set by
+  // the search module). Changes no answer; a store sharded by owner may use it to route the query
+  // to that patient's rows (docs/scale-out.md).
+  std::optional<std::string> routing_patient;
   std::vector<SortKey> sort;  // the id is always the last, implicit key
   int count = 50;
   std::optional<Keyset> after;

@@ -10,6 +10,7 @@
 #include "search/query.h"
 #include "search/testing/ipa_searches.h"
 #include "storage/postgres/internal/render.h"
+#include "storage/postgres/internal/test_layout.h"
 #include "storage/postgres/internal/test_server.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -58,13 +59,13 @@ size_t count_of(const std::string& s, const std::string& needle) {
 }
 
 // A routed query names the patient ($1) as the owner of every table it reads: the resource,
-// its version, the compartment membership, and each index subquery (driver, probe, sort value),
+// its version, and each index subquery (driver, probe, sort value),
 // so that Citus can run it on the patient's shard alone (docs/scale-out.md).
 void expect_routed(const std::string& sql) {
   EXPECT_NE(sql.find(" r.owner = $1"), std::string::npos) << sql;
   EXPECT_EQ(count_of(sql, "JOIN version v"), count_of(sql, "v.owner = $1")) << sql;
-  EXPECT_NE(sql.find("c.patient = $1 AND c.owner = $1"), std::string::npos) << sql;
-  EXPECT_EQ(count_of(sql, "FROM compartment c"), count_of(sql, "c.owner = $1")) << sql;
+  // The owner is a member of its own compartment: no membership join once routed.
+  EXPECT_EQ(sql.find("compartment"), std::string::npos) << sql;
   size_t index_tables = count_of(sql, "FROM idx_");
   EXPECT_EQ(index_tables, count_of(sql, "x.owner = $1")) << sql;
   // No join left on a column alone: every owner equality names the parameter.
@@ -110,6 +111,73 @@ TEST(PostgresQueryPlans, EveryIpaCombinationUsesIndexes) {
       EXPECT_EQ(plan->find("\"Seq Scan\""), std::string::npos) << "scan in plan:\n" << *plan;
       EXPECT_NE(plan->find("Index"), std::string::npos) << "no index in plan:\n" << *plan;
       if (std::getenv("IPA_PRINT_PLANS") != nullptr) std::cout << q << "\n" << *plan << "\n";
+    }
+  }
+}
+
+// Supporting resources in the shared set (Citus reference tables): 2,000 Practitioners and
+// Organizations, the Observations of 1,000 patients naming them as performers.
+constexpr const char* kSharedSeed = R"sql(
+INSERT INTO shared_version(owner, type, id, version_id, last_updated, deleted, json)
+  SELECT '', t, t || g, 1, g, false, '{}'
+  FROM generate_series(1, 2000) g, unnest(ARRAY['Practitioner', 'Organization']) t;
+INSERT INTO shared_resource SELECT owner, type, id, seq, last_updated, deleted FROM shared_version;
+INSERT INTO shared_idx_string SELECT owner, type, id, 'name', 'n' || seq, 'N' || seq
+  FROM shared_resource;
+INSERT INTO shared_idx_token SELECT owner, type, id, 'identifier', 'urn:npi', 'c' || seq,
+  'c' || seq, '' FROM shared_resource;
+INSERT INTO version(owner, type, id, version_id, last_updated, deleted, json)
+  SELECT 'p' || (g % 1000), 'Observation', 'o' || g, 1, g, false, '{}'
+  FROM generate_series(1, 20000) g;
+INSERT INTO resource SELECT owner, type, id, seq, last_updated, deleted FROM version;
+INSERT INTO compartment SELECT owner, type, id, owner FROM resource;
+INSERT INTO idx_ref SELECT owner, type, id, 'subject', 'Patient', owner, '' FROM resource;
+INSERT INTO idx_ref SELECT owner, type, id, 'performer', 'Practitioner',
+  'Practitioner' || (seq % 2000 + 1), '' FROM resource;
+INSERT INTO idx_date SELECT owner, type, id, 'date', seq * 1000, seq * 1000 + 1 FROM resource;
+ANALYZE;
+)sql";
+
+// A chain from a patient's Observations to a Practitioner reads shared_resource and
+// shared_idx_*, through indexes, open and routed to the patient; a search of a shared type reads
+// only shared tables, through indexes.
+TEST(PostgresQueryPlans, ChainToSharedTypeUsesIndexes) {
+  auto conninfo = testing::fresh_schema_conninfo();
+  ASSERT_TRUE(conninfo);
+  PostgresOptions o;
+  o.conninfo = *conninfo;
+  o.shared_type = testing::shared_type;
+  ASSERT_TRUE(open_postgres_store(o).ok());
+  ASSERT_TRUE(testing::exec(*conninfo, kSharedSeed));
+  const std::vector<std::pair<std::string, search::Params>> searches = {
+      {"Observation", {{"performer:Practitioner.name", "n5"}}},
+      {"Observation", {{"subject", "Patient/p1"}, {"performer:Practitioner.identifier", "c7"}}},
+      {"Practitioner", {{"name", "n5"}}},
+      {"Practitioner", {{"identifier", "urn:npi|c7"}, {"_sort", "name"}}},
+  };
+  for (const auto& [type, params] : searches) {
+    for (const char* bound : {"", "p1"}) {
+      SCOPED_TRACE(type + " " + params.front().first + " bound " + bound);
+      search::QueryOptions qo;
+      qo.strict = true;
+      auto parsed = search::parse_search(type, params, qo);
+      ASSERT_TRUE(parsed.ok()) << parsed.error().diagnostics;
+      if (*bound) parsed->plan.compartment_patient = bound;
+      std::string sql = internal::render_page(parsed->plan, *bound != 0, o.shared_type).text;
+      EXPECT_NE(sql.find("shared_resource"), std::string::npos) << sql;
+      if (type == "Observation") {
+        EXPECT_NE(sql.find("FROM shared_resource r1"), std::string::npos) << sql;
+        EXPECT_NE(sql.find("FROM resource r JOIN version v"), std::string::npos) << sql;
+        if (*bound) expect_routed(sql.substr(0, sql.find("FROM shared_resource r1")));
+      } else {
+        EXPECT_EQ(sql.find("FROM resource"), std::string::npos) << sql;
+        EXPECT_EQ(sql.find("FROM idx_"), std::string::npos) << sql;
+      }
+      auto plan = explain_search(*conninfo, parsed->plan, o.shared_type);
+      ASSERT_TRUE(plan.ok()) << plan.error().log_detail;
+      EXPECT_EQ(plan->find("\"Seq Scan\""), std::string::npos) << "scan in plan:\n" << *plan;
+      EXPECT_NE(plan->find("shared_resource"), std::string::npos) << *plan;
+      if (std::getenv("IPA_PRINT_PLANS") != nullptr) std::cout << sql << "\n" << *plan << "\n";
     }
   }
 }

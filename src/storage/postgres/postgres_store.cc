@@ -140,6 +140,44 @@ CREATE INDEX idx_position_res ON idx_position(type, id, param);
     R"sql(
 CREATE INDEX compartment_foreign ON compartment(patient, type) WHERE owner <> patient;
 )sql",
+    // 5: the shared table set, for resources outside every patient compartment (Practitioner,
+    // Organization, Medication, ...; PostgresOptions::shared_type): Citus reference tables,
+    // copied to every node, so joins from a patient's shard to them stay local. Same columns as
+    // the patient set (`owner` is always ''), so every statement is one text with a table prefix;
+    // the same version_seq, so history is one order over both sets. No shared compartment: these
+    // types have no members. Rows of an existing store are moved at open (move_types()).
+    R"sql(
+CREATE TABLE shared_version(
+  owner text COLLATE "C" NOT NULL DEFAULT '',
+  seq bigint NOT NULL DEFAULT nextval('version_seq'),
+  type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  version_id bigint NOT NULL,
+  last_updated bigint NOT NULL,
+  deleted boolean NOT NULL,
+  json text NOT NULL,
+  PRIMARY KEY(seq));
+CREATE INDEX shared_version_by_type ON shared_version(type, seq);
+CREATE INDEX shared_version_by_id ON shared_version(type, id, version_id);
+CREATE TABLE shared_resource(
+  owner text COLLATE "C" NOT NULL DEFAULT '',
+  type text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  last_updated bigint NOT NULL,
+  deleted boolean NOT NULL,
+  PRIMARY KEY(type, id));
+CREATE INDEX shared_resource_by_updated ON shared_resource(type, last_updated);
+CREATE TABLE shared_idx_token (LIKE idx_token INCLUDING ALL);
+CREATE TABLE shared_idx_string (LIKE idx_string INCLUDING ALL);
+CREATE TABLE shared_idx_date (LIKE idx_date INCLUDING ALL);
+CREATE TABLE shared_idx_ref (LIKE idx_ref INCLUDING ALL);
+CREATE TABLE shared_idx_quantity (LIKE idx_quantity INCLUDING ALL);
+CREATE TABLE shared_idx_number (LIKE idx_number INCLUDING ALL);
+CREATE TABLE shared_idx_uri (LIKE idx_uri INCLUDING ALL);
+CREATE TABLE shared_idx_composite (LIKE idx_composite INCLUDING ALL);
+CREATE TABLE shared_idx_position (LIKE idx_position INCLUDING ALL);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -367,13 +405,27 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
+// Statement templates name a resource's tables with '@' ("@resource", "@idx_token"): in_set()
+// makes the statement of the patient set (resource) or of the shared set (shared_resource).
+std::string in_set(const char* tmpl, bool shared) {
+  std::string out;
+  for (const char* c = tmpl; *c != '\0'; ++c) {
+    if (*c == '@') {
+      if (shared) out += "shared_";
+    } else {
+      out.push_back(*c);
+    }
+  }
+  return out;
+}
+
 constexpr const char* kReadCurrent =
-    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
-    "JOIN version v ON v.owner = r.owner AND v.seq = r.seq WHERE r.type = $1 AND r.id = $2";
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM @resource r "
+    "JOIN @version v ON v.owner = r.owner AND v.seq = r.seq WHERE r.type = $1 AND r.id = $2";
 // A read routed to one owner (read_for_patient): every table is filtered on the owner.
 constexpr const char* kReadOwned =
-    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM resource r "
-    "JOIN version v ON v.owner = $3 AND v.seq = r.seq WHERE r.owner = $3 AND r.type = $1 AND "
+    "SELECT v.version_id, v.last_updated, v.deleted, v.json, r.owner FROM @resource r "
+    "JOIN @version v ON v.owner = $3 AND v.seq = r.seq WHERE r.owner = $3 AND r.type = $1 AND "
     "r.id = $2";
 // The owner of a member of a patient's compartment (one shard: compartment is distributed by
 // patient).
@@ -383,53 +435,54 @@ constexpr const char* kMemberOwner =
 constexpr const char* kForeignMembers =
     "SELECT 1 FROM compartment WHERE patient = $1 AND type = $2 AND owner <> $1 LIMIT 1";
 constexpr const char* kReadVersion =
-    "SELECT version_id, last_updated, deleted, json FROM version "
+    "SELECT version_id, last_updated, deleted, json FROM @version "
     "WHERE type = $1 AND id = $2 AND version_id = $3";
 constexpr const char* kInsertVersion =
-    "INSERT INTO version(owner, type, id, version_id, last_updated, deleted, json) "
+    "INSERT INTO @version(owner, type, id, version_id, last_updated, deleted, json) "
     "VALUES ($1, $2, $3, $4, $5, $6 <> 0, $7) RETURNING seq";
 // The owner may change between versions, and a distribution column cannot be updated in place:
 // the resource row is replaced, not upserted.
-constexpr const char* kDeleteResource = "DELETE FROM resource WHERE type = $1 AND id = $2";
+constexpr const char* kDeleteResource = "DELETE FROM @resource WHERE type = $1 AND id = $2";
 constexpr const char* kInsertResource =
-    "INSERT INTO resource(owner, type, id, seq, last_updated, deleted) "
+    "INSERT INTO @resource(owner, type, id, seq, last_updated, deleted) "
     "VALUES ($1, $2, $3, $4, $5, $6 <> 0)";
 // Every table that holds rows derived from the current version, cleared before a write.
 constexpr const char* kClearIndex[] = {
-    "DELETE FROM idx_token WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_string WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_date WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_ref WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_quantity WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_number WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_uri WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_composite WHERE type = $1 AND id = $2",
-    "DELETE FROM idx_position WHERE type = $1 AND id = $2",
-    "DELETE FROM compartment WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_token WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_string WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_date WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_ref WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_quantity WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_number WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_uri WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_composite WHERE type = $1 AND id = $2",
+    "DELETE FROM @idx_position WHERE type = $1 AND id = $2",
 };
+// The membership rows of a resource (patient set only: shared types have none).
+constexpr const char* kClearCompartment = "DELETE FROM compartment WHERE type = $1 AND id = $2";
 constexpr const char* kInsertToken =
-    "INSERT INTO idx_token(owner, type, id, param, system, code, code_ci, text) "
+    "INSERT INTO @idx_token(owner, type, id, param, system, code, code_ci, text) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 constexpr const char* kInsertString =
-    "INSERT INTO idx_string(owner, type, id, param, norm, exact) VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO @idx_string(owner, type, id, param, norm, exact) VALUES ($1, $2, $3, $4, $5, $6)";
 constexpr const char* kInsertDate =
-    "INSERT INTO idx_date(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO @idx_date(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
 constexpr const char* kInsertRef =
-    "INSERT INTO idx_ref(owner, type, id, param, target_type, target_id, url) "
+    "INSERT INTO @idx_ref(owner, type, id, param, target_type, target_id, url) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7)";
 constexpr const char* kInsertQuantity =
-    "INSERT INTO idx_quantity(owner, type, id, param, system, code, low, high) "
+    "INSERT INTO @idx_quantity(owner, type, id, param, system, code, low, high) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 constexpr const char* kInsertNumber =
-    "INSERT INTO idx_number(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO @idx_number(owner, type, id, param, low, high) VALUES ($1, $2, $3, $4, $5, $6)";
 constexpr const char* kInsertUri =
-    "INSERT INTO idx_uri(owner, type, id, param, uri) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO @idx_uri(owner, type, id, param, uri) VALUES ($1, $2, $3, $4, $5)";
 constexpr const char* kInsertComposite =
-    "INSERT INTO idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
+    "INSERT INTO @idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
     "v_high, v_ilow, v_ihigh, v_text, v2_low, v2_high) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 constexpr const char* kInsertPosition =
-    "INSERT INTO idx_position(owner, type, id, param, lat, lon, x, y, z) "
+    "INSERT INTO @idx_position(owner, type, id, param, lat, lon, x, y, z) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 constexpr const char* kInsertCompartment =
     "INSERT INTO compartment(patient, type, id, owner) VALUES ($1, $2, $3, $4) "
@@ -444,6 +497,14 @@ constexpr const char* kPutSecret =
 constexpr const char* kReferencedOneHop =
     "SELECT 1 FROM compartment c JOIN idx_ref x ON x.owner = c.owner AND x.type = c.type AND "
     "x.id = c.id WHERE c.patient = $1 AND x.target_type = $2 AND x.target_id = $3 LIMIT 1";
+// The second hop through a shared intermediate (a PractitionerRole, an Organization): a join of
+// the patient's rows with a reference table, local on the patient's node under Citus.
+constexpr const char* kReferencedTwoHopsShared =
+    "SELECT 1 FROM compartment c JOIN idx_ref x ON x.owner = c.owner AND x.type = c.type AND "
+    "x.id = c.id JOIN shared_idx_ref y ON y.type = x.target_type AND y.id = x.target_id "
+    "WHERE c.patient = $1 AND y.target_type = $2 AND y.target_id = $3 LIMIT 1";
+// Through an intermediate in the patient set (an Encounter, a Binary; rare): exact, but the
+// intermediate may belong to anyone, so not co-located.
 constexpr const char* kReferencedTwoHops =
     "SELECT 1 FROM compartment c JOIN idx_ref x ON x.owner = c.owner AND x.type = c.type AND "
     "x.id = c.id JOIN idx_ref y ON y.type = x.target_type AND y.id = x.target_id "
@@ -451,10 +512,10 @@ constexpr const char* kReferencedTwoHops =
 constexpr const char* kCompartmentsOf =
     "SELECT patient FROM compartment WHERE type = $1 AND id = $2 ORDER BY patient";
 constexpr const char* kRefsOf =
-    "SELECT target_type, target_id FROM idx_ref WHERE type = $1 AND id = $2 AND "
+    "SELECT target_type, target_id FROM @idx_ref WHERE type = $1 AND id = $2 AND "
     "($3 = '*' OR param = $3) AND target_id <> ''";
 constexpr const char* kReferencing =
-    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.owner = x.owner AND "
+    "SELECT DISTINCT x.id FROM @idx_ref x JOIN @resource r ON r.owner = x.owner AND "
     "r.type = x.type AND r.id = x.id WHERE x.target_id = $1 AND x.target_type = $2 AND "
     "x.type = $3 AND ($4 = '*' OR x.param = $4) AND NOT r.deleted LIMIT $5";
 // Transaction-level advisory locks, released at COMMIT or ROLLBACK and shared by every node on
@@ -512,20 +573,39 @@ Result<Current> current_from(Result<Rows> rows, const std::string& type, const s
   return out;
 }
 
-Result<Current> read_current(Connection& conn, const std::string& type, const std::string& id) {
-  return current_from(conn.query(kReadCurrent, {type, id}, true), type, id);
+// Which table set holds each resource type (PostgresOptions::shared_type).
+class Layout {
+ public:
+  explicit Layout(internal::SharedType shared) : shared_(std::move(shared)) {}
+  bool shared(const std::string& type) const { return shared_ && shared_(type); }
+  // The statement `tmpl` on the tables of `type`'s set.
+  std::string sql(const char* tmpl, const std::string& type) const {
+    return in_set(tmpl, shared(type));
+  }
+  const internal::SharedType& predicate() const { return shared_; }
+
+ private:
+  internal::SharedType shared_;
+};
+
+Result<Current> read_current(Connection& conn, const Layout& layout, const std::string& type,
+                             const std::string& id) {
+  return current_from(conn.query(layout.sql(kReadCurrent, type), {type, id}, true), type, id);
 }
 
-Result<Current> read_owned(Connection& conn, const std::string& owner, const std::string& type,
-                           const std::string& id) {
-  return current_from(conn.query(kReadOwned, {type, id, owner}, true), type, id);
+Result<Current> read_owned(Connection& conn, const Layout& layout, const std::string& owner,
+                           const std::string& type, const std::string& id) {
+  return current_from(conn.query(layout.sql(kReadOwned, type), {type, id, owner}, true), type, id);
 }
 
-// Whether a compartment-bound plan may be routed to the patient's own rows: the patient owns
-// every member of the plan's type (render.h).
+// Whether a plan may be routed to one patient's own rows: it is bound to the patient's
+// compartment (or names the patient, SearchPlan::routing_patient) and the patient owns every
+// member of the plan's type (render.h).
 Result<bool> routable(Connection& conn, const SearchPlan& plan) {
-  if (!plan.compartment_patient) return false;
-  auto rows = conn.query(kForeignMembers, {*plan.compartment_patient, plan.resource_type}, true);
+  const std::optional<std::string>& patient =
+      plan.compartment_patient ? plan.compartment_patient : plan.routing_patient;
+  if (!patient) return false;
+  auto rows = conn.query(kForeignMembers, {*patient, plan.resource_type}, true);
   if (!rows.ok()) return std::move(rows).error();
   return rows->size() == 0;
 }
@@ -543,10 +623,11 @@ Result<StoredResource> current_or_error(Result<Current> cur) {
   return std::move(cur->resource);
 }
 
-Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& plan) {
+Result<std::vector<std::string>> find_ids(Connection& conn, const Layout& layout,
+                                          const SearchPlan& plan) {
   auto routed = routable(conn, plan);
   if (!routed.ok()) return std::move(routed).error();
-  internal::Sql sql = internal::render_ids(plan, *routed);
+  internal::Sql sql = internal::render_ids(plan, *routed, layout.predicate());
   auto rows = conn.query(sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   std::vector<std::string> ids;
@@ -554,11 +635,11 @@ Result<std::vector<std::string>> find_ids(Connection& conn, const SearchPlan& pl
   return ids;
 }
 
-Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
+Result<SearchPage> search_on(Connection& conn, const Layout& layout, const SearchPlan& plan) {
   SearchPage page;
   auto routed = routable(conn, plan);
   if (!routed.ok()) return std::move(routed).error();
-  internal::Sql sql = internal::render_page(plan, *routed);
+  internal::Sql sql = internal::render_page(plan, *routed, layout.predicate());
   auto rows = conn.query(sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   const int n = std::min(rows->size(), plan.count);
@@ -582,7 +663,7 @@ Result<SearchPage> search_on(Connection& conn, const SearchPlan& plan) {
   }
   finish_page(plan, std::move(keys), rows->size() > plan.count, page);
   if (plan.want_total) {
-    internal::Sql count = internal::render_count(plan, *routed);
+    internal::Sql count = internal::render_count(plan, *routed, layout.predicate());
     auto total = conn.query(count.text, count.binds, false);
     if (!total.ok()) return std::move(total).error();
     page.total = total->int64(0, 0);
@@ -599,19 +680,19 @@ struct RowTable {
 };
 constexpr RowTable kRowTables[] = {
     {kInsertToken,
-     "COPY idx_token(owner, type, id, param, system, code, code_ci, text) FROM STDIN"},
-    {kInsertString, "COPY idx_string(owner, type, id, param, norm, exact) FROM STDIN"},
-    {kInsertDate, "COPY idx_date(owner, type, id, param, low, high) FROM STDIN"},
-    {kInsertRef, "COPY idx_ref(owner, type, id, param, target_type, target_id, url) FROM STDIN"},
+     "COPY @idx_token(owner, type, id, param, system, code, code_ci, text) FROM STDIN"},
+    {kInsertString, "COPY @idx_string(owner, type, id, param, norm, exact) FROM STDIN"},
+    {kInsertDate, "COPY @idx_date(owner, type, id, param, low, high) FROM STDIN"},
+    {kInsertRef, "COPY @idx_ref(owner, type, id, param, target_type, target_id, url) FROM STDIN"},
     {kInsertQuantity,
-     "COPY idx_quantity(owner, type, id, param, system, code, low, high) FROM STDIN"},
-    {kInsertNumber, "COPY idx_number(owner, type, id, param, low, high) FROM STDIN"},
-    {kInsertUri, "COPY idx_uri(owner, type, id, param, uri) FROM STDIN"},
+     "COPY @idx_quantity(owner, type, id, param, system, code, low, high) FROM STDIN"},
+    {kInsertNumber, "COPY @idx_number(owner, type, id, param, low, high) FROM STDIN"},
+    {kInsertUri, "COPY @idx_uri(owner, type, id, param, uri) FROM STDIN"},
     {kInsertComposite,
-     "COPY idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
+     "COPY @idx_composite(owner, type, id, param, system, code_ci, v_system, v_code, v_low, "
      "v_high, v_ilow, v_ihigh, v_text, v2_low, v2_high) FROM STDIN"},
     {kInsertCompartment, "COPY compartment(patient, type, id, owner) FROM STDIN"},
-    {kInsertPosition, "COPY idx_position(owner, type, id, param, lat, lon, x, y, z) FROM STDIN"},
+    {kInsertPosition, "COPY @idx_position(owner, type, id, param, lat, lon, x, y, z) FROM STDIN"},
 };
 enum RowTableIndex : size_t {
   kTokenTable,
@@ -627,9 +708,9 @@ enum RowTableIndex : size_t {
 };
 constexpr size_t kRowTableCount = std::size(kRowTables);
 constexpr const char* kCopyVersion =
-    "COPY version(owner, seq, type, id, version_id, last_updated, deleted, json) FROM STDIN";
+    "COPY @version(owner, seq, type, id, version_id, last_updated, deleted, json) FROM STDIN";
 constexpr const char* kCopyResource =
-    "COPY resource(owner, type, id, seq, last_updated, deleted) FROM STDIN";
+    "COPY @resource(owner, type, id, seq, last_updated, deleted) FROM STDIN";
 constexpr const char* kNextSeqs = "SELECT nextval('version_seq') FROM generate_series(1, $1)";
 // A bulk transaction sends its rows once they reach this size, and before COMMIT.
 constexpr size_t kCopyFlushBytes = 16 << 20;
@@ -676,11 +757,12 @@ class PostgresWriter final : public Writer {
  public:
   // `bulk`: the rows of creates and updates are kept and sent through COPY by flush() (before
   // COMMIT, or once they grow large); reads and searches first send what they could see.
-  PostgresWriter(Connection& conn, core::Clock& clock, bool bulk)
-      : conn_(conn), clock_(clock), bulk_(bulk) {}
+  // `layout` picks each resource's table set (patient or shared).
+  PostgresWriter(Connection& conn, const Layout& layout, core::Clock& clock, bool bulk)
+      : conn_(conn), layout_(layout), clock_(clock), bulk_(bulk) {}
 
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
-    if (!bulk_) return current_or_error(read_current(conn_, type, id));
+    if (!bulk_) return current_or_error(read_current(conn_, layout_, type, id));
     // A bulk load reads a resource to write it next: lock it now, and let the write reuse the
     // read (nothing else can change it while the lock is held).
     auto cur = locked_current(type, id);
@@ -693,7 +775,7 @@ class PostgresWriter final : public Writer {
     IPA_RETURN_IF_ERROR(lock("ipa:create:" + criteria.resource_type));
     SearchPlan plan = criteria;
     plan.count = 2;
-    return find_ids(conn_, plan);
+    return find_ids(conn_, layout_, plan);
   }
 
   Result<WriteResult> create(Write w, const SearchPlan* criteria) override {
@@ -776,23 +858,32 @@ class PostgresWriter final : public Writer {
     std::vector<int64_t> seq(versions_.size());
     for (size_t i = 0; i < seq.size(); ++i) seq[i] = seqs->int64(static_cast<int>(i), 0);
     std::sort(seq.begin(), seq.end());
-    std::string version_rows;
-    std::string resource_rows;
+    // Per table set (0: patient, 1: shared); seq is one order over both.
+    std::string version_rows[2];
+    std::string resource_rows[2];
     for (size_t i = 0; i < versions_.size(); ++i) {
       const KeptVersion& v = versions_[i];
       const int64_t deleted = v.deleted ? 1 : 0;
-      append_copy_row(version_rows, {v.owner, seq[i], v.type, v.id, v.version_id, v.last_updated,
-                                     std::string(deleted ? "t" : "f"), v.json});
-      append_copy_row(resource_rows, {v.owner, v.type, v.id, seq[i], v.last_updated,
-                                      std::string(deleted ? "t" : "f")});
+      const int set = v.shared ? 1 : 0;
+      append_copy_row(version_rows[set],
+                      {v.owner, seq[i], v.type, v.id, v.version_id, v.last_updated,
+                       std::string(deleted ? "t" : "f"), v.json});
+      append_copy_row(resource_rows[set], {v.owner, v.type, v.id, seq[i], v.last_updated,
+                                           std::string(deleted ? "t" : "f")});
     }
     versions_.clear();
-    IPA_RETURN_IF_ERROR(conn_.copy(kCopyVersion, version_rows));
-    IPA_RETURN_IF_ERROR(conn_.copy(kCopyResource, resource_rows));
-    for (size_t t = 0; t < kRowTableCount; ++t) {
-      if (rows_[t].empty()) continue;
-      IPA_RETURN_IF_ERROR(conn_.copy(kRowTables[t].copy, rows_[t]));
-      rows_[t].clear();
+    for (int set = 0; set < 2; ++set) {
+      if (version_rows[set].empty()) continue;
+      IPA_RETURN_IF_ERROR(conn_.copy(in_set(kCopyVersion, set == 1).c_str(), version_rows[set]));
+      IPA_RETURN_IF_ERROR(conn_.copy(in_set(kCopyResource, set == 1).c_str(), resource_rows[set]));
+    }
+    for (int set = 0; set < 2; ++set) {
+      for (size_t t = 0; t < kRowTableCount; ++t) {
+        if (rows_[set][t].empty()) continue;
+        IPA_RETURN_IF_ERROR(
+            conn_.copy(in_set(kRowTables[t].copy, set == 1).c_str(), rows_[set][t]));
+        rows_[set][t].clear();
+      }
     }
     kept_bytes_ = 0;
     kept_keys_.clear();
@@ -801,6 +892,7 @@ class PostgresWriter final : public Writer {
 
  private:
   struct KeptVersion {
+    bool shared = false;  // in the shared table set
     std::string owner;
     std::string type;
     std::string id;
@@ -822,7 +914,7 @@ class PostgresWriter final : public Writer {
   Result<Current> locked_current(const std::string& type, const std::string& id) {
     if (!bulk_) {
       IPA_RETURN_IF_ERROR(lock("ipa:resource:" + type + "/" + id));
-      return read_current(conn_, type, id);
+      return read_current(conn_, layout_, type, id);
     }
     std::string key = type + "/" + id;
     if (auto it = seen_.find(key); it != seen_.end()) {
@@ -832,10 +924,10 @@ class PostgresWriter final : public Writer {
     }
     if (kept_keys_.count(key) != 0) IPA_RETURN_IF_ERROR(flush());
     if (locked_.insert(key).second) IPA_RETURN_IF_ERROR(lock("ipa:resource:" + key));
-    return read_current(conn_, type, id);
+    return read_current(conn_, layout_, type, id);
   }
 
-  Status run(const char* sql, std::vector<Bind> binds) {
+  Status run(const std::string& sql, std::vector<Bind> binds) {
     auto r = conn_.query(sql, binds, true);
     if (!r.ok()) return std::move(r).error();
     return {};
@@ -851,6 +943,12 @@ class PostgresWriter final : public Writer {
     auto json = w.render(VersionStamp{out.version_id, out.last_updated});
     if (!json.ok()) return std::move(json).error();
     out.json = std::move(*json);
+    // A shared type belongs to no patient: its rows carry no owner and no membership.
+    const bool shared = layout_.shared(w.resource_type);
+    if (shared) {
+      w.index.owner_patient.clear();
+      w.index.compartment_patients.clear();
+    }
     if (!bulk_) {
       auto seq = insert_version(out, w.index.owner_patient);
       if (!seq.ok()) return std::move(seq).error();
@@ -860,14 +958,15 @@ class PostgresWriter final : public Writer {
     }
     if (existed) {
       // The previous version's rows go now; the new ones travel with the batch.
-      IPA_RETURN_IF_ERROR(run(kDeleteResource, {out.resource_type, out.id}));
+      IPA_RETURN_IF_ERROR(
+          run(layout_.sql(kDeleteResource, out.resource_type), {out.resource_type, out.id}));
       IPA_RETURN_IF_ERROR(clear_index(out.resource_type, out.id));
     }
     std::string key = out.resource_type + "/" + out.id;
     seen_.erase(key);
     kept_keys_.insert(key);
     kept_bytes_ += out.json.size();
-    versions_.push_back(KeptVersion{w.index.owner_patient, out.resource_type, out.id,
+    versions_.push_back(KeptVersion{shared, w.index.owner_patient, out.resource_type, out.id,
                                     out.version_id, to_ms(out.last_updated), false, out.json});
     IPA_RETURN_IF_ERROR(write_index(out.resource_type, out.id, w.index));
     if (kept_bytes_ >= kCopyFlushBytes) IPA_RETURN_IF_ERROR(flush());
@@ -875,21 +974,28 @@ class PostgresWriter final : public Writer {
   }
 
   Status clear_index(const std::string& type, const std::string& id) {
-    for (const char* sql : kClearIndex) IPA_RETURN_IF_ERROR(run(sql, {type, id}));
+    for (const char* sql : kClearIndex)
+      IPA_RETURN_IF_ERROR(run(layout_.sql(sql, type), {type, id}));
+    if (!layout_.shared(type)) IPA_RETURN_IF_ERROR(run(kClearCompartment, {type, id}));
     return {};
   }
 
   // One index or compartment row: inserted now, or kept for the batch's COPY.
-  Status emit(size_t table, std::vector<Bind> binds) {
-    if (!bulk_) return run(kRowTables[table].insert, std::move(binds));
-    size_t before = rows_[table].size();
-    append_copy_row(rows_[table], binds);
-    kept_bytes_ += rows_[table].size() - before;
+  Status emit(size_t table, bool shared, std::vector<Bind> binds) {
+    if (!bulk_) return run(in_set(kRowTables[table].insert, shared), std::move(binds));
+    std::string& rows = rows_[shared ? 1 : 0][table];
+    size_t before = rows.size();
+    append_copy_row(rows, binds);
+    kept_bytes_ += rows.size() - before;
     return {};
   }
 
   Status write_index(const std::string& type, const std::string& id, const IndexRows& x) {
     const std::string& o = x.owner_patient;
+    const bool shared = layout_.shared(type);
+    auto emit = [&](size_t table, std::vector<Bind> binds) {
+      return this->emit(table, shared, std::move(binds));
+    };
     for (const TokenRow& t : x.tokens) {
       IPA_RETURN_IF_ERROR(
           emit(kTokenTable, {o, type, id, t.param, t.system, t.code, ascii_lower(t.code), t.text}));
@@ -927,8 +1033,12 @@ class PostgresWriter final : public Writer {
           emit(kPositionTable, {o, type, id, r.param, r.latitude, r.longitude, r.x, r.y, r.z}));
     }
     // A patient named twice gets one row (the INSERT's ON CONFLICT DO NOTHING; COPY has none).
+    // The owner is always a member of its compartment: a routed search tests owner = patient
+    // alone (render.cc), so the membership must hold even if a caller left it out.
     std::set<std::string> members;
-    for (const std::string& p : x.compartment_patients) {
+    std::vector<std::string> patients = x.compartment_patients;
+    if (!o.empty()) patients.push_back(o);
+    for (const std::string& p : patients) {
       if (!members.insert(p).second) continue;
       IPA_RETURN_IF_ERROR(emit(kCompartmentTable, {p, type, id, o}));
     }
@@ -938,23 +1048,25 @@ class PostgresWriter final : public Writer {
   Result<int64_t> insert_version(const StoredResource& r, const std::string& owner) {
     const int64_t deleted = r.deleted ? 1 : 0;
     auto rows = conn_.query(
-        kInsertVersion,
+        layout_.sql(kInsertVersion, r.resource_type),
         {owner, r.resource_type, r.id, r.version_id, to_ms(r.last_updated), deleted, r.json}, true);
     if (!rows.ok()) return std::move(rows).error();
     int64_t seq = rows->int64(0, 0);
-    IPA_RETURN_IF_ERROR(run(kDeleteResource, {r.resource_type, r.id}));
     IPA_RETURN_IF_ERROR(
-        run(kInsertResource, {owner, r.resource_type, r.id, seq, to_ms(r.last_updated), deleted}));
+        run(layout_.sql(kDeleteResource, r.resource_type), {r.resource_type, r.id}));
+    IPA_RETURN_IF_ERROR(run(layout_.sql(kInsertResource, r.resource_type),
+                            {owner, r.resource_type, r.id, seq, to_ms(r.last_updated), deleted}));
     return seq;
   }
 
   Connection& conn_;
+  const Layout& layout_;
   core::Clock& clock_;
   const bool bulk_;
   // Bulk state: the kept rows and the resources they belong to, the resources locked by this
   // transaction, and the last version read() saw of each (consumed by the next write).
   std::vector<KeptVersion> versions_;
-  std::string rows_[kRowTableCount];
+  std::string rows_[2][kRowTableCount];  // [0: patient set, 1: shared set][table]
   size_t kept_bytes_ = 0;
   std::set<std::string> kept_keys_;
   std::set<std::string> locked_;
@@ -964,10 +1076,13 @@ class PostgresWriter final : public Writer {
 class PostgresStore final : public ResourceStore {
  public:
   explicit PostgresStore(PostgresOptions options)
-      : options_(std::move(options)), pool_(options_.conninfo, options_.pool_size) {}
+      : options_(std::move(options)),
+        layout_(options_.shared_type),
+        pool_(options_.conninfo, options_.pool_size) {}
 
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
-    return with_conn([&](Connection& c) { return current_or_error(read_current(c, type, id)); });
+    return with_conn(
+        [&](Connection& c) { return current_or_error(read_current(c, layout_, type, id)); });
   }
 
   // The patient's own resource in one routed statement; else, through the membership row of the
@@ -975,13 +1090,13 @@ class PostgresStore final : public ResourceStore {
   Result<StoredResource> read_for_patient(const std::string& patient, const std::string& type,
                                           const std::string& id) override {
     return with_conn([&](Connection& c) -> Result<StoredResource> {
-      auto own = read_owned(c, patient, type, id);
+      auto own = read_owned(c, layout_, patient, type, id);
       if (!own.ok()) return std::move(own).error();
       if (own->exists) return current_or_error(std::move(own));
       auto member = c.query(kMemberOwner, {patient, type, id}, true);
       if (!member.ok()) return std::move(member).error();
       if (member->size() == 1) {
-        auto other = read_owned(c, member->text(0, 0), type, id);
+        auto other = read_owned(c, layout_, member->text(0, 0), type, id);
         if (!other.ok()) return std::move(other).error();
         if (other->exists && !other->resource.deleted) return std::move(other->resource);
       }
@@ -991,15 +1106,15 @@ class PostgresStore final : public ResourceStore {
 
   Result<StoredResource> vread(const std::string& type, const std::string& id,
                                int64_t version_id) override {
-    return with_conn([&](Connection& c) { return vread_on(c, type, id, version_id); });
+    return with_conn([&](Connection& c) { return vread_on(c, layout_, type, id, version_id); });
   }
 
   Result<HistoryPage> history(const HistoryQuery& q) override {
-    return with_conn([&](Connection& c) { return history_on(c, q); });
+    return with_conn([&](Connection& c) { return history_on(c, layout_, q); });
   }
 
   Result<SearchPage> search(const SearchPlan& plan) override {
-    return with_conn([&](Connection& c) { return search_on(c, plan); });
+    return with_conn([&](Connection& c) { return search_on(c, layout_, plan); });
   }
 
   Result<std::vector<ResourceKey>> references_of(const std::vector<ResourceKey>& sources,
@@ -1007,7 +1122,8 @@ class PostgresStore final : public ResourceStore {
     return with_conn([&](Connection& c) -> Result<std::vector<ResourceKey>> {
       std::vector<ResourceKey> out;
       for (const ResourceKey& k : sources) {
-        auto rows = c.query(kRefsOf, {k.resource_type, k.id, param}, true);
+        auto rows =
+            c.query(layout_.sql(kRefsOf, k.resource_type), {k.resource_type, k.id, param}, true);
         if (!rows.ok()) return std::move(rows).error();
         for (int i = 0; i < rows->size(); ++i) {
           out.push_back(ResourceKey{rows->text(i, 0), rows->text(i, 1)});
@@ -1023,7 +1139,7 @@ class PostgresStore final : public ResourceStore {
     return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
       std::vector<StoredResource> out;
       for (const ResourceKey& k : keys) {
-        auto cur = read_current(c, k.resource_type, k.id);
+        auto cur = read_current(c, layout_, k.resource_type, k.id);
         if (!cur.ok()) return std::move(cur).error();
         if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
       }
@@ -1038,7 +1154,7 @@ class PostgresStore final : public ResourceStore {
     return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
       std::vector<std::string> ids;
       for (const ResourceKey& t : targets) {
-        auto rows = c.query(kReferencing,
+        auto rows = c.query(layout_.sql(kReferencing, source_type),
                             {t.id, t.resource_type, source_type, param, int64_t{limit}}, true);
         if (!rows.ok()) return std::move(rows).error();
         for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->text(i, 0));
@@ -1048,7 +1164,7 @@ class PostgresStore final : public ResourceStore {
       std::vector<StoredResource> out;
       for (const std::string& id : ids) {
         if (static_cast<int>(out.size()) >= limit) break;
-        auto cur = read_current(c, source_type, id);
+        auto cur = read_current(c, layout_, source_type, id);
         if (!cur.ok()) return std::move(cur).error();
         if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
       }
@@ -1059,7 +1175,7 @@ class PostgresStore final : public ResourceStore {
   Result<bool> referenced_from_compartment(const std::string& patient,
                                            const ResourceKey& target) override {
     return with_conn([&](Connection& c) -> Result<bool> {
-      for (const char* sql : {kReferencedOneHop, kReferencedTwoHops}) {
+      for (const char* sql : {kReferencedOneHop, kReferencedTwoHopsShared, kReferencedTwoHops}) {
         auto rows = c.query(sql, {patient, target.resource_type, target.id}, true);
         if (!rows.ok()) return std::move(rows).error();
         if (rows->size() > 0) return true;
@@ -1084,7 +1200,7 @@ class PostgresStore final : public ResourceStore {
     if (!conn.ok()) return std::move(conn).error();
     Connection& c = **conn;
     IPA_RETURN_IF_ERROR(c.exec("BEGIN"));
-    PostgresWriter w(c, *options_.clock, options_.bulk_copy);
+    PostgresWriter w(c, layout_, *options_.clock, options_.bulk_copy);
     Status st = body(w);
     if (st.ok()) st = w.flush();
     if (st.ok()) {
@@ -1096,7 +1212,22 @@ class PostgresStore final : public ResourceStore {
     return st;
   }
 
+  // A secret never changes once stored (ON CONFLICT DO NOTHING keeps the first), so each node
+  // keeps what it read: searches ask for the cursor key on every request.
   Result<std::string> secret(const std::string& name, size_t bytes) override {
+    {
+      std::lock_guard<std::mutex> lock(secrets_mu_);
+      if (auto it = secrets_.find(name); it != secrets_.end()) return it->second;
+    }
+    auto value = stored_secret(name, bytes);
+    if (value.ok()) {
+      std::lock_guard<std::mutex> lock(secrets_mu_);
+      secrets_.emplace(name, *value);
+    }
+    return value;
+  }
+
+  Result<std::string> stored_secret(const std::string& name, size_t bytes) {
     return with_conn([&](Connection& c) -> Result<std::string> {
       auto got = c.query(kGetSecret, {name}, true);
       if (!got.ok()) return std::move(got).error();
@@ -1132,9 +1263,10 @@ class PostgresStore final : public ResourceStore {
     return fn(**conn);
   }
 
-  static Result<StoredResource> vread_on(Connection& conn, const std::string& type,
-                                         const std::string& id, int64_t version_id) {
-    auto rows = conn.query(kReadVersion, {type, id, version_id}, true);
+  static Result<StoredResource> vread_on(Connection& conn, const Layout& layout,
+                                         const std::string& type, const std::string& id,
+                                         int64_t version_id) {
+    auto rows = conn.query(layout.sql(kReadVersion, type), {type, id, version_id}, true);
     if (!rows.ok()) return std::move(rows).error();
     if (rows->size() == 0) {
       return core::not_found("Version " + std::to_string(version_id) + " of " + type + "/" + id +
@@ -1153,7 +1285,8 @@ class PostgresStore final : public ResourceStore {
     return r;
   }
 
-  static Result<HistoryPage> history_on(Connection& conn, const HistoryQuery& q) {
+  static Result<HistoryPage> history_on(Connection& conn, const Layout& layout,
+                                        const HistoryQuery& q) {
     // One statement text per shape, built from fixed fragments (never from input).
     std::string where = " WHERE true";
     std::vector<Bind> binds;
@@ -1167,8 +1300,25 @@ class PostgresStore final : public ResourceStore {
     std::vector<Bind> count_binds = binds;
     std::string page_where = where;
     if (q.before_seq) page_where += " AND seq < " + param(*q.before_seq);
-    std::string sql = "SELECT seq, type, id, version_id, last_updated, deleted, json FROM version" +
-                      page_where + " ORDER BY seq DESC LIMIT " + param(int64_t{q.count + 1});
+    const std::string limit = param(int64_t{q.count + 1});
+    const std::string select =
+        "SELECT seq, type, id, version_id, last_updated, deleted, json FROM ";
+    std::string sql;
+    std::string count_sql;
+    if (!q.resource_type.empty()) {
+      // A type's or a resource's history: the one set that holds the type.
+      const std::string version = in_set("@version", layout.shared(q.resource_type));
+      sql = select + version + page_where + " ORDER BY seq DESC LIMIT " + limit;
+      count_sql = "SELECT count(*) FROM " + version + where;
+    } else {
+      // System history: both sets, one order by seq (one sequence); each branch stops at the
+      // page size, so each walks its seq index backwards only as far as the page needs.
+      sql = "(" + select + "version" + page_where + " ORDER BY seq DESC LIMIT " + limit +
+            ") UNION ALL (" + select + "shared_version" + page_where + " ORDER BY seq DESC LIMIT " +
+            limit + ") ORDER BY seq DESC LIMIT " + limit;
+      count_sql = "SELECT (SELECT count(*) FROM version" + where +
+                  ") + (SELECT count(*) FROM shared_version" + where + ")";
+    }
     HistoryPage page;
     auto rows = conn.query(sql, binds, true);
     if (!rows.ok()) return std::move(rows).error();
@@ -1179,14 +1329,17 @@ class PostgresStore final : public ResourceStore {
                                             rows->text(i, 6)});
     }
     if (rows->size() > q.count) page.next_before_seq = n > 0 ? rows->int64(n - 1, 0) : 0;
-    auto count = conn.query("SELECT count(*) FROM version" + where, count_binds, true);
+    auto count = conn.query(count_sql, count_binds, true);
     if (!count.ok()) return std::move(count).error();
     page.total = count->int64(0, 0);
     return page;
   }
 
   PostgresOptions options_;
+  Layout layout_;
   Pool pool_;
+  std::mutex secrets_mu_;
+  std::unordered_map<std::string, std::string> secrets_;
 };
 
 // Applies the missing migrations in one transaction. The advisory lock makes nodes that start
@@ -1220,15 +1373,100 @@ Status migrate(Connection& conn) {
   return conn.exec("COMMIT");
 }
 
+// The tables of one resource set, with their columns (the same in both sets); `owner` first.
+struct SetTable {
+  const char* name;
+  const char* columns;  // after owner
+};
+constexpr SetTable kSetTables[] = {
+    {"version", "seq, type, id, version_id, last_updated, deleted, json"},
+    {"resource", "type, id, seq, last_updated, deleted"},
+    {"idx_token", "type, id, param, system, code, code_ci, text"},
+    {"idx_string", "type, id, param, norm, exact"},
+    {"idx_date", "type, id, param, low, high"},
+    {"idx_ref", "type, id, param, target_type, target_id, url"},
+    {"idx_quantity", "type, id, param, system, code, low, high"},
+    {"idx_number", "type, id, param, low, high"},
+    {"idx_uri", "type, id, param, uri"},
+    {"idx_composite",
+     "type, id, param, system, code_ci, v_system, v_code, v_low, v_high, v_ilow, v_ihigh, v_text, "
+     "v2_low, v2_high"},
+    {"idx_position", "type, id, param, lat, lon, x, y, z"},
+};
+
+// The distinct types of a resource table, one index probe per type (a loose index scan on the
+// primary key), so a start-up on a large store costs a few probes, not a scan.
+constexpr const char* kPatientSetOwnerlessTypes = R"sql(
+WITH RECURSIVE t(type) AS (
+  (SELECT type FROM resource WHERE owner = '' ORDER BY type LIMIT 1)
+  UNION ALL
+  SELECT (SELECT r.type FROM resource r WHERE r.owner = '' AND r.type > t.type
+          ORDER BY r.type LIMIT 1) FROM t WHERE t.type IS NOT NULL)
+SELECT type FROM t WHERE type IS NOT NULL)sql";
+constexpr const char* kSharedSetTypes = R"sql(
+WITH RECURSIVE t(type) AS (
+  (SELECT type FROM shared_resource ORDER BY type LIMIT 1)
+  UNION ALL
+  SELECT (SELECT r.type FROM shared_resource r WHERE r.type > t.type ORDER BY r.type LIMIT 1)
+  FROM t WHERE t.type IS NOT NULL)
+SELECT type FROM t WHERE type IS NOT NULL)sql";
+
+// Moves every row of `type` from one set to the other (owner '' in both: a type outside the
+// patient compartment has no owner).
+Status move_type(Connection& conn, const std::string& type, bool to_shared) {
+  for (const SetTable& t : kSetTables) {
+    const std::string from = std::string(to_shared ? "" : "shared_") + t.name;
+    const std::string to = std::string(to_shared ? "shared_" : "") + t.name;
+    auto moved = conn.query("INSERT INTO " + to + "(owner, " + t.columns + ") SELECT '', " +
+                                t.columns + " FROM " + from + " WHERE type = $1",
+                            {type}, false);
+    if (!moved.ok()) return std::move(moved).error();
+    auto gone = conn.query("DELETE FROM " + from + " WHERE type = $1", {type}, false);
+    if (!gone.ok()) return std::move(gone).error();
+  }
+  if (to_shared) {
+    // A shared type has no members (a stale row would only cost a multi-shard delete later).
+    auto gone = conn.query("DELETE FROM compartment WHERE type = $1", {type}, false);
+    if (!gone.ok()) return std::move(gone).error();
+  }
+  return {};
+}
+
+// Puts each stored type in the set `layout` names: rows of a store written before migration 5
+// (or with another predicate) move once, in one transaction, under the migration lock. A new
+// store, or one already in place, costs the two loose index scans.
+Status move_types(Connection& conn, const Layout& layout) {
+  IPA_RETURN_IF_ERROR(conn.exec("BEGIN"));
+  Status st = [&]() -> Status {
+    IPA_RETURN_IF_ERROR(
+        conn.exec("SELECT pg_advisory_xact_lock(hashtextextended('ipa:migrate', 0))"));
+    for (bool to_shared : {true, false}) {
+      auto types = conn.query(to_shared ? kPatientSetOwnerlessTypes : kSharedSetTypes, {}, false);
+      if (!types.ok()) return std::move(types).error();
+      for (int i = 0; i < types->size(); ++i) {
+        const std::string type = types->text(i, 0);
+        if (layout.shared(type) == to_shared) IPA_RETURN_IF_ERROR(move_type(conn, type, to_shared));
+      }
+    }
+    return {};
+  }();
+  if (!st.ok()) {
+    (void)conn.exec("ROLLBACK");
+    return st;
+  }
+  return conn.exec("COMMIT");
+}
+
 }  // namespace
 
-Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan) {
+Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan,
+                                   const std::function<bool(const std::string&)>& shared_type) {
   auto conn = Connection::open(conninfo);
   if (!conn.ok()) return std::move(conn).error();
   IPA_RETURN_IF_ERROR((*conn)->exec("SET enable_seqscan = off"));
   auto routed = routable(**conn, plan);
   if (!routed.ok()) return std::move(routed).error();
-  internal::Sql sql = internal::render_page(plan, *routed);
+  internal::Sql sql = internal::render_page(plan, *routed, shared_type);
   auto rows = (*conn)->query("EXPLAIN (FORMAT JSON) " + sql.text, sql.binds, false);
   if (!rows.ok()) return std::move(rows).error();
   std::string out;
@@ -1240,6 +1478,7 @@ Result<std::unique_ptr<ResourceStore>> open_postgres_store(const PostgresOptions
   auto conn = Connection::open(options.conninfo);
   if (!conn.ok()) return std::move(conn).error();
   IPA_RETURN_IF_ERROR(migrate(**conn));
+  IPA_RETURN_IF_ERROR(move_types(**conn, Layout(options.shared_type)));
   return std::unique_ptr<ResourceStore>(new PostgresStore(options));
 }
 

@@ -6,6 +6,7 @@
 // transaction-level advisory locks.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ struct PostgresOptions {
   // COPY ... FROM STDIN before COMMIT, instead of one INSERT per row. Reads and searches inside
   // the transaction still see its earlier writes. Each written resource is locked until COMMIT.
   bool bulk_copy = false;
+  // Whether a resource type lives in the shared table set (shared_resource, shared_version,
+  // shared_idx_*: Citus reference tables, docs/scale-out.md) instead of the patient tables
+  // (distributed by owner). The store knows no FHIR: the server fills it from the fhir module
+  // (types outside the Patient compartment, Binary excepted). Empty: every type is in the patient
+  // tables. open_postgres_store() moves the rows of any stored type that is in the other set.
+  std::function<bool(const std::string&)> shared_type;
 };
 
 // Connects, migrates the schema and returns the store. Errors: unavailable 503 when the server
@@ -36,7 +43,9 @@ core::Result<std::unique_ptr<ResourceStore>> open_postgres_store(const PostgresO
 
 // Diagnostics for tests of index use: PostgreSQL's EXPLAIN (FORMAT JSON) of the page query of
 // `plan` (routed to the compartment's patient when the store would route it), run with
-// enable_seqscan=off on the database `conninfo` names.
-core::Result<std::string> explain_search(const std::string& conninfo, const SearchPlan& plan);
+// enable_seqscan=off on the database `conninfo` names, with the table sets of `shared_type`.
+core::Result<std::string> explain_search(
+    const std::string& conninfo, const SearchPlan& plan,
+    const std::function<bool(const std::string&)>& shared_type = {});
 
 }  // namespace ipa::storage::postgres

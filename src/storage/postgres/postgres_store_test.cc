@@ -4,6 +4,7 @@
 // that skipping is intended: CI must never skip PostgreSQL silently.
 #include "storage/postgres/postgres_store.h"
 
+#include "storage/postgres/internal/test_layout.h"
 #include "storage/postgres/internal/test_server.h"
 #include "storage/testing/conformance.h"
 #include "storage/testing/owner_conformance.h"
@@ -20,6 +21,7 @@ std::unique_ptr<ResourceStore> open_store(std::shared_ptr<ManualClock> clock, bo
   o.clock = std::move(clock);
   o.pool_size = 8;
   o.bulk_copy = bulk_copy;
+  o.shared_type = postgres::testing::shared_type;
   auto s = postgres::open_postgres_store(o);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().log_detail);
   if (!s.ok()) return nullptr;

@@ -588,3 +588,6 @@ TEST_P(SearchConformance, CompositeComponentsMatchOnTheSameRow) {
 }
 
 }  // namespace ipa::storage::testing
+
+// Cases on supporting resources (shared table set on PostgreSQL).
+#include "storage/testing/shared_conformance.h"  // NOLINT(build/include_order)

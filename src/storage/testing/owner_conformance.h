@@ -131,4 +131,36 @@ TEST_P(OwnerConformance, CompartmentSearchIsExactWithAndWithoutForeignMembers) {
   EXPECT_EQ(bound_ids("p1"), (std::vector<std::string>{"o1", "o2"}));
 }
 
+// Searches without a compartment bound that name a patient (patient=, performer=Patient/..: the
+// search module sets routing_patient). A store may route them to that patient's rows only when
+// the patient owns every member of its compartment of the type; the answer is the same either
+// way.
+TEST_P(OwnerConformance, SearchNamingAPatientIsExactWithAndWithoutForeignMembers) {
+  auto named = [&](const std::string& param, const std::string& patient,
+                   std::vector<Clause> more = {}) {
+    SearchPlan plan;
+    plan.resource_type = "Observation";
+    plan.all_of = std::move(more);
+    plan.all_of.push_back(Clause{{ref(param, "Patient", patient)}, false});
+    plan.routing_patient = patient;
+    plan.want_total = true;
+    plan.sort.push_back(SortKey{IndexKind::kDate, "date", true});
+    auto page = store_->search(plan);
+    EXPECT_TRUE(page.ok()) << page.error().log_detail;
+    if (!page.ok()) return std::vector<std::string>{};
+    EXPECT_EQ(page->total, static_cast<int64_t>(page->entries.size()));
+    return ids_of(*page);
+  };
+  EXPECT_EQ(named("subject", "p1"), (std::vector<std::string>{"o2", "o1"}));
+  EXPECT_EQ(named("patient", "p2"), (std::vector<std::string>{"o3"}));
+  // p2 performs o2, owned by p1: routed to p2's rows, o2 would be lost.
+  EXPECT_EQ(named("performer", "p2"), (std::vector<std::string>{"o2"}));
+  Condition vital;
+  vital.kind = IndexKind::kToken;
+  vital.param = "category";
+  vital.code = "vital-signs";
+  EXPECT_EQ(named("subject", "p1", {Clause{{vital}, false}}), (std::vector<std::string>{"o2"}));
+  EXPECT_TRUE(named("subject", "p2", {Clause{{vital}, false}}).empty());
+}
+
 }  // namespace ipa::storage::testing

@@ -1,6 +1,7 @@
 #include "storage/postgres/internal/render.h"
 
 #include <limits>
+#include <map>
 
 namespace ipa::storage::postgres::internal {
 namespace {
@@ -20,6 +21,7 @@ std::string lower(const std::string& s) {
 
 class Builder {
  public:
+  explicit Builder(const SharedType& shared) : shared_(shared) {}
   std::string& sql() { return sql_; }
   std::vector<Bind>& binds() { return binds_; }
   Builder& add(const char* s) {
@@ -42,6 +44,15 @@ class Builder {
   // the column (a chained search's resources belong to anyone).
   std::string owner_of(const std::string& r) const {
     return !owner_.empty() && r == "r" ? owner_ : r + ".owner";
+  }
+  // Resource alias `r` holds resources of `type`: its tables are those of type's set.
+  void set_type(const std::string& r, const std::string& type) {
+    prefix_[r] = table_prefix(shared_, type);
+  }
+  // `table` ("resource", "idx_token", ...) of the set of resource alias `r`.
+  std::string table(const std::string& r, const char* table) const {
+    auto it = prefix_.find(r);
+    return std::string(it == prefix_.end() ? "" : it->second) + table;
   }
   // " AND x.owner = $n" when routed (a driver subquery of the outer resource r).
   void owner_filter(const char* alias) {
@@ -66,6 +77,11 @@ class Builder {
   // range() for a number or quantity [dlow, dhigh); `ap` is within 10 % of the value.
   void number_range(const std::string& low_col, const std::string& high_col, const Condition& v);
   void probe(const char* table, const std::string& r, const std::string& param);
+  // Closes a probe opened by probe(). OFFSET 0 keeps the EXISTS a correlated subplan (one index
+  // probe per candidate row) instead of a semi-join that the planner would add to its join-order
+  // search: with three or four probes that search cost more than the query (4-5 ms of planning
+  // against 0.2-0.6 ms of execution, bench/README.md).
+  void end_probe() { sql_ += " OFFSET 0)"; }
   // " AND ..." test of a composite component's condition `v` on idx_composite row `x`.
   void composite_value(const Condition& v);
 
@@ -73,6 +89,8 @@ class Builder {
   std::vector<Bind> binds_;
   std::string owner_;  // "$n" of the routed owner; empty when not routed
   int depth_ = 0;
+  const SharedType& shared_;
+  std::map<std::string, const char*> prefix_;  // resource alias -> its table set's prefix
 };
 
 const char* table_of(IndexKind k) {
@@ -107,7 +125,7 @@ const char* table_of(IndexKind k) {
 // is a co-located join under Citus (and names the routed owner itself when routed).
 void Builder::probe(const char* table, const std::string& r, const std::string& param) {
   sql_ += "EXISTS(SELECT 1 FROM ";
-  sql_ += table;
+  sql_ += this->table(r, table);
   sql_ += " x WHERE x.owner = " + owner_of(r) + " AND x.type = " + r + ".type AND x.id = " + r +
           ".id AND x.param = ";
   bind(param);
@@ -296,7 +314,7 @@ void Builder::condition(const Condition& c, const std::string& r) {
     }
     if (*c.missing) sql_ += "NOT ";
     probe(table_of(c.kind), r, c.param);
-    sql_ += ")";
+    end_probe();
     return;
   }
   switch (c.kind) {
@@ -326,7 +344,7 @@ void Builder::condition(const Condition& c, const std::string& r) {
           bind(*c.system);
         }
       }
-      sql_ += ")";
+      end_probe();
       return;
     case IndexKind::kString:
       probe("idx_string", r, c.param);
@@ -343,14 +361,14 @@ void Builder::condition(const Condition& c, const std::string& r) {
         sql_ += " AND x.norm < ";
         bind(c.text + kMaxText);
       }
-      sql_ += ")";
+      end_probe();
       return;
     case IndexKind::kDate: {
       probe("idx_date", r, c.param);
       sql_ += " AND ";
       // `ap` was widened by the search module (10 % of the distance from now).
       range("x.low", "x.high", c.prefix, c.low, c.high, c.low, c.high);
-      sql_ += ")";
+      end_probe();
       return;
     }
     case IndexKind::kNumber:
@@ -368,7 +386,7 @@ void Builder::condition(const Condition& c, const std::string& r) {
           bind(*c.unit_code);
         }
       }
-      sql_ += ")";
+      end_probe();
       return;
     }
     case IndexKind::kUri:
@@ -388,18 +406,18 @@ void Builder::condition(const Condition& c, const std::string& r) {
         sql_ += " AND x.uri = ";
         bind(c.text);
       }
-      sql_ += ")";
+      end_probe();
       return;
     case IndexKind::kComposite:
       // One row must hold both components (FHIR R4 search.html#composite).
       probe("idx_composite", r, c.param);
       composite_match(c);
-      sql_ += ")";
+      end_probe();
       return;
     case IndexKind::kPosition:
       probe("idx_position", r, c.param);
       position_match(c);
-      sql_ += ")";
+      end_probe();
       return;
     case IndexKind::kReference:
       probe("idx_ref", r, c.param);
@@ -407,7 +425,9 @@ void Builder::condition(const Condition& c, const std::string& r) {
         std::string r2 = "r" + std::to_string(++depth_);
         sql_ += " AND x.target_type = ";
         bind(c.chain->resource_type);
-        sql_ += " AND x.target_id IN (SELECT " + r2 + ".id FROM resource " + r2 + " WHERE ";
+        set_type(r2, c.chain->resource_type);
+        sql_ += " AND x.target_id IN (SELECT " + r2 + ".id FROM " + table(r2, "resource") + " " +
+                r2 + " WHERE ";
         where(*c.chain, r2);
         sql_ += ")";
       } else if (!c.url.empty()) {
@@ -421,7 +441,7 @@ void Builder::condition(const Condition& c, const std::string& r) {
           bind(c.target_type);
         }
       }
-      sql_ += ")";
+      end_probe();
       return;
   }
 }
@@ -469,7 +489,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
   auto& s = b.sql();
   switch (d.kind) {
     case IndexKind::kReference:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_ref x WHERE ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_ref") + " x WHERE ";
       if (d.url.empty()) {
         s += "x.target_id = ";
         b.bind(d.target_id);
@@ -493,7 +513,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       b.bind(d.text);
       return;
     case IndexKind::kToken:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_token x WHERE x.type = ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_token") +
+           " x WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -507,7 +528,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kString:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_string x WHERE x.type = ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_string") +
+           " x WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -524,7 +546,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kUri:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_uri x WHERE x.type = ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_uri") +
+           " x WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -541,7 +564,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kComposite:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_composite x WHERE x.type = ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_composite") +
+           " x WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -550,7 +574,8 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
       s += ")";
       return;
     case IndexKind::kPosition:
-      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM idx_position x WHERE x.type = ";
+      s += "(r.owner, r.id) IN (SELECT x.owner, x.id FROM " + b.table("r", "idx_position") +
+           " x WHERE x.type = ";
       b.bind(type);
       s += " AND x.param = ";
       b.bind(d.param);
@@ -564,6 +589,7 @@ void driver(Builder& b, const Condition& d, const std::string& type) {
 }
 
 void Builder::where(const SearchPlan& plan, const std::string& r) {
+  set_type(r, plan.resource_type);
   sql_ += r + ".type = ";
   bind(plan.resource_type);
   sql_ += " AND NOT " + r + ".deleted";
@@ -585,18 +611,21 @@ void Builder::where(const SearchPlan& plan, const std::string& r) {
     // table, so Citus sends the query to the patient's shard alone. Otherwise membership alone
     // decides (exact, every shard).
     const bool routed = !owner_.empty() && r == "r";
-    if (routed) sql_ += " AND " + r + ".owner = " + owner_;
-    sql_ += " AND (" + r + ".owner, " + r +
-            ".id) IN (SELECT c.owner, c.id FROM compartment c WHERE c.patient = ";
     if (routed) {
-      // The same parameter as every owner: compartment is distributed by patient.
-      sql_ += owner_ + " AND c.owner = " + owner_;
+      // A resource is always a member of its owner's compartment (the store writes that row), so
+      // owner = patient is the whole compartment test: no membership join.
+      sql_ += " AND " + r + ".owner = " + owner_;
     } else {
+      sql_ += " AND (" + r + ".owner, " + r +
+              ".id) IN (SELECT c.owner, c.id FROM compartment c WHERE c.patient = ";
       bind(*plan.compartment_patient);
+      sql_ += " AND c.type = ";
+      bind(plan.resource_type);
+      sql_ += ")";
     }
-    sql_ += " AND c.type = ";
-    bind(plan.resource_type);
-    sql_ += ")";
+  } else if (!owner_.empty() && r == "r") {
+    // Routed by the patient the query names (routing_patient): every match is that patient's.
+    sql_ += " AND r.owner = " + owner_;
   }
   if (best >= 0) {
     sql_ += " AND ";
@@ -649,7 +678,7 @@ void sort_expr(Builder& b, const SortKey& k) {
   s += "coalesce((SELECT ";
   s += agg;
   s += "(" + col + ") FROM ";
-  s += table_of(k.kind);
+  s += b.table("r", table_of(k.kind));
   s += " x WHERE x.owner = " + b.owner_of("r") +
        " AND x.type = r.type AND x.id = r.id AND x.param = ";
   b.bind(k.param);
@@ -690,6 +719,18 @@ Bind keyset_value(const SortKey& k, const std::string& v) {
   return v;
 }
 
+// Names the outer resource's table set and, when routed, binds the owner as $1: the compartment's
+// patient, else the patient the query itself names (SearchPlan::routing_patient).
+void start(Builder& b, const SearchPlan& plan, bool routed) {
+  b.set_type("r", plan.resource_type);
+  if (!routed) return;
+  if (plan.compartment_patient) {
+    b.route(*plan.compartment_patient);
+  } else if (plan.routing_patient) {
+    b.route(*plan.routing_patient);
+  }
+}
+
 }  // namespace
 
 SortValueType sort_value_type(const SortKey& key) {
@@ -705,9 +746,9 @@ SortValueType sort_value_type(const SortKey& key) {
   }
 }
 
-Sql render_page(const SearchPlan& plan, bool routed) {
-  Builder b;
-  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
+Sql render_page(const SearchPlan& plan, bool routed, const SharedType& shared) {
+  Builder b(shared);
+  start(b, plan, routed);
   // PostgreSQL cannot name a select-list alias in WHERE: the sort values come from a subquery
   // q, and the keyset and ORDER BY read q's columns.
   b.add("SELECT q.id, q.version_id, q.last_updated, q.json");
@@ -719,8 +760,8 @@ Sql render_page(const SearchPlan& plan, bool routed) {
     b.sql() += " AS s" + std::to_string(i);
   }
   // The version row lives with its resource row (same owner): a co-located join under Citus.
-  b.sql() += " FROM resource r JOIN version v ON v.owner = " + b.owner_of("r") +
-             " AND v.seq = r.seq WHERE ";
+  b.sql() += " FROM " + b.table("r", "resource") + " r JOIN " + b.table("r", "version") +
+             " v ON v.owner = " + b.owner_of("r") + " AND v.seq = r.seq WHERE ";
   b.where(plan, "r");
   b.add(") q");
   // A backward page (a previous link) walks the same order in reverse from the position; the
@@ -759,18 +800,18 @@ Sql render_page(const SearchPlan& plan, bool routed) {
   return Sql{std::move(b.sql()), std::move(b.binds())};
 }
 
-Sql render_count(const SearchPlan& plan, bool routed) {
-  Builder b;
-  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
-  b.add("SELECT count(*) FROM resource r WHERE ");
+Sql render_count(const SearchPlan& plan, bool routed, const SharedType& shared) {
+  Builder b(shared);
+  start(b, plan, routed);
+  b.sql() += "SELECT count(*) FROM " + b.table("r", "resource") + " r WHERE ";
   b.where(plan, "r");
   return Sql{std::move(b.sql()), std::move(b.binds())};
 }
 
-Sql render_ids(const SearchPlan& plan, bool routed) {
-  Builder b;
-  if (routed && plan.compartment_patient) b.route(*plan.compartment_patient);
-  b.add("SELECT r.id FROM resource r WHERE ");
+Sql render_ids(const SearchPlan& plan, bool routed, const SharedType& shared) {
+  Builder b(shared);
+  start(b, plan, routed);
+  b.sql() += "SELECT r.id FROM " + b.table("r", "resource") + " r WHERE ";
   b.where(plan, "r");
   b.add(" LIMIT ");
   b.bind(static_cast<int64_t>(plan.count));
