@@ -116,6 +116,19 @@ TEST(ConstantTimeEqual, Compares) {
   EXPECT_FALSE(constant_time_equal("secret", "secret2"));
   EXPECT_FALSE(constant_time_equal("secret", ""));
   EXPECT_FALSE(constant_time_equal(std::string("a\0b", 3), std::string("a\0c", 3)));
+  // A difference in any one bit of any byte, for lengths around the 8-byte steps.
+  for (size_t n : {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 800}) {
+    std::string a(n, 'x');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('A' + i % 50);
+    EXPECT_TRUE(constant_time_equal(a, a)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string b = a;
+        b[i] = static_cast<char>(b[i] ^ (1 << bit));
+        ASSERT_FALSE(constant_time_equal(a, b)) << n << " " << i << " " << bit;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -476,6 +476,12 @@ http::Response FhirApi::handle_request(const http::Request& req,
       if (caller && !internal::visible(s, *caller, *res)) return hidden(type, id);
       if (not_modified(req, *res)) return not_modified_response(*res);
       if (*format == Format::kRaw) return raw_binary(*res);
+      if (!shape->pretty && !shape->subsets()) {
+        // The stored text is the answer: moved, not copied (FHIR R4 http.html#read).
+        http::Response r = internal::json_response(200, std::move(res->json));
+        internal::set_version_headers(r, *res);
+        return r;
+      }
       return resource_response(200, *res, *shape, internal::Return::kRepresentation);
     }
     if (method == "PUT" || method == "DELETE") {
