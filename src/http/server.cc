@@ -1,5 +1,6 @@
 // The Beast server: Beast's classic async shape (example/http/server/async). N threads run one
-// io_context; each connection is a Session on its own strand that reads with its own loop over
+// io_context; each connection is a Session on its own strand (with one thread, the io_context's
+// implicit one) that reads with its own loop over
 // a flat_buffer and a reused RequestParser, calls the handler synchronously, and writes the head
 // and the body with one gathered write. Slow clients hold no thread: every read and write is
 // asynchronous and bounded by a deadline. A Session is a template over its stream: a TCP stream
@@ -614,9 +615,16 @@ class ServerImpl final : public Server {
 
   // Requires accept_mu_.
   void do_accept() {
-    acceptor_.async_accept(
-        net::make_strand(ioc_),
-        [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+    auto on = [this](beast::error_code ec, tcp::socket socket) {
+      on_accept(ec, std::move(socket));
+    };
+    if (threads_count_ == 1) {
+      // One thread runs the io_context: it is the sessions' implicit strand (Asio's "strands"
+      // overview), and an explicit one would only add type-erased executor work per operation.
+      acceptor_.async_accept(ioc_.get_executor(), std::move(on));
+    } else {
+      acceptor_.async_accept(net::make_strand(ioc_), std::move(on));
+    }
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
