@@ -170,6 +170,21 @@ CONF
     compare "$q" "$base/${q//|/%7C}" "http://127.0.0.1:18081/search/$i"
     i=$((i + 1))
   done
+  # The same read-by-id against a second server on the same file with the read cache off
+  # (README "The read cache"): every read then goes to SQLite.
+  taskset -c 0 "$bin" serve --store "$work/ipa.db" --port 0 --port-file "$work/port-nocache" \
+    --threads 1 --log-level warn --read-cache-mb 0 2>"$work/server-nocache.log" &
+  nocache_pid=$!
+  pids+=($nocache_pid)
+  wait_port "$work/port-nocache"
+  # Its own token: the audience is its own base URL.
+  base_nocache="http://127.0.0.1:$(cat "$work/port-nocache")"
+  token_nocache=$(python3 bench/token.py "$base_nocache/fhir" bench-app bench bench-password pat-0001)
+  saved_token=$token
+  token=$token_nocache
+  compare "read-by-id, read cache off" "$base_nocache" "http://127.0.0.1:18081" "$work/paths.lua"
+  token=$saved_token
+  kill "$nocache_pid" 2>/dev/null || true
   bash bench/auth.sh "$work" "$noauth_bin" "$port" "$token" "$duration"
   cleanup
   pids=()

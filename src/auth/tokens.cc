@@ -159,9 +159,12 @@ Result<std::string> SigningKeys::rotate(jose::Alg alg) {
   std::string_view name = jose::alg_name(alg);
   auto kid = create_locked(alg);
   IPA_RETURN_IF_ERROR(kid);
+  const core::TimePoint now = clock_->now();
   for (const Entry& e : keys_) {
     if (!e.meta.retired && e.meta.alg == name) {
-      IPA_RETURN_IF_ERROR(store_->retire_signing_key(e.meta.kid, clock_->now()));
+      // Every token it signed has expired once the retention has passed (the retention covers
+      // the token lifetime, the other nodes' key refresh and the leeway): the purge deletes it.
+      IPA_RETURN_IF_ERROR(store_->retire_signing_key(e.meta.kid, now, now + retention_));
     }
   }
   IPA_RETURN_IF_ERROR(reload_locked());

@@ -7,10 +7,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace ipa::http {
 namespace {
@@ -108,7 +113,81 @@ struct Target {
   std::vector<std::string> addresses;
 };
 
-core::Result<Target> resolve_target(const std::string& url, const FetchOptions& options) {
+// The system's lookup: every IPv4 and IPv6 address of `host`, as text.
+core::Result<std::vector<std::string>> system_resolve(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
+    return core::unavailable("does not resolve");
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> holder(res, freeaddrinfo);
+  std::vector<std::string> out;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw =
+        ai->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+    if (inet_ntop(ai->ai_family, raw, text, sizeof text) != nullptr) out.emplace_back(text);
+  }
+  return out;
+}
+
+// Lookups still running on helper threads, whether or not anyone still waits for them. A
+// resolver that never answers would otherwise leave one thread behind per request: past this
+// many, new lookups are refused at once (the fetch fails; the client may retry later).
+constexpr int kMaxPendingLookups = 32;
+std::atomic<int> pending_lookups{0};
+
+// One lookup, shared by the waiting caller and the helper thread (whichever finishes last frees
+// it).
+struct Lookup {
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  core::Result<std::vector<std::string>> result = core::unavailable("did not resolve");
+};
+
+// Runs `resolver` (the system's when empty) for `host` on a helper thread and waits for it until
+// `deadline`: getaddrinfo has no timeout of its own, and a resolver that never answers must not
+// hold the request thread past the fetch's deadline. On timeout the helper is left to finish on
+// its own (it owns a share of the Lookup).
+core::Result<std::vector<std::string>> resolve_by(const Resolver& resolver, const std::string& host,
+                                                  std::chrono::steady_clock::time_point deadline) {
+  if (pending_lookups.fetch_add(1) >= kMaxPendingLookups) {
+    pending_lookups.fetch_sub(1);
+    return core::unavailable("too many name lookups are pending");
+  }
+  auto lookup = std::make_shared<Lookup>();
+  Resolver run = resolver ? resolver : Resolver(system_resolve);
+  try {
+    std::thread([lookup, run = std::move(run), host] {
+      auto r = run(host);
+      {
+        std::lock_guard lock(lookup->mu);
+        lookup->result = std::move(r);
+        lookup->done = true;
+      }
+      lookup->done_cv.notify_all();
+      pending_lookups.fetch_sub(1);
+    }).detach();
+  } catch (const std::system_error&) {
+    pending_lookups.fetch_sub(1);
+    return core::unavailable("cannot start a name lookup");
+  }
+  std::unique_lock lock(lookup->mu);
+  if (!lookup->done_cv.wait_until(lock, deadline, [&] { return lookup->done; })) {
+    return core::unavailable("did not resolve within the fetch's deadline");
+  }
+  if (!lookup->result.ok()) return core::unavailable("does not resolve");
+  return std::move(lookup->result);
+}
+
+core::Result<Target> resolve_target(const std::string& url, const FetchOptions& options,
+                                    std::chrono::steady_clock::time_point deadline) {
   std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
     return core::unavailable("Not a usable URL: " + url);
@@ -129,25 +208,17 @@ core::Result<Target> resolve_target(const std::string& url, const FetchOptions& 
   if (t.host.empty() || t.port <= 0) return core::unavailable("Not a usable URL: " + url);
   if (!options.public_only) return t;
   t.literal = classify_address(t.host) != AddressKind::kInvalid;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  if (t.literal) hints.ai_flags = AI_NUMERICHOST;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(t.host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
-    return core::unavailable("The host of " + url + " does not resolve.");
-  }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> holder(res, freeaddrinfo);
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* raw =
-        ai->ai_family == AF_INET
-            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
-    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-        inet_ntop(ai->ai_family, raw, text, sizeof text) == nullptr) {
-      continue;
+  std::vector<std::string> found;
+  if (t.literal) {
+    found.push_back(t.host);  // no lookup
+  } else {
+    auto r = resolve_by(options.resolver, t.host, deadline);
+    if (!r.ok()) {
+      return core::unavailable("The host of " + url + " " + r.error().diagnostics + ".");
     }
+    found = std::move(*r);
+  }
+  for (const std::string& text : found) {
     AddressKind kind = classify_address(text);
     bool ok =
         kind == AddressKind::kPublic || (options.allow_loopback && kind == AddressKind::kLoopback);
@@ -157,7 +228,7 @@ core::Result<Target> resolve_target(const std::string& url, const FetchOptions& 
                                ", a " + std::string(address_kind_name(kind)) +
                                " address; only public addresses are fetched.");
     }
-    std::string a = ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : std::string(text);
+    std::string a = text.find(':') != std::string::npos ? "[" + text + "]" : text;
     if (std::find(t.addresses.begin(), t.addresses.end(), a) == t.addresses.end()) {
       t.addresses.push_back(a);
     }
@@ -221,7 +292,7 @@ std::string_view address_kind_name(AddressKind kind) {
 core::Status check_fetch_target(const std::string& url, const FetchOptions& options) {
   global_init();
   IPA_RETURN_IF_ERROR(check_scheme(url, options));
-  auto t = resolve_target(url, options);
+  auto t = resolve_target(url, options, std::chrono::steady_clock::now() + options.timeout);
   IPA_RETURN_IF_ERROR(t);
   return {};
 }
@@ -231,8 +302,14 @@ core::Result<ClientResponse> fetch(const std::string& method, const std::string&
                                    const FetchOptions& options) {
   global_init();
   IPA_RETURN_IF_ERROR(check_scheme(url, options));
-  auto target = resolve_target(url, options);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  auto target = resolve_target(url, options, deadline);
   IPA_RETURN_IF_ERROR(target);
+  // What the lookup left of the deadline bounds the transfer (at least 1 ms: 0 means none).
+  const auto left =
+      std::max<long>(1, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              deadline - std::chrono::steady_clock::now())
+                                              .count()));
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return core::internal("curl_easy_init failed");
   ClientResponse out;
@@ -248,7 +325,7 @@ core::Result<ClientResponse> fetch(const std::string& method, const std::string&
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &out.headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

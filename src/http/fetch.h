@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,7 +14,12 @@
 
 namespace ipa::http {
 
+// The name lookup of public_only fetches: the addresses `host` resolves to, as text (dotted IPv4,
+// IPv6 without brackets); an error when it does not resolve.
+using Resolver = std::function<core::Result<std::vector<std::string>>(const std::string& host)>;
+
 struct FetchOptions {
+  // The whole fetch, name lookup included, ends by this deadline.
   std::chrono::milliseconds timeout{10000};
   size_t max_body = 1024 * 1024;  // larger bodies fail
   bool https_only = false;        // refuse http:// URLs (loopback allowed for tests when false)
@@ -24,6 +30,11 @@ struct FetchOptions {
   bool public_only = false;
   // With public_only: loopback addresses pass too (tests serve JWK Sets on 127.0.0.1).
   bool allow_loopback = false;
+  // With public_only: how host names are looked up; empty: the system's resolver (getaddrinfo).
+  // Whichever it is, it runs on a helper thread and the caller stops waiting at the deadline
+  // (getaddrinfo has no timeout of its own), so a resolver that never answers cannot hold the
+  // calling thread. Tests give a slow one.
+  Resolver resolver;
   // A PEM file of the CA certificates that https servers are verified against, instead of the
   // system's bundle ("" = the system's). Verification itself is never turned off.
   std::string ca_file;
@@ -51,13 +62,13 @@ AddressKind classify_address(std::string_view address);
 std::string_view address_kind_name(AddressKind kind);
 
 // Checks `url` as fetch() would with `options` (scheme, and for public_only the resolved
-// addresses) without fetching. Errors: unavailable 503 with a message naming the refused address
-// or the unresolvable host.
+// addresses) without fetching. Errors: unavailable 503 with a message naming the refused address,
+// the unresolvable host, or a lookup that did not end within `options.timeout`.
 core::Status check_fetch_target(const std::string& url, const FetchOptions& options);
 
 // Performs one request; never follows redirects. Errors: unavailable (503) when the host cannot
-// be reached, the request times out, the body is too large, the scheme is refused, or (with
-// public_only) the host resolves to an address that is not public.
+// be reached, the request (name lookup included) times out, the body is too large, the scheme is
+// refused, or (with public_only) the host resolves to an address that is not public.
 core::Result<ClientResponse> fetch(const std::string& method, const std::string& url,
                                    const std::vector<Header>& headers, const std::string& body,
                                    const FetchOptions& options = {});

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
 namespace ipa::http {
 namespace {
 
@@ -138,6 +143,123 @@ TEST(FetchAddress, LoopbackOnlyWithTheTestSettingAndPinned) {
   EXPECT_TRUE(check_fetch_target("http://localhost:" + port + "/", o).ok());
   o.https_only = true;
   EXPECT_FALSE(check_fetch_target("http://localhost:" + port + "/", o).ok());
+}
+
+// A resolver that answers only when released: a DNS server that never replies, for as long as a
+// test wants. Each lookup counts itself in `started`.
+struct StuckResolver {
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    int started = 0;
+  };
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+
+  Resolver resolver() const {
+    return [gate = gate](const std::string&) -> core::Result<std::vector<std::string>> {
+      std::unique_lock lock(gate->mu);
+      ++gate->started;
+      gate->cv.wait(lock, [&] { return gate->open; });
+      return std::vector<std::string>{"10.0.0.1"};
+    };
+  }
+  void release() const {
+    {
+      std::lock_guard lock(gate->mu);
+      gate->open = true;
+    }
+    gate->cv.notify_all();
+  }
+  int started() const {
+    std::lock_guard lock(gate->mu);
+    return gate->started;
+  }
+};
+
+// The name lookup of a client-chosen URL ends with the fetch's deadline: a resolver that never
+// answers fails the fetch (and the registration check) in about `timeout`, not when it answers.
+TEST(FetchResolve, ALookupThatDoesNotAnswerFailsWithinTheDeadline) {
+  StuckResolver stuck;
+  FetchOptions o;
+  o.public_only = true;
+  o.https_only = true;
+  o.timeout = std::chrono::milliseconds(300);
+  o.resolver = stuck.resolver();
+  for (int call = 0; call < 2; ++call) {
+    SCOPED_TRACE(call == 0 ? "fetch" : "check_fetch_target");
+    auto start = std::chrono::steady_clock::now();
+    core::Status st;
+    if (call == 0) {
+      auto r = fetch("GET", "https://jwks.example.org/keys", {}, "", o);
+      if (!r.ok()) st = std::move(r).error();
+    } else {
+      st = check_fetch_target("https://jwks.example.org/keys", o);
+    }
+    auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().http_status, 503);
+    EXPECT_NE(st.error().diagnostics.find("did not resolve within"), std::string::npos)
+        << st.error().diagnostics;
+    EXPECT_GE(took, std::chrono::milliseconds(290));
+    EXPECT_LT(took, std::chrono::milliseconds(300 + 1500)) << "the lookup held the caller";
+  }
+  EXPECT_EQ(stuck.started(), 2);
+  stuck.release();
+}
+
+// The same resolver answering at once: its answer is checked as the system's would be (here an
+// internal address, refused by name), so the seam does not bypass the address policy.
+TEST(FetchResolve, AnAnswerInTimeIsCheckedAsBefore) {
+  FetchOptions o;
+  o.public_only = true;
+  o.timeout = std::chrono::milliseconds(2000);
+  o.resolver = [](const std::string& host) -> core::Result<std::vector<std::string>> {
+    if (host == "public.example.org") return std::vector<std::string>{"93.184.216.34"};
+    if (host == "mixed.example.org") return std::vector<std::string>{"93.184.216.34", "10.1.2.3"};
+    return core::unavailable("NXDOMAIN");
+  };
+  EXPECT_TRUE(check_fetch_target("https://public.example.org/jwks", o).ok());
+  core::Status mixed = check_fetch_target("https://mixed.example.org/jwks", o);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.error().diagnostics.find("10.1.2.3, a private address"), std::string::npos)
+      << mixed.error().diagnostics;
+  core::Status missing = check_fetch_target("https://missing.example.org/jwks", o);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().diagnostics.find("does not resolve"), std::string::npos)
+      << missing.error().diagnostics;
+}
+
+// Lookups left running by callers that gave up are bounded: past 32 at once, a new one is
+// refused at once instead of starting one more thread.
+TEST(FetchResolve, PendingLookupsAreBounded) {
+  StuckResolver stuck;
+  FetchOptions o;
+  o.public_only = true;
+  o.timeout = std::chrono::milliseconds(20);
+  o.resolver = stuck.resolver();
+  int timed_out = 0;
+  std::string last;
+  for (int i = 0; i < 40; ++i) {
+    core::Status st = check_fetch_target("https://jwks.example.org/keys", o);
+    ASSERT_FALSE(st.ok());
+    last = st.error().diagnostics;
+    if (last.find("did not resolve within") != std::string::npos) ++timed_out;
+  }
+  EXPECT_EQ(timed_out, 32);
+  EXPECT_NE(last.find("too many name lookups are pending"), std::string::npos) << last;
+  stuck.release();
+  // Once they have answered, lookups run again (the slots are given back).
+  o.timeout = std::chrono::milliseconds(2000);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  core::Status again = check_fetch_target("https://jwks.example.org/keys", o);
+  while (!again.ok() && again.error().diagnostics.find("too many") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    again = check_fetch_target("https://jwks.example.org/keys", o);
+  }
+  ASSERT_FALSE(again.ok());  // the released resolver answers 10.0.0.1: refused by the policy
+  EXPECT_NE(again.error().diagnostics.find("private address"), std::string::npos)
+      << again.error().diagnostics;
 }
 
 }  // namespace

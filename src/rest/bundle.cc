@@ -1,8 +1,10 @@
 // Batch and transaction Bundles (FHIR R4 http.html#transaction): a batch runs each entry on its
 // own; a transaction runs all entries in one store transaction (all or nothing), in the order
-// DELETE, POST, PUT, GET, with urn:uuid fullUrls rewritten in references to the ids assigned (or,
-// for a conditional create that matched, to the existing resource).
+// DELETE, POST, PUT, GET, with urn:uuid fullUrls rewritten in references and in GET urls to the
+// ids assigned (or, for a conditional create that matched, to the existing resource); its GET
+// entries see what its writes made.
 #include <map>
+#include <set>
 
 #include "fhir/model.h"
 #include "fhir/outcome.h"
@@ -52,6 +54,10 @@ struct EntryRequest {
   std::optional<int64_t> if_match;
   std::optional<json::Value> resource;
   std::string full_url;
+  // A GET whose url is the fullUrl of another entry (urn:uuid: or urn:oid:): resolved to that
+  // entry's resource in a transaction (bundle.html#references); `type` and `id` are empty until
+  // then.
+  std::string url_reference;
   std::string assigned_id;
   bool matched = false;  // conditional create: assigned_id is the existing match's
 };
@@ -83,6 +89,13 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
     out.if_match = *m;
   }
   if (const json::Value* r = entry.find("resource")) out.resource = *r;
+  // FHIR R4 http.html#transaction: the server replaces every matching urn:uuid / urn:oid in the
+  // Bundle with the resource's new identity, request.url (a uri) included, so a GET may name a
+  // resource this Bundle creates by its fullUrl.
+  if (out.method == "GET" && (url.rfind("urn:uuid:", 0) == 0 || url.rfind("urn:oid:", 0) == 0)) {
+    out.url_reference = url;
+    return out;
+  }
   size_t qm = url.find('?');
   if (qm != std::string::npos) {
     out.query = url.substr(qm + 1);
@@ -183,8 +196,16 @@ void rewrite_references(json::Value& v, const std::map<std::string, std::string>
   }
 }
 
-core::Result<Outcome> run_entry(State& s, storage::Writer& w, EntryRequest& e,
-                                const Caller* caller) {
+// `written_here`: an earlier entry of the same transaction wrote the resource a GET reads.
+core::Result<Outcome> run_entry(State& s, storage::Writer& w, EntryRequest& e, const Caller* caller,
+                                bool written_here = false) {
+  if (!e.url_reference.empty()) {
+    return core::bad_request(core::IssueType::kNotSupported,
+                             "request.url '" + e.url_reference +
+                                 "' names another entry's fullUrl, which only a transaction "
+                                 "resolves; read the resource by type and id.")
+        .at("request.url");
+  }
   if (e.method == "POST") {
     return guarded_create(s, w, caller, e.type, std::move(*e.resource), e.if_none_exist,
                           e.assigned_id);
@@ -196,7 +217,10 @@ core::Result<Outcome> run_entry(State& s, storage::Writer& w, EntryRequest& e,
   if (caller != nullptr) IPA_RETURN_IF_ERROR(allow(*caller, auth::Interaction::kRead, e.type));
   auto r = w.read(e.type, e.id);
   if (!r.ok()) return std::move(r).error();
-  if (caller != nullptr && !visible(s, *caller, *r)) {
+  // The store's own visibility queries run outside this transaction: what an earlier entry
+  // wrote is judged on its content instead.
+  if (caller != nullptr &&
+      !(written_here ? visible_in_transaction(s, *caller, *r) : visible(s, *caller, *r))) {
     return core::not_found(e.type + "/" + e.id + " is not known to this server.");
   }
   if (e.version != 0 && e.version != r->version_id) {
@@ -242,10 +266,13 @@ core::Status run_transaction(State& s, storage::Writer& w, const Caller* caller,
                              std::vector<EntryRequest>& entries,
                              std::vector<std::optional<core::Result<Outcome>>>& slots) {
   const size_t n = entries.size();
+  std::set<std::pair<std::string, std::string>> written;  // (type, id) of POST and PUT results
   auto run_method = [&](const char* method) -> core::Status {
     for (size_t i = 0; i < n; ++i) {
       if (entries[i].method != method || slots[i]) continue;
-      auto r = run_entry(s, w, entries[i], caller);
+      bool written_here =
+          entries[i].method == "GET" && written.count({entries[i].type, entries[i].id}) > 0;
+      auto r = run_entry(s, w, entries[i], caller, written_here);
       if (!r.ok()) return at_entry(std::move(r).error(), i);
       const EntryRequest& e = entries[i];
       bool as_resolved = e.matched
@@ -260,6 +287,9 @@ core::Status run_transaction(State& s, storage::Writer& w, const Caller* caller,
                             "transaction creates; conditional creates in one transaction must "
                             "not match each other."),
                         i);
+      }
+      if ((e.method == "POST" || e.method == "PUT") && r->resource) {
+        written.insert({r->resource->resource_type, r->resource->id});
       }
       slots[i] = std::move(r);
     }
@@ -297,6 +327,23 @@ core::Status run_transaction(State& s, storage::Writer& w, const Caller* caller,
   }
   for (size_t i = 0; i < n; ++i) {
     EntryRequest& e = entries[i];
+    if (!e.url_reference.empty()) {
+      // A GET of another entry's fullUrl reads what that entry made (after the writes).
+      auto it = ids.find(e.url_reference);
+      if (it == ids.end()) {
+        return at_entry(core::bad_request(core::IssueType::kNotFound,
+                                          "request.url '" + e.url_reference +
+                                              "' is not the fullUrl of a POST or PUT entry of "
+                                              "this Bundle.")
+                            .at("Bundle.entry[" + std::to_string(i) + "].request.url"),
+                        i);
+      }
+      size_t slash = it->second.find('/');
+      e.type = it->second.substr(0, slash);
+      e.id = it->second.substr(slash + 1);
+      e.url_reference.clear();
+      continue;
+    }
     if (!e.resource || (e.method != "POST" && e.method != "PUT")) continue;
     rewrite_references(*e.resource, ids);
     // Validated after rewriting, as stored (a matched conditional create too: bad input is

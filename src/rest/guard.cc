@@ -297,6 +297,19 @@ bool visible(State& s, const Caller& c, const storage::StoredResource& r) {
   return false;
 }
 
+bool visible_in_transaction(State& s, const Caller& c, const storage::StoredResource& r) {
+  auth::Access access = c.scopes.check(auth::Interaction::kRead, r.resource_type, context_of(c));
+  if (!access.allowed()) return false;
+  // Patient-context callers write only Patient and compartment types (writable_type); anything
+  // else was written by someone who may: judged as any stored resource.
+  if (!c.patient.empty() && r.resource_type != "Patient" && !in_compartment_type(r.resource_type))
+    return visible(s, c, r);
+  auto v = json::parse(r.json, json::ParseOptions{.max_depth = 1000});
+  if (!v.ok()) return false;
+  auto rows = rows_of(s, *v);
+  return rows.ok() && permitted(access, r.resource_type, r.id, *rows);
+}
+
 core::Result<SearchBounds> search_bounds(const Caller& c, const std::string& type) {
   IPA_RETURN_IF_ERROR(allow(c, auth::Interaction::kSearch, type));
   SearchBounds b;

@@ -6,12 +6,14 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <regex>
 
 #include "auth/client_auth.h"
 #include "auth/password.h"
 #include "auth/scope.h"
 #include "auth/tokens.h"
+#include "core/clock.h"
 #include "jose/jwks.h"
 #include "jose/key.h"
 #include "json/json.h"
@@ -150,23 +152,24 @@ int user_passwd(const AdminCommands::Args& a, storage::AuthStore& store) {
   return kAdminOk;
 }
 
-// The RelatedPerson standing for the user in `patient`'s record: one carrying an identifier of
-// the user's own Patient (what the token endpoint looks for to set fhirUser, S75). Returns its
-// id, creating it when there is none; empty when the user has no own Patient with identifiers.
-core::Result<std::string> related_person(storage::ResourceStore& resources,
-                                         const storage::User& user, const std::string& patient,
-                                         const std::string& relationship, bool* created) {
-  *created = false;
-  if (user.fhir_user.rfind("Patient/", 0) != 0) return std::string();
+// The user's own Patient (their fhirUser), parsed; nullopt when they have none in the store.
+core::Result<std::optional<Value>> own_patient(storage::ResourceStore& resources,
+                                               const storage::User& user) {
+  if (user.fhir_user.rfind("Patient/", 0) != 0) return std::optional<Value>();
   auto own = resources.read("Patient", user.fhir_user.substr(8));
-  if (!own.ok()) return std::string();
+  if (!own.ok()) return std::optional<Value>();
   auto own_json = json::parse(own->json, json::ParseOptions{.max_depth = 1000});
   if (!own_json.ok()) return core::internal("the user's Patient is not JSON");
-  const Value* identifiers = own_json->find("identifier");
-  if (identifiers == nullptr || !identifiers->is_array() || identifiers->items().empty()) {
-    return std::string();
-  }
-  for (const Value& ident : identifiers->items()) {
+  return std::optional<Value>(std::move(*own_json));
+}
+
+// The ids of the RelatedPersons of `patient`'s compartment that carry one of `identifiers` (the
+// user's own Patient identifiers): what the token endpoint looks for to set fhirUser (S75).
+core::Result<std::vector<std::string>> related_persons_of(storage::ResourceStore& resources,
+                                                          const Value& identifiers,
+                                                          const std::string& patient) {
+  std::vector<std::string> ids;
+  for (const Value& ident : identifiers.items()) {
     std::string system(ident.get_string("system")), value(ident.get_string("value"));
     if (value.empty()) continue;
     search::QueryOptions qo;
@@ -174,10 +177,77 @@ core::Result<std::string> related_person(storage::ResourceStore& resources,
     auto q = search::parse_search("RelatedPerson",
                                   {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
     if (!q.ok()) continue;
-    q->plan.count = 1;
+    q->plan.count = 100;
     auto page = resources.search(q->plan);
     if (!page.ok()) return std::move(page).error();
-    if (!page->entries.empty()) return page->entries[0].id;
+    for (const auto& entry : page->entries) {
+      if (std::find(ids.begin(), ids.end(), entry.id) == ids.end()) ids.push_back(entry.id);
+    }
+  }
+  return ids;
+}
+
+// Writes `resources` as an import does (upsert by id); the first error, if any.
+core::Status write_resources(storage::ResourceStore& resources, std::vector<Value> batch) {
+  rest::ApiOptions ao;
+  ao.base_url = "http://localhost/fhir";
+  rest::FhirApi api(ao, resources, core::system_clock(), core::random_ids());
+  const size_t n = batch.size();
+  auto results = api.import_resources(std::move(batch));
+  if (results.size() != n) return core::internal("import returned no result");
+  for (auto& r : results) {
+    if (!r.ok()) return std::move(r).error();
+  }
+  return {};
+}
+
+// Marks a RelatedPerson in use again (a user granted a record they had lost): `active` true and
+// the end of its period, set by user_revoke, removed. Returns whether it changed anything.
+bool reactivate(Value& rp) {
+  bool changed = false;
+  if (const Value* active = rp.find("active");
+      active == nullptr || !active->is_bool() || !active->as_bool()) {
+    rp.set("active", Value::boolean(true));
+    changed = true;
+  }
+  if (Value* period = rp.find("period"); period != nullptr && period->find("end") != nullptr) {
+    period->erase("end");
+    if (period->members().empty()) rp.erase("period");
+    changed = true;
+  }
+  return changed;
+}
+
+// The RelatedPerson standing for the user in `patient`'s record: one carrying an identifier of
+// the user's own Patient (what the token endpoint looks for to set fhirUser, S75). Returns its
+// id, creating it when there is none (or marking it active again when user_revoke had ended it:
+// `*how` says which); empty when the user has no own Patient with identifiers.
+core::Result<std::string> related_person(storage::ResourceStore& resources,
+                                         const storage::User& user, const std::string& patient,
+                                         const std::string& relationship, const char** how) {
+  *how = "existing";
+  auto own_json = own_patient(resources, user);
+  if (!own_json.ok()) return std::move(own_json).error();
+  if (!*own_json) return std::string();
+  const Value* identifiers = (*own_json)->find("identifier");
+  if (identifiers == nullptr || !identifiers->is_array() || identifiers->items().empty()) {
+    return std::string();
+  }
+  auto found = related_persons_of(resources, *identifiers, patient);
+  if (!found.ok()) return std::move(found).error();
+  if (!found->empty()) {
+    const std::string& id = found->front();
+    auto stored = resources.read("RelatedPerson", id);
+    if (!stored.ok()) return std::move(stored).error();
+    auto rp = json::parse(stored->json, json::ParseOptions{.max_depth = 1000});
+    if (!rp.ok()) return core::internal("RelatedPerson/" + id + " is not JSON");
+    if (reactivate(*rp)) {
+      std::vector<Value> batch;
+      batch.push_back(std::move(*rp));
+      IPA_RETURN_IF_ERROR(write_resources(resources, std::move(batch)));
+      *how = "active again";
+    }
+    return id;
   }
   Value rp = Value::object();
   std::string id = core::random_ids()->next_id();
@@ -206,17 +276,52 @@ core::Result<std::string> related_person(storage::ResourceStore& resources,
   Value concept_value = Value::object();
   concept_value.set("coding", Value::array({std::move(coding)}));
   rp.set("relationship", Value::array({std::move(concept_value)}));
-  if (const Value* name = own_json->find("name")) rp.set("name", *name);
-  rest::ApiOptions ao;
-  ao.base_url = "http://localhost/fhir";
-  rest::FhirApi api(ao, resources, core::system_clock(), core::random_ids());
+  if (const Value* name = (*own_json)->find("name")) rp.set("name", *name);
   std::vector<Value> batch;
   batch.push_back(std::move(rp));
-  auto results = api.import_resources(std::move(batch));
-  if (results.size() != 1) return core::internal("import returned no result");
-  if (!results[0].ok()) return std::move(results[0]).error();
-  *created = true;
+  IPA_RETURN_IF_ERROR(write_resources(resources, std::move(batch)));
+  *how = "created";
   return id;
+}
+
+// Ends the RelatedPersons standing for the user in `patient`'s record (see related_person):
+// `active` false and `period.end` now. FHIR R4 RelatedPerson.active is a modifier ("whether
+// this related person record is in active use"): consumers must not treat an inactive one as a
+// current relationship, while references to it from what the person wrote in the record
+// (authors, performers, Provenance) keep resolving, which a delete would turn into 410 Gone.
+// Returns the ids ended.
+core::Result<std::vector<std::string>> end_related_persons(storage::ResourceStore& resources,
+                                                           const storage::User& user,
+                                                           const std::string& patient,
+                                                           const core::Clock& clock) {
+  auto own_json = own_patient(resources, user);
+  if (!own_json.ok()) return std::move(own_json).error();
+  std::vector<std::string> ended;
+  if (!*own_json || user.fhir_user == "Patient/" + patient) return ended;
+  const Value* identifiers = (*own_json)->find("identifier");
+  if (identifiers == nullptr || !identifiers->is_array()) return ended;
+  auto found = related_persons_of(resources, *identifiers, patient);
+  if (!found.ok()) return std::move(found).error();
+  std::vector<Value> batch;
+  for (const std::string& id : *found) {
+    auto stored = resources.read("RelatedPerson", id);
+    if (!stored.ok()) return std::move(stored).error();
+    auto rp = json::parse(stored->json, json::ParseOptions{.max_depth = 1000});
+    if (!rp.ok()) return core::internal("RelatedPerson/" + id + " is not JSON");
+    const Value* active = rp->find("active");
+    if (active != nullptr && active->is_bool() && !active->as_bool()) continue;  // ended before
+    rp->set("active", Value::boolean(false));
+    Value* period = rp->find("period");
+    if (period == nullptr || !period->is_object()) {
+      rp->set("period", Value::object());
+      period = rp->find("period");
+    }
+    period->set("end", Value::string(core::format_instant(clock.now())));
+    batch.push_back(std::move(*rp));
+    ended.push_back(id);
+  }
+  if (!batch.empty()) IPA_RETURN_IF_ERROR(write_resources(resources, std::move(batch)));
+  return ended;
 }
 
 int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
@@ -235,8 +340,8 @@ int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
   }
   std::string note;
   if (!own) {
-    bool created = false;
-    auto rp = related_person(resources, *user, a.patient, a.relationship, &created);
+    const char* how = "existing";
+    auto rp = related_person(resources, *user, a.patient, a.relationship, &how);
     if (!rp.ok()) {
       return fail(kAdminFailed, "cannot write the RelatedPerson: " + rp.error().diagnostics + " " +
                                     rp.error().expression);
@@ -247,8 +352,7 @@ int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
           "stays " +
           (user->fhir_user.empty() ? std::string("unset") : user->fhir_user);
     } else {
-      note = std::string("; fhirUser in that record is RelatedPerson/") + *rp +
-             (created ? " (created)" : " (existing)");
+      note = std::string("; fhirUser in that record is RelatedPerson/") + *rp + " (" + how + ")";
     }
   }
   std::vector<std::string> patients = user->patients;
@@ -262,10 +366,12 @@ int user_grant(const AdminCommands::Args& a, storage::ResourceStore& resources,
   return kAdminOk;
 }
 
-// Takes a patient away from a user: the patient leaves the user's list and every grant the user
+// Takes a patient away from a user: the patient leaves the user's list, every grant the user
 // gave any app for that patient ends (refresh tokens at once; access tokens within the
-// grant-status cache, 1 s).
-int user_revoke(const AdminCommands::Args& a, storage::AuthStore& store) {
+// grant-status cache, 1 s) and the RelatedPerson standing for the user in that record ends, so
+// no fhirUser names a relationship that no longer gives access.
+int user_revoke(const AdminCommands::Args& a, storage::ResourceStore& resources,
+                storage::AuthStore& store, const core::Clock& clock) {
   auto user = store.get_user(a.username);
   if (!user.ok()) return store_failure("user " + a.username, user.error());
   std::vector<std::string> patients = user->patients;
@@ -282,6 +388,13 @@ int user_revoke(const AdminCommands::Args& a, storage::AuthStore& store) {
   if (!listed && grants->empty()) {
     return fail(kAdminUnknown, a.username + " has no access to Patient/" + a.patient);
   }
+  auto ended = end_related_persons(resources, *user, a.patient, clock);
+  if (!ended.ok()) {
+    return fail(kAdminFailed, "cannot end the RelatedPerson: " + ended.error().diagnostics + " " +
+                                  ended.error().expression);
+  }
+  std::string related_note;
+  for (const std::string& id : *ended) related_note += "; RelatedPerson/" + id + " ended";
   // With no record left the user has nothing to sign in for: their browser sessions end too
   // (a half-finished launch cannot pick a patient any more).
   std::string sessions_note;
@@ -292,8 +405,8 @@ int user_revoke(const AdminCommands::Args& a, storage::AuthStore& store) {
     }
     sessions_note = "; no record left, " + std::to_string(*sessions) + " sign-in sessions ended";
   }
-  std::printf("%s may no longer see Patient/%s; %zu app grants ended%s\n", a.username.c_str(),
-              a.patient.c_str(), grants->size(), sessions_note.c_str());
+  std::printf("%s may no longer see Patient/%s; %zu app grants ended%s%s\n", a.username.c_str(),
+              a.patient.c_str(), grants->size(), related_note.c_str(), sessions_note.c_str());
   return kAdminOk;
 }
 
@@ -411,7 +524,12 @@ int keys_rotate(const AdminCommands::Args& a, const std::shared_ptr<storage::Aut
   if (!alg || (*alg != jose::Alg::kRS256 && *alg != jose::Alg::kES384)) {
     return fail(kAdminBadInput, "--alg is RS256 or ES384");
   }
+  // The servers' retention (rest/smart.cc): the retired key's row is deleted by the purge once
+  // every token it signed has expired, the same moment the servers drop it from the JWKS.
   auth::TokenConfig tc;
+  tc.key_refresh = std::chrono::seconds(5);
+  tc.key_retention =
+      std::max(tc.access_token_lifetime, tc.id_token_lifetime) + tc.key_refresh + tc.leeway;
   auth::SigningKeys keys(store, clock, tc);
   auto kid = keys.rotate(*alg);
   if (!kid.ok()) return store_failure("rotating the signing key", kid.error());
@@ -487,7 +605,7 @@ int AdminCommands::run(storage::ResourceStore& resources, storage::AuthStore& au
   if (a.user_add->parsed()) return user_add(a, auth, clock);
   if (a.user_passwd->parsed()) return user_passwd(a, auth);
   if (a.user_grant->parsed()) return user_grant(a, resources, auth);
-  if (a.user_revoke->parsed()) return user_revoke(a, auth);
+  if (a.user_revoke->parsed()) return user_revoke(a, resources, auth, *clock);
   if (a.client_add->parsed()) return client_add(a, auth, clock);
   if (a.client_list->parsed()) return client_list(auth);
   if (a.client_remove->parsed()) return client_remove(a, auth);

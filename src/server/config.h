@@ -21,6 +21,7 @@ struct Config {
   int body_timeout_ms = 30000;
   int idle_timeout_ms = 60000;
   bool sync_full = true;           // SQLite synchronous=FULL (power-loss durable)
+  int read_cache_mb = 64;          // SQLite: memory for recently read current versions (0: off)
   std::string port_file;           // when set, the bound port is written there once listening
   bool no_auth = false;            // development only: no access control (loopback only)
   bool open_registration = false;  // RFC 7591 dynamic registration for anyone

@@ -47,6 +47,11 @@ void add_store_options(CLI::App& app, Config& c, std::map<std::string, CLI::Opti
   opts["sync"] =
       app.add_option("--sync-full", c.sync_full, "SQLite synchronous=FULL (true) or NORMAL (false)")
           ->envname("IPA_SYNC_FULL");
+  opts["read_cache_mb"] =
+      app.add_option("--read-cache-mb", c.read_cache_mb,
+                     "SQLite: MiB of memory for recently read resources (0: no cache)")
+          ->envname("IPA_READ_CACHE_MB")
+          ->check(CLI::Range(0, 1 << 20));
 }
 
 void add_listen_options(CLI::App& app, Config& c, std::map<std::string, CLI::Option*>& opts) {
@@ -115,17 +120,26 @@ bool apply_config_file(const std::string& path, Config& c,
     auto it = opts.find(key);
     return it == opts.end() || it->second->count() == 0;
   };
-  static const std::map<std::string, int> kKnown = {
-      {"address", 0},         {"port", 0},
-      {"threads", 0},         {"base_url", 0},
-      {"store", 0},           {"log_level", 0},
-      {"body_limit", 0},      {"header_timeout_ms", 0},
-      {"body_timeout_ms", 0}, {"idle_timeout_ms", 0},
-      {"sync_full", 0},       {"port_file", 0},
-      {"no_auth", 0},         {"open_registration", 0},
-      {"cors_origins", 0},    {"node_name", 0},
-      {"tls_cert", 0},        {"tls_key", 0},
-      {"allow_plain_http", 0}};
+  static const std::map<std::string, int> kKnown = {{"address", 0},
+                                                    {"port", 0},
+                                                    {"threads", 0},
+                                                    {"base_url", 0},
+                                                    {"store", 0},
+                                                    {"log_level", 0},
+                                                    {"body_limit", 0},
+                                                    {"header_timeout_ms", 0},
+                                                    {"body_timeout_ms", 0},
+                                                    {"idle_timeout_ms", 0},
+                                                    {"sync_full", 0},
+                                                    {"port_file", 0},
+                                                    {"no_auth", 0},
+                                                    {"open_registration", 0},
+                                                    {"cors_origins", 0},
+                                                    {"node_name", 0},
+                                                    {"tls_cert", 0},
+                                                    {"tls_key", 0},
+                                                    {"allow_plain_http", 0},
+                                                    {"read_cache_mb", 0}};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) {
       std::fprintf(stderr, "config %s: unknown key '%s'\n", path.c_str(),
@@ -151,6 +165,7 @@ bool apply_config_file(const std::string& path, Config& c,
   num("body_timeout_ms", c.body_timeout_ms);
   num("idle_timeout_ms", c.idle_timeout_ms);
   str("port_file", c.port_file);
+  num("read_cache_mb", c.read_cache_mb);
   if (auto v = t["sync_full"].value<bool>(); v && unset("sync")) c.sync_full = *v;
   if (auto v = t["no_auth"].value<bool>(); v && unset("no_auth")) c.no_auth = *v;
   str("node_name", c.node_name);
@@ -209,6 +224,7 @@ core::Result<std::unique_ptr<storage::ResourceStore>> open_store(const Config& c
   storage::sqlite::SqliteOptions o;
   o.path = c.store;
   o.synchronous_full = c.sync_full;
+  o.read_cache_bytes = static_cast<size_t>(c.read_cache_mb) * 1024 * 1024;
   return storage::sqlite::open_sqlite_store(o);
 }
 
@@ -230,10 +246,14 @@ bool loopback(const std::string& address) {
          address.rfind("127.", 0) == 0;
 }
 
-core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& c) {
+// `clock` judges expiry inside the store (codes, sessions, refresh tokens, purge): it must be
+// the clock the API runs with, or the test clock would move only half of the server.
+core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(
+    const Config& c, std::shared_ptr<core::Clock> clock) {
   if (is_postgres(c.store)) {
     storage::postgres::PostgresAuthOptions o;
     o.conninfo = postgres_conninfo(c.store);
+    o.clock = std::move(clock);
     auto a = storage::postgres::open_postgres_auth_store(o);
     if (!a.ok()) return std::move(a).error();
     return std::shared_ptr<storage::AuthStore>(std::move(*a));
@@ -241,6 +261,7 @@ core::Result<std::shared_ptr<storage::AuthStore>> open_auth_store(const Config& 
   storage::sqlite::SqliteOptions o;
   o.path = c.store;
   o.synchronous_full = c.sync_full;
+  o.clock = std::move(clock);
   auto a = storage::sqlite::open_sqlite_auth_store(o);
   if (!a.ok()) return std::move(a).error();
   return std::shared_ptr<storage::AuthStore>(std::move(*a));
@@ -277,9 +298,14 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
         c.address);
     return 2;
   }
+  // Integration tests only, and only on loopback: the test clock (IPA_TEST_CLOCK_FILE), for the
+  // API and the AuthStore alike.
+  std::string clock_refused;
+  auto clock = server_clock(loopback(c.address), &clock_refused);
+  if (!clock_refused.empty()) spdlog::warn("{}", clock_refused);
   std::shared_ptr<storage::AuthStore> auth_store;
   if (!c.no_auth) {
-    auto a = open_auth_store(c);
+    auto a = open_auth_store(c, clock);
     if (!a.ok()) {
       spdlog::error("cannot open the auth store: {} {}", a.error().diagnostics,
                     a.error().log_detail);
@@ -321,14 +347,10 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   ao.base_url = default_base(c, (*server)->port());
   ao.open_registration = c.open_registration;
   ao.cors_origins = c.cors_origins;
-  // Integration tests only, and only on loopback: JWK Sets from a loopback http server, and
-  // the test clock (IPA_TEST_CLOCK_FILE).
+  // Integration tests only, and only on loopback: JWK Sets from a loopback http server.
   const char* loopback_jwks = std::getenv("IPA_TEST_LOOPBACK_JWKS");
   ao.allow_loopback_jwks =
       loopback(c.address) && loopback_jwks != nullptr && std::string(loopback_jwks) == "1";
-  std::string clock_refused;
-  auto clock = server_clock(loopback(c.address), &clock_refused);
-  if (!clock_refused.empty()) spdlog::warn("{}", clock_refused);
   node = c.node_name;
   if (node.empty()) {
     char host[256] = {};
@@ -388,7 +410,7 @@ std::string patient_id(int n) {
 std::string read_file_trimmed(const std::string& path, bool* ok);
 
 int load_demo_auth(const Config& c, int patients) {
-  auto a = open_auth_store(c);
+  auto a = open_auth_store(c, core::system_clock());
   if (!a.ok()) {
     spdlog::error("cannot open the auth store: {}", a.error().diagnostics);
     return 1;
@@ -717,7 +739,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (*admin_cmd) {
-    auto auth_store = open_auth_store(*cfg);
+    // Admin commands judge expiry by the test clock too (AdminCommands::run); they never listen.
+    auto auth_store = open_auth_store(*cfg, ipa::server::server_clock(true, nullptr));
     if (!auth_store.ok()) {
       std::fprintf(stderr, "cannot open the auth store: %s\n",
                    auth_store.error().diagnostics.c_str());

@@ -112,6 +112,9 @@ struct SigningKey {
   std::string private_jwk;  // private JWK JSON
   core::TimePoint created;
   std::optional<core::TimePoint> retired;  // set once the key no longer signs
+  // Retired keys: when the last token the key signed has expired (set by the retirer:
+  // retirement + its key retention); purge_expired deletes the key then. Unset while it signs.
+  std::optional<core::TimePoint> expires;
 };
 
 // One entry of the audit trail: an authorization decision or a FHIR interaction. Never holds a
@@ -221,11 +224,13 @@ class AuthStore {
                                   core::TimePoint expires) = 0;
 
   // Signing keys. active: the non-retired keys, newest first. list: all, newest first.
-  // add: conflict 409 when the kid exists. retire: not_found 404 when unknown.
+  // add: conflict 409 when the kid exists. retire: sets `retired` to `at` and `expires`, or
+  // keeps both when the key was retired before; not_found 404 when unknown.
   virtual core::Result<std::vector<SigningKey>> active_signing_keys() = 0;
   virtual core::Result<std::vector<SigningKey>> list_signing_keys() = 0;
   virtual core::Status add_signing_key(const SigningKey& key) = 0;
-  virtual core::Status retire_signing_key(const std::string& kid, core::TimePoint at) = 0;
+  virtual core::Status retire_signing_key(const std::string& kid, core::TimePoint at,
+                                          core::TimePoint expires) = 0;
 
   // Login throttling: counts one attempt for `key` in a fixed window of length `window` (a new
   // window starts when the previous one has ended) and returns the count including this one.
@@ -242,7 +247,8 @@ class AuthStore {
   virtual core::Result<AuditEvent> get_audit(int64_t id) = 0;
 
   // Deletes expired sessions, authorization requests, refresh tokens, jti records, old throttle
-  // windows, and codes past `code_retention` after their expiry (kept so reuse is detected).
+  // windows, retired signing keys past their `expires`, and codes past `code_retention` after
+  // their expiry (kept so reuse is detected).
   // Returns the number of rows deleted.
   virtual core::Result<int64_t> purge_expired(std::chrono::seconds code_retention) = 0;
   // Deletes the grants made by client_credentials token requests (no user, no patient) created

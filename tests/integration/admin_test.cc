@@ -90,6 +90,58 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
+  // Signs in on the management page as `username` (password ipa-demo); returns the session
+  // cookie's value.
+  std::string manage_sign_in(const std::string& username) {
+    std::string cookie;
+    auto keep = [&](const http::ClientResponse& r) {
+      for (const auto& h : r.headers) {
+        if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 &&
+            h.value.rfind("ipa_session=", 0) == 0) {
+          cookie = h.value.substr(12, h.value.find(';') - 12);
+        }
+      }
+    };
+    auto page = server_->get("/auth/manage");
+    keep(page);
+    auto r = post_form(*server_, "/auth/manage",
+                       form({{"csrf_token", launch::hidden_value(page.body, "csrf_token")},
+                             {"username", username},
+                             {"password", "ipa-demo"}}),
+                       {{"Cookie", "ipa_session=" + cookie}});
+    EXPECT_EQ(r.status, 303) << r.body;
+    keep(r);
+    return cookie;
+  }
+  // Whether the management page shows the session `cookie` as signed in (no password form).
+  bool manage_signed_in(const std::string& cookie) {
+    auto page = server_->get("/auth/manage", {{"Cookie", "ipa_session=" + cookie}});
+    EXPECT_EQ(page.status, 200);
+    return page.body.find("name=\"password\"") == std::string::npos;
+  }
+  // The stored form of a session id or refresh token (auth::secret_hash).
+  static std::string hashed(const std::string& secret) {
+    return jose::base64url_encode(jose::sha256(secret));
+  }
+  // Polls `done` (every 50 ms, real time) until it holds or `limit` passes; returns it.
+  template <typename F>
+  static bool eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+  // A second node on the same store and test clock that purges expired auth state every 100 ms.
+  void start_purging_node() {
+    std::vector<std::string> e = env();
+    e.push_back("IPA_TEST_PURGE_INTERVAL_MS=100");
+    second_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{}, e, "serve",
+                                              /*with_auth=*/true, dir_.file("srv2"));
+    ASSERT_GT(second_->port(), 0);
+  }
+
   TempDir dir_;
   std::string store_;
   std::string cluster_;   // PostgreSQL: the test cluster's admin conninfo
@@ -402,46 +454,20 @@ TEST_P(AdminTest, ClientScopesFollowTheClientType) {
 // Taking away a user's last record also ends their browser sessions; while a record is left,
 // the sessions stay.
 TEST_P(AdminTest, RevokingTheLastRecordEndsTheUsersSessions) {
-  std::string cookie;
-  auto sign_in = [&](const std::string& username) {
-    cookie.clear();
-    auto page = server_->get("/auth/manage");
-    for (const auto& h : page.headers) {
-      if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 && h.value.rfind("ipa_session=", 0) == 0) {
-        cookie = h.value.substr(12, h.value.find(';') - 12);
-      }
-    }
-    auto r = post_form(*server_, "/auth/manage",
-                       form({{"csrf_token", launch::hidden_value(page.body, "csrf_token")},
-                             {"username", username},
-                             {"password", "ipa-demo"}}),
-                       {{"Cookie", "ipa_session=" + cookie}});
-    EXPECT_EQ(r.status, 303) << r.body;
-    for (const auto& h : r.headers) {
-      if (strcasecmp(h.name.c_str(), "Set-Cookie") == 0 && h.value.rfind("ipa_session=", 0) == 0) {
-        cookie = h.value.substr(12, h.value.find(';') - 12);
-      }
-    }
-  };
-  auto signed_in = [&]() {
-    auto page = server_->get("/auth/manage", {{"Cookie", "ipa_session=" + cookie}});
-    EXPECT_EQ(page.status, 200);
-    return page.body.find("name=\"password\"") == std::string::npos;
-  };
   // The caregiver keeps two records after losing one: still signed in.
-  sign_in("caregiver");
-  ASSERT_TRUE(signed_in());
+  std::string cookie = manage_sign_in("caregiver");
+  ASSERT_TRUE(manage_signed_in(cookie));
   auto r = admin({"user", "revoke", "--username", "caregiver", "--patient", "pat-0002"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("sessions ended"), std::string::npos) << r.out;
-  EXPECT_TRUE(signed_in());
+  EXPECT_TRUE(manage_signed_in(cookie));
   // The patient user has one record: revoking it ends the session.
-  sign_in("patient");
-  ASSERT_TRUE(signed_in());
+  cookie = manage_sign_in("patient");
+  ASSERT_TRUE(manage_signed_in(cookie));
   r = admin({"user", "revoke", "--username", "patient", "--patient", "pat-0006"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("no record left, 1 sign-in sessions ended"), std::string::npos) << r.out;
-  EXPECT_FALSE(signed_in());
+  EXPECT_FALSE(manage_signed_in(cookie));
 }
 
 // Every client_credentials request stores a grant; once its tokens have expired (1 h + leeway),
@@ -509,6 +535,154 @@ TEST_P(AdminTest, ClientCredentialsGrantsArePurgedOnceExpired) {
   auto grants = store->list_grants("patient");
   ASSERT_TRUE(grants.ok());
   EXPECT_FALSE(grants->empty()) << "an app grant must not be purged";
+}
+
+// The AuthStore judges expiry by the server's clock, the test clock included: a browser session
+// past its 8 hours is refused and purged, a refresh token past its 90 days is refused and purged.
+TEST_P(AdminTest, AuthStoreExpiryFollowsTheTestClock) {
+  std::string cookie = manage_sign_in("patient");
+  ASSERT_TRUE(manage_signed_in(cookie));
+  auto t = launch::standalone(*server_, "patient", "pat-0006");
+  ASSERT_FALSE(t.refresh_token.empty());
+  // The store opened here runs on the real clock: by it, both are still valid, so it finds them
+  // until a node deletes the rows.
+  auto store = open_auth_store();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->get_session(hashed(cookie)).ok());
+  ASSERT_TRUE(store->get_refresh_token(hashed(t.refresh_token)).ok());
+  // One hour on: the session is still good.
+  launch::set_clock(clock_file_, 3600);
+  EXPECT_TRUE(manage_signed_in(cookie));
+  // Nine hours on: past the session's 8 hours.
+  launch::set_clock(clock_file_, 9 * 3600);
+  EXPECT_FALSE(manage_signed_in(cookie)) << "the session outlived its expiry on the test clock";
+  // 91 days on: past the refresh token's 90 days; a node's purge deletes both rows.
+  launch::set_clock(clock_file_, 91L * 24 * 3600);
+  EXPECT_EQ(body_json(launch::refresh(*server_, t.refresh_token)).get_string("error"),
+            "invalid_grant");
+  start_purging_node();
+  EXPECT_TRUE(eventually([&] {
+    auto rt = store->get_refresh_token(hashed(t.refresh_token));
+    return !rt.ok() && rt.error().http_status == 404;
+  })) << "the refresh token was not purged";
+  auto session = store->get_session(hashed(cookie));
+  ASSERT_FALSE(session.ok()) << "the session was not purged";
+  EXPECT_EQ(session.error().http_status, 404);
+}
+
+// A rotated-out key stays in the JWKS (and the store) until every token it signed has expired
+// (1 h + the 5 s key refresh + 60 s leeway); then the periodic purge deletes it.
+TEST_P(AdminTest, RetiredKeysAreDeletedOnceTheirTokensHaveExpired) {
+  auto before = launch::standalone(*server_, "patient", "pat-0006");
+  std::string old_kid = kid_of(before.access_token);
+  ASSERT_FALSE(old_kid.empty());
+  auto r = admin({"keys", "rotate"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto store = open_auth_store();
+  ASSERT_NE(store, nullptr);
+  auto stored_kids = [&] {
+    std::vector<std::string> out;
+    auto keys = store->list_signing_keys();
+    EXPECT_TRUE(keys.ok());
+    if (keys.ok()) {
+      for (const auto& k : *keys) out.push_back(k.kid);
+    }
+    return out;
+  };
+  auto has = [](const std::vector<std::string>& v, const std::string& kid) {
+    return std::find(v.begin(), v.end(), kid) != v.end();
+  };
+  auto keys = store->list_signing_keys();
+  ASSERT_TRUE(keys.ok());
+  for (const auto& k : *keys) {
+    if (k.kid != old_kid) continue;
+    ASSERT_TRUE(k.retired.has_value());
+    ASSERT_TRUE(k.expires.has_value());
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(*k.expires - *k.retired).count(),
+              3600 + 5 + 60);
+  }
+  start_purging_node();
+  // 50 minutes on: the old token is still valid, so its key stays published and stored, however
+  // many purges run (20 at 100 ms).
+  launch::set_clock(clock_file_, 3000);
+  EXPECT_FALSE(
+      eventually([&] { return !has(stored_kids(), old_kid); }, std::chrono::milliseconds(2000)))
+      << "the retired key was deleted while its tokens were valid";
+  EXPECT_TRUE(has(jwks_kids(), old_kid));
+  EXPECT_EQ(read_status(before.access_token, "/fhir/Patient/pat-0006"), 200);
+  // Past 1 h 1 min 5 s: the purge deletes it; it leaves the JWKS; the new key goes on signing.
+  launch::set_clock(clock_file_, 3600 + 5 + 60 + 10);
+  EXPECT_TRUE(eventually([&] { return !has(stored_kids(), old_kid); }))
+      << "the retired key was never deleted";
+  EXPECT_FALSE(has(jwks_kids(), old_kid));
+  auto after = launch::standalone(*server_, "patient", "pat-0006");
+  std::string new_kid = kid_of(after.access_token);
+  EXPECT_NE(new_kid, old_kid);
+  EXPECT_TRUE(has(stored_kids(), new_kid));
+  EXPECT_TRUE(has(jwks_kids(), new_kid));
+  EXPECT_EQ(read_status(after.access_token, "/fhir/Patient/pat-0006"), 200);
+}
+
+// `user revoke` ends the RelatedPerson `user grant` made (active false, period.end), so the
+// relationship that fhirUser named no longer reads as current; a later grant makes the same
+// resource active again and fhirUser names it again.
+TEST_P(AdminTest, RevokeEndsTheRelatedPersonThatGrantMade) {
+  auto r = admin({"user", "grant", "--username", "patient", "--patient", "pat-0001",
+                  "--relationship", "FRND"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NE(r.out.find("RelatedPerson/"), std::string::npos) << r.out;
+  std::string rp = r.out.substr(r.out.find("RelatedPerson/"));
+  rp = rp.substr(0, rp.find(' '));
+  auto fhir_user_of = [](const std::string& id_token) {
+    size_t dot = id_token.find('.');
+    auto payload = jose::base64url_decode(id_token.substr(dot + 1, id_token.rfind('.') - dot - 1));
+    if (!payload.ok()) return std::string();
+    auto claims = json::parse(*payload);
+    return claims.ok() ? std::string(claims->get_string("fhirUser")) : std::string();
+  };
+  auto t = launch::standalone(*server_, "patient", "pat-0001");
+  EXPECT_NE(fhir_user_of(t.id_token).find(rp), std::string::npos) << fhir_user_of(t.id_token);
+  // The caregiver, who may see pat-0001, reads the RelatedPerson in that record.
+  auto reader = launch::standalone(*server_, "caregiver", "pat-0001");
+  auto read_rp = [&]() {
+    auto g = server_->get("/fhir/" + rp, {{"Authorization", "Bearer " + reader.access_token}});
+    EXPECT_EQ(g.status, 200) << g.body;
+    return body_json(g);
+  };
+  json::Value before = read_rp();
+  ASSERT_NE(before.find("active"), nullptr);
+  EXPECT_TRUE(before.find("active")->as_bool());
+
+  r = admin({"user", "revoke", "--username", "patient", "--patient", "pat-0001"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(rp + " ended"), std::string::npos) << r.out;
+  json::Value ended = read_rp();
+  ASSERT_NE(ended.find("active"), nullptr) << json::write(ended);
+  EXPECT_FALSE(ended.find("active")->as_bool());
+  ASSERT_NE(ended.find("period"), nullptr) << json::write(ended);
+  EXPECT_FALSE(ended.find("period")->get_string("end").empty());
+  // Identifiers, relationship and patient are kept: the record still says who it was.
+  EXPECT_EQ(json::write(*ended.find("identifier")), json::write(*before.find("identifier")));
+  EXPECT_EQ(ended.find("patient")->get_string("reference"), "Patient/pat-0001");
+  launch::set_clock(clock_file_, 2);  // past the grant-status cache
+  EXPECT_EQ(read_status(t.access_token, "/fhir/Patient/pat-0001"), 401);
+  // The user's own record is untouched, and so is their own fhirUser.
+  auto own = launch::standalone(*server_, "patient", "pat-0006");
+  EXPECT_NE(fhir_user_of(own.id_token).find("Patient/pat-0006"), std::string::npos)
+      << fhir_user_of(own.id_token);
+
+  // Granted again: the same RelatedPerson is active again, without the end of its period.
+  r = admin({"user", "grant", "--username", "patient", "--patient", "pat-0001", "--relationship",
+             "FRND"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(rp + " (active again)"), std::string::npos) << r.out;
+  json::Value again = read_rp();
+  ASSERT_NE(again.find("active"), nullptr);
+  EXPECT_TRUE(again.find("active")->as_bool());
+  EXPECT_TRUE(again.find("period") == nullptr || again.find("period")->get_string("end").empty())
+      << json::write(again);
+  auto t2 = launch::standalone(*server_, "patient", "pat-0001");
+  EXPECT_NE(fhir_user_of(t2.id_token).find(rp), std::string::npos) << fhir_user_of(t2.id_token);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AdminTest, ::testing::Values("sqlite", "postgres"),

@@ -2,15 +2,22 @@
 // bundle.html#references), through the real server on SQLite and on PostgreSQL: an entry whose
 // ifNoneExist matches an existing resource creates nothing, and every reference to its fullUrl is
 // rewritten to the existing resource; more than one match fails the whole transaction with 412.
+// GET entries run after the writes and see them (http.html#trules), also by a urn:uuid fullUrl
+// and for a caller whose granular scopes the store cannot judge before the commit.
 // PostgreSQL runs when IPA_TEST_POSTGRES names a cluster (scripts/pg-test-cluster.sh).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <ctime>
+#include <fstream>
 #include <memory>
 #include <regex>
 
 #include "harness.h"
+#include "jose/jws.h"
+#include "jose/key.h"
+#include "launch_helpers.h"
 #include "pg_harness.h"
 
 namespace ipa::testing {
@@ -209,7 +216,180 @@ TEST_P(TransactionTest, ADeletionInTheSameTransactionComesBeforeTheMatch) {
   EXPECT_EQ(server_->get("/fhir/Patient/" + old_id).status, 410);
 }
 
+// FHIR R4 http.html#trules: GET entries are processed after the writes, so they read what the
+// transaction made: by the new id of a PUT, and by the urn:uuid fullUrl of a POST (rewritten as
+// every matching urn in the Bundle is).
+TEST_P(TransactionTest, GetEntriesReadWhatTheTransactionWrote) {
+  std::string bundle =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"request":{"method":"GET","url":")" +
+      std::string(kUrnPatient) + R"("}},
+    {"request":{"method":"GET","url":"Encounter/enc-read"}},
+    {"fullUrl":")" +
+      kUrnPatient + R"(","resource":)" + patient_json("mrn-read") +
+      R"(,"request":{"method":"POST","url":"Patient"}},
+    {"resource":{"resourceType":"Encounter","id":"enc-read","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":")" +
+      kUrnPatient + R"("}},"request":{"method":"PUT","url":"Encounter/enc-read"}}]})";
+  auto r = server_->send("POST", "/fhir", bundle);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::Value resp = body_json(r);
+  const json::Value* list = resp.find("entry");
+  ASSERT_NE(list, nullptr);
+  const auto& entries = list->items();
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[2].find("response")->get_string("status"), "201 Created");
+  std::string pid(entries[2].find("resource")->get_string("id"));
+  // The GET of the urn:uuid reads the Patient the POST created, under its new id.
+  EXPECT_EQ(entries[0].find("response")->get_string("status"), "200 OK") << r.body;
+  ASSERT_NE(entries[0].find("resource"), nullptr) << r.body;
+  EXPECT_EQ(entries[0].find("resource")->get_string("id"), pid);
+  EXPECT_NE(std::string(entries[0].get_string("fullUrl")).find("/Patient/" + pid),
+            std::string::npos);
+  // The GET of the PUT's id reads the Encounter as written, its reference rewritten.
+  EXPECT_EQ(entries[1].find("response")->get_string("status"), "200 OK") << r.body;
+  ASSERT_NE(entries[1].find("resource"), nullptr) << r.body;
+  EXPECT_EQ(entries[1].find("resource")->find("subject")->get_string("reference"),
+            "Patient/" + pid);
+}
+
+// A GET url that is a urn:uuid no entry of the transaction has as fullUrl fails the transaction
+// (400, nothing stored); in a batch, where entries do not refer to each other, it fails that entry.
+TEST_P(TransactionTest, AGetOfAnUnknownFullUrlIsRefused) {
+  std::string transaction =
+      R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"fullUrl":")" +
+      std::string(kUrnPatient) + R"(","resource":)" + patient_json("mrn-unknown-urn") +
+      R"(,"request":{"method":"POST","url":"Patient"}},
+    {"request":{"method":"GET","url":")" +
+      kUrnObs + R"("}}]})";
+  auto r = server_->send("POST", "/fhir", transaction);
+  EXPECT_EQ(r.status, 400) << r.body;
+  json::Value oo = body_json(r);
+  EXPECT_EQ(oo.get_string("resourceType"), "OperationOutcome");
+  EXPECT_EQ(issue_expression(oo), "Bundle.entry[1].request.url");
+  EXPECT_TRUE(search_ids("Patient?identifier=urn:tx:mrn|mrn-unknown-urn").empty());
+
+  std::string batch = transaction;
+  batch.replace(batch.find("transaction"), 11, "batch");
+  r = server_->send("POST", "/fhir", batch);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::Value resp = body_json(r);
+  const auto& entries = resp.find("entry")->items();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].find("response")->get_string("status"), "201 Created");
+  EXPECT_EQ(entries[1].find("response")->get_string("status"), "400 Bad Request");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, TransactionTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+// The same with access control on: a backend service whose scope carries a granular filter
+// (system/Observation.cruds?category=vital-signs). Its visibility is judged by store queries
+// that run outside the transaction, so an Observation written by an earlier entry was not
+// found (404) before the GET judged it on its own content.
+class TransactionAuthTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    store_ = dir_.file("ipa.db");
+    if (GetParam() == "postgres") {
+      PostgresCluster cluster = postgres_cluster();
+      if (cluster.skip) GTEST_SKIP() << cluster.why;
+      if (cluster.conninfo.empty()) FAIL() << cluster.why;
+      store_ = "postgresql:" + fresh_database(cluster.conninfo, test_database_name("ipa_txa"));
+    }
+    server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{"--patients", "2"},
+                                              std::vector<std::string>{"IPA_TEST_FAST_HASH=1"},
+                                              "demo", /*with_auth=*/true, dir_.file("srv"));
+    ASSERT_GT(server_->port(), 0);
+    auto key = jose::Key::generate(jose::Alg::kES384);
+    ASSERT_TRUE(key.ok());
+    key_ = std::make_unique<jose::Key>(std::move(*key));
+    json::Value set = json::Value::object();
+    set.set("keys", json::Value::array({key_->public_jwk()}));
+    std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
+    RunResult r = run_server_command(
+        {"admin", "--store", store_, "client", "add", "--client-id", "vitals-loader", "--type",
+         "backend", "--jwks-file", dir_.file("loader.jwks.json"), "--scope",
+         std::string("system/Observation.cruds?category=") + kVitalSigns},
+        {"IPA_TEST_FAST_HASH=1"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
+  std::string backend_token() {
+    json::Value claims = json::Value::object();
+    claims.set("iss", json::Value::string("vitals-loader"));
+    claims.set("sub", json::Value::string("vitals-loader"));
+    claims.set("aud", json::Value::string("http://127.0.0.1:" + std::to_string(server_->port()) +
+                                          "/auth/token"));
+    claims.set("jti", json::Value::string(jose::random_token(16)));
+    claims.set("exp", json::Value::number(std::time(nullptr) + 240));
+    auto assertion = jose::sign_jwt(*key_, jose::Alg::kES384, claims, "JWT");
+    EXPECT_TRUE(assertion.ok());
+    auto r = launch::post_form(
+        *server_, "/auth/token",
+        launch::form(
+            {{"grant_type", "client_credentials"},
+             {"scope", std::string("system/Observation.cruds?category=") + kVitalSigns},
+             {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+             {"client_assertion", assertion.ok() ? *assertion : ""}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return std::string(body_json(r).get_string("access_token"));
+  }
+
+  static std::string vital_sign(const std::string& id) {
+    std::string out = R"({"resourceType":"Observation",)";
+    if (!id.empty()) out += R"("id":")" + id + R"(",)";
+    return out +
+           R"("status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"text":"pulse"},"subject":{"reference":"Patient/pat-0001"}})";
+  }
+
+  static constexpr const char* kVitalSigns =
+      "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
+  TempDir dir_;
+  std::string store_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<jose::Key> key_;
+};
+
+TEST_P(TransactionAuthTest, GetEntriesSeeWritesUnderGranularScopes) {
+  std::string token = backend_token();
+  ASSERT_FALSE(token.empty());
+  auto post = [&](const std::string& bundle) {
+    return server_->send(
+        "POST", "/fhir", bundle,
+        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/fhir+json"}});
+  };
+  // By the id a PUT gave it.
+  auto r = post(R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"request":{"method":"GET","url":"Observation/obs-tx-granular"}},
+    {"resource":)" +
+                vital_sign("obs-tx-granular") +
+                R"(,"request":{"method":"PUT","url":"Observation/obs-tx-granular"}}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::Value resp = body_json(r);
+  const auto& entries = resp.find("entry")->items();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].find("response")->get_string("status"), "200 OK");
+  ASSERT_NE(entries[0].find("resource"), nullptr) << r.body;
+  EXPECT_EQ(entries[0].find("resource")->get_string("id"), "obs-tx-granular");
+  // By the urn:uuid of a POST.
+  r = post(R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"request":{"method":"GET","url":")" +
+           std::string(kUrnObs) + R"("}},
+    {"fullUrl":")" +
+           kUrnObs + R"(","resource":)" + vital_sign("") +
+           R"(,"request":{"method":"POST","url":"Observation"}}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::Value resp2 = body_json(r);
+  const auto& entries2 = resp2.find("entry")->items();
+  ASSERT_EQ(entries2.size(), 2u);
+  EXPECT_EQ(entries2[0].find("response")->get_string("status"), "200 OK");
+  ASSERT_NE(entries2[0].find("resource"), nullptr) << r.body;
+  EXPECT_EQ(entries2[0].find("resource")->get_string("id"),
+            entries2[1].find("resource")->get_string("id"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, TransactionAuthTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -121,6 +121,12 @@ core::Result<Outcome> guarded_delete(State& s, storage::Writer& w, const Caller*
 // as not visible (deny when unsure).
 bool visible(State& s, const Caller& c, const storage::StoredResource& r);
 
+// visible() for a resource an earlier entry of the same transaction wrote (a transaction
+// Bundle's GET runs after its POST and PUT entries, FHIR R4 http.html#trules): the store's
+// queries run outside the transaction and cannot see it yet, so the compartment and the
+// granular filters are judged on the resource's own index rows, as the write guard judged it.
+bool visible_in_transaction(State& s, const Caller& c, const storage::StoredResource& r);
+
 // Restrictions a search must carry for the caller: extra parameters (granular scopes) and the
 // patient whose compartment bounds the search. Errors: 403 when the type cannot be searched with
 // a patient-level grant.

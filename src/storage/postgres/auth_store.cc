@@ -279,7 +279,7 @@ class Pool {
   int open_ = 0;  // idle plus leased
 };
 
-constexpr int kAuthSchemaVersion = 3;
+constexpr int kAuthSchemaVersion = 4;
 constexpr int kMaxAttempts = 4;
 // Serializes migrations of concurrent openers (any schema of the database); an arbitrary key.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7301505219334475841)";
@@ -358,6 +358,13 @@ CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
     R"sql(
 ALTER TABLE auth_audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE auth_audit ADD COLUMN last_time BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 4: when a retired signing key's last token has expired, so the purge deletes it. Keys
+    // retired before get 24 h (auth::TokenConfig's default retention, the longest in use).
+    R"sql(
+ALTER TABLE auth_signing_key ADD COLUMN expires BIGINT;
+UPDATE auth_signing_key SET expires = retired + 86400000 WHERE retired IS NOT NULL;
+CREATE INDEX auth_signing_key_by_expiry ON auth_signing_key(expires);
 )sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
@@ -839,13 +846,13 @@ class PostgresAuthStore final : public AuthStore {
 
   Result<std::vector<SigningKey>> active_signing_keys() override {
     return read_keys(
-        "SELECT kid, alg, private_jwk, created, retired FROM auth_signing_key "
+        "SELECT kid, alg, private_jwk, created, retired, expires FROM auth_signing_key "
         "WHERE retired IS NULL ORDER BY created DESC, kid DESC");
   }
 
   Result<std::vector<SigningKey>> list_signing_keys() override {
     return read_keys(
-        "SELECT kid, alg, private_jwk, created, retired FROM auth_signing_key "
+        "SELECT kid, alg, private_jwk, created, retired, expires FROM auth_signing_key "
         "ORDER BY created DESC, kid DESC");
   }
 
@@ -858,19 +865,27 @@ class PostgresAuthStore final : public AuthStore {
       } else {
         p.add_null();
       }
+      if (k.expires) {
+        p.add(*k.expires);
+      } else {
+        p.add_null();
+      }
       IPA_RETURN_IF_ERROR(
-          c.exec("INSERT INTO auth_signing_key(kid, alg, private_jwk, created, retired) "
-                 "VALUES($1, $2, $3, $4, $5)",
+          c.exec("INSERT INTO auth_signing_key(kid, alg, private_jwk, created, retired, expires) "
+                 "VALUES($1, $2, $3, $4, $5, $6)",
                  p, core::conflict("A signing key with this kid exists.")));
       return {};
     });
   }
 
-  Status retire_signing_key(const std::string& kid, core::TimePoint at) override {
+  Status retire_signing_key(const std::string& kid, core::TimePoint at,
+                            core::TimePoint expires) override {
     return once([&](Conn& c) -> Status {
-      auto upd =
-          c.exec("UPDATE auth_signing_key SET retired = COALESCE(retired, $2) WHERE kid = $1",
-                 Params().add(kid).add(at));
+      // A second retirement keeps the first one's times: the key stopped signing then.
+      auto upd = c.exec(
+          "UPDATE auth_signing_key SET expires = CASE WHEN retired IS NULL THEN $3 "
+          "ELSE expires END, retired = COALESCE(retired, $2) WHERE kid = $1",
+          Params().add(kid).add(at).add(expires));
       IPA_RETURN_IF_ERROR(upd);
       if (upd->affected() == 0) return core::not_found("Unknown signing key.");
       return {};
@@ -993,6 +1008,8 @@ class PostgresAuthStore final : public AuthStore {
           {"DELETE FROM auth_jti WHERE expires <= $1", t},
           {"DELETE FROM auth_throttle WHERE window_end <= $1", t},
           {"DELETE FROM auth_code WHERE expires <= $1", code_cutoff},
+          // Retired keys whose last token has expired: no longer in any JWKS, never needed.
+          {"DELETE FROM auth_signing_key WHERE expires <= $1", t},
       };
       for (const auto& [sql, cutoff] : deletes) {
         auto del = c.exec(sql, Params().add(cutoff));
@@ -1235,6 +1252,7 @@ class PostgresAuthStore final : public AuthStore {
         k.private_jwk = rows->text(i, 2);
         k.created = rows->time(i, 3);
         if (!rows->is_null(i, 4)) k.retired = rows->time(i, 4);
+        if (!rows->is_null(i, 5)) k.expires = rows->time(i, 5);
         out.push_back(std::move(k));
       }
       return out;

@@ -507,16 +507,21 @@ TEST_F(PostgresAuthStoreTest, SigningKeys) {
   EXPECT_EQ((*active)[0].alg, "ES384");
   EXPECT_EQ((*active)[0].private_jwk, R"({"kty":"EC"})");
   auto retired_at = clock_->now();
-  ASSERT_TRUE(store_->retire_signing_key("kid-a", retired_at).ok());
+  ASSERT_TRUE(store_->retire_signing_key("kid-a", retired_at, retired_at + seconds(3665)).ok());
   clock_->advance(seconds(5));
-  ASSERT_TRUE(store_->retire_signing_key("kid-a", clock_->now()).ok());  // keeps the first
+  ASSERT_TRUE(store_->retire_signing_key("kid-a", clock_->now(), clock_->now() + seconds(9))
+                  .ok());  // keeps the first
   EXPECT_EQ(store_->active_signing_keys()->size(), 1u);
   auto all = store_->list_signing_keys();
   ASSERT_EQ(all->size(), 2u);
   ASSERT_TRUE((*all)[1].retired.has_value());
   EXPECT_EQ(*(*all)[1].retired, retired_at);
+  ASSERT_TRUE((*all)[1].expires.has_value());
+  EXPECT_EQ(*(*all)[1].expires, retired_at + seconds(3665));
   EXPECT_FALSE((*all)[0].retired.has_value());
-  EXPECT_EQ(store_->retire_signing_key("nope", clock_->now()).error().http_status, 404);
+  EXPECT_FALSE((*all)[0].expires.has_value());
+  EXPECT_EQ(store_->retire_signing_key("nope", clock_->now(), clock_->now()).error().http_status,
+            404);
 }
 
 TEST_F(PostgresAuthStoreTest, ThrottleWindows) {
@@ -600,7 +605,7 @@ TEST_F(PostgresAuthStoreTest, ReopenKeepsState) {
   auto again = open();
   ASSERT_NE(again, nullptr);
   EXPECT_TRUE(again->get_grant("g1").ok());
-  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "3");
+  EXPECT_EQ(admin_->exec("SELECT version FROM " + schema_ + ".auth_schema_version"), "4");
 }
 
 TEST_F(PostgresAuthStoreTest, ConcurrentOpenersMigrateOnce) {

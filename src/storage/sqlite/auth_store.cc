@@ -152,7 +152,7 @@ class Txn {
   bool open_ = false;
 };
 
-constexpr int kAuthSchemaVersion = 3;
+constexpr int kAuthSchemaVersion = 4;
 
 // Entry i brings the auth schema from version i to i + 1.
 constexpr const char* kMigrations[] = {
@@ -227,6 +227,13 @@ CREATE INDEX auth_audit_by_patient ON auth_audit(patient, seq);
     R"sql(
 ALTER TABLE auth_audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE auth_audit ADD COLUMN last_time INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 4: when a retired signing key's last token has expired, so the purge deletes it. Keys
+    // retired before get 24 h (auth::TokenConfig's default retention, the longest in use).
+    R"sql(
+ALTER TABLE auth_signing_key ADD COLUMN expires INTEGER;
+UPDATE auth_signing_key SET expires = retired + 86400000 WHERE retired IS NOT NULL;
+CREATE INDEX auth_signing_key_by_expiry ON auth_signing_key(expires);
 )sql",
 };
 static_assert(std::size(kMigrations) == kAuthSchemaVersion);
@@ -677,36 +684,44 @@ class SqliteAuthStore final : public AuthStore {
   Result<std::vector<SigningKey>> active_signing_keys() override {
     std::lock_guard lock(mu_);
     return read_keys(
-        "SELECT kid, alg, private_jwk, created, retired FROM auth_signing_key "
+        "SELECT kid, alg, private_jwk, created, retired, expires FROM auth_signing_key "
         "WHERE retired IS NULL ORDER BY created DESC, kid DESC");
   }
 
   Result<std::vector<SigningKey>> list_signing_keys() override {
     std::lock_guard lock(mu_);
     return read_keys(
-        "SELECT kid, alg, private_jwk, created, retired FROM auth_signing_key "
+        "SELECT kid, alg, private_jwk, created, retired, expires FROM auth_signing_key "
         "ORDER BY created DESC, kid DESC");
   }
 
   Status add_signing_key(const SigningKey& k) override {
     std::lock_guard lock(mu_);
     IPA_PREPARE(st, *db_,
-                "INSERT INTO auth_signing_key(kid, alg, private_jwk, created, retired) "
-                "VALUES(?1, ?2, ?3, ?4, ?5)");
+                "INSERT INTO auth_signing_key(kid, alg, private_jwk, created, retired, expires) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     st.bind(1, k.kid).bind(2, k.alg).bind(3, k.private_jwk).bind(4, k.created);
     if (k.retired) {
       st.bind(5, *k.retired);
     } else {
       st.bind_null(5);
     }
+    if (k.expires) {
+      st.bind(6, *k.expires);
+    } else {
+      st.bind_null(6);
+    }
     return st.run(core::conflict("A signing key with this kid exists."));
   }
 
-  Status retire_signing_key(const std::string& kid, core::TimePoint at) override {
+  Status retire_signing_key(const std::string& kid, core::TimePoint at,
+                            core::TimePoint expires) override {
     std::lock_guard lock(mu_);
+    // A second retirement keeps the first one's times: the key stopped signing then.
     IPA_PREPARE(st, *db_,
-                "UPDATE auth_signing_key SET retired = COALESCE(retired, ?2) WHERE kid = ?1");
-    IPA_RETURN_IF_ERROR(st.bind(1, kid).bind(2, at).run());
+                "UPDATE auth_signing_key SET expires = CASE WHEN retired IS NULL THEN ?3 "
+                "ELSE expires END, retired = COALESCE(retired, ?2) WHERE kid = ?1");
+    IPA_RETURN_IF_ERROR(st.bind(1, kid).bind(2, at).bind(3, expires).run());
     if (st.changes() == 0) return core::not_found("Unknown signing key.");
     return {};
   }
@@ -820,6 +835,8 @@ class SqliteAuthStore final : public AuthStore {
         {"DELETE FROM auth_jti WHERE expires <= ?1", t},
         {"DELETE FROM auth_throttle WHERE window_end <= ?1", t},
         {"DELETE FROM auth_code WHERE expires <= ?1", code_cutoff},
+        // Retired keys whose last token has expired: no longer in any JWKS, never needed again.
+        {"DELETE FROM auth_signing_key WHERE expires <= ?1", t},
     };
     for (const auto& [sql, cutoff] : deletes) {
       IPA_PREPARE(st, *db_, sql);
@@ -1037,6 +1054,7 @@ class SqliteAuthStore final : public AuthStore {
       k.private_jwk = st.text(2);
       k.created = st.time(3);
       if (!st.is_null(4)) k.retired = st.time(4);
+      if (!st.is_null(5)) k.expires = st.time(5);
       out.push_back(std::move(k));
     }
   }

@@ -373,12 +373,21 @@ TEST_F(AuthStoreTest, SigningKeys) {
   ASSERT_TRUE(active.ok());
   ASSERT_EQ(active->size(), 2u);
   EXPECT_EQ((*active)[0].kid, "kid-b");  // newest first
-  ASSERT_TRUE(store_->retire_signing_key("kid-a", clock_->now()).ok());
+  auto retired_at = clock_->now();
+  ASSERT_TRUE(store_->retire_signing_key("kid-a", retired_at, retired_at + seconds(3665)).ok());
+  clock_->advance(seconds(5));
+  ASSERT_TRUE(store_->retire_signing_key("kid-a", clock_->now(), clock_->now() + seconds(9))
+                  .ok());  // keeps the first
   EXPECT_EQ(store_->active_signing_keys()->size(), 1u);
   auto all = store_->list_signing_keys();
   ASSERT_EQ(all->size(), 2u);
-  EXPECT_TRUE((*all)[1].retired.has_value());
-  EXPECT_EQ(store_->retire_signing_key("nope", clock_->now()).error().http_status, 404);
+  ASSERT_TRUE((*all)[1].retired.has_value());
+  EXPECT_EQ(*(*all)[1].retired, retired_at);
+  ASSERT_TRUE((*all)[1].expires.has_value());
+  EXPECT_EQ(*(*all)[1].expires, retired_at + seconds(3665));
+  EXPECT_FALSE((*all)[0].expires.has_value());
+  EXPECT_EQ(store_->retire_signing_key("nope", clock_->now(), clock_->now()).error().http_status,
+            404);
 }
 
 TEST_F(AuthStoreTest, ThrottleWindows) {
