@@ -212,12 +212,13 @@ http::Response hidden(const std::string& type, const std::string& id) {
 }
 
 // The current version for a read by id. A patient-bound caller reads a Patient-compartment type
-// through its patient (the owner goes into the query, one shard under Citus: docs/scale-out.md);
-// another patient's resource is then not found, as hidden() would answer.
+// (and Binary, owned by its securityContext's patient) through its patient (the owner goes into the
+// query, one shard under Citus: docs/scale-out.md); another patient's resource is then not found,
+// as hidden() would answer.
 core::Result<storage::StoredResource> read_current(internal::State& s, const internal::Caller* c,
                                                    const std::string& type, const std::string& id) {
   if (c != nullptr && !c->patient.empty() &&
-      (type == "Patient" || !fhir::patient_compartment_params(type).empty())) {
+      (type == "Patient" || type == "Binary" || !fhir::patient_compartment_params(type).empty())) {
     return s.store.read_for_patient(c->patient, type, id);
   }
   return s.store.read(type, id);
@@ -550,6 +551,9 @@ http::Response FhirApi::handle_request(const http::Request& req,
     if (method != "GET") {
       return internal::error_response(core::method_not_allowed("History is read with GET."));
     }
+    // The owner the current version was read at: the history query names it (one shard under
+    // Citus, docs/scale-out.md); the answer is the same.
+    std::optional<std::string> owner;
     if (caller) {
       if (auto st = internal::allow(*caller, auth::Interaction::kRead, type); !st.ok()) {
         return internal::bearer_challenge(st.error());
@@ -557,8 +561,9 @@ http::Response FhirApi::handle_request(const http::Request& req,
       auto current = read_current(s, caller, type, id);
       if (!current.ok()) return internal::error_response(current.error(), shape->pretty);
       if (!internal::visible(s, *caller, *current)) return hidden(type, id);
+      owner = current->owner_patient;
     }
-    if (parts.size() == 3) return internal::history(s, type, id, *params, *shape);
+    if (parts.size() == 3) return internal::history(s, type, id, *params, *shape, owner);
     if (parts.size() == 4) {
       int64_t vid = 0;
       for (char c : parts[3]) {

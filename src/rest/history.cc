@@ -32,10 +32,11 @@ void append_link(std::string& out, const char* relation, const std::string& url,
 }  // namespace
 
 http::Response history(State& s, const std::string& type, const std::string& id,
-                       const Params& params, const Shape& shape) {
+                       const Params& params, const Shape& shape, std::optional<std::string> owner) {
   storage::HistoryQuery q;
   q.resource_type = type;
   q.id = id;
+  if (!id.empty()) q.owner = std::move(owner);
   auto count = parse_count(param(params, "_count"), s.options);
   if (!count.ok()) return error_response(count.error(), shape.pretty);
   q.count = *count;

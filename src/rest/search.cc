@@ -72,9 +72,14 @@ std::vector<storage::ResourceKey> keys_of(const std::vector<storage::StoredResou
 }
 
 // _include and _revinclude (with :iterate up to three rounds), never repeating a resource.
+// `patient`: the patient the search is bound to (a patient-level grant's, or Patient/[id]/...),
+// or empty. The store reads that patient's rows first (one shard under Citus: docs/scale-out.md);
+// for a patient-level caller, a revinclude of a Patient-compartment type asks the store for the
+// patient's compartment only, which is all the grant check below would keep.
 core::Result<std::vector<storage::StoredResource>> included(
     State& s, const search::ParsedSearch& q, const std::vector<storage::StoredResource>& matches,
-    const Caller* caller) {
+    const Caller* caller, const std::string& patient) {
+  const std::string record_patient = caller != nullptr ? caller->patient : std::string();
   std::set<storage::ResourceKey> seen;
   for (const auto& m : matches) seen.insert({m.resource_type, m.id});
   std::vector<storage::StoredResource> out;
@@ -92,13 +97,13 @@ core::Result<std::vector<storage::StoredResource>> included(
       if (round > 0 && !inc.iterate) continue;
       auto sources = keys_of(frontier, inc.source_type);
       if (sources.empty()) continue;
-      auto targets = s.store.references_of(sources, inc.param);
+      auto targets = s.store.references_of(sources, inc.param, patient);
       if (!targets.ok()) return std::move(targets).error();
       std::vector<storage::ResourceKey> wanted;
       for (auto& t : *targets) {
         if (inc.target_type.empty() || t.resource_type == inc.target_type) wanted.push_back(t);
       }
-      auto rs = s.store.read_many(wanted);
+      auto rs = s.store.read_many(wanted, patient);
       if (!rs.ok()) return std::move(rs).error();
       add(std::move(*rs));
     }
@@ -106,7 +111,10 @@ core::Result<std::vector<storage::StoredResource>> included(
       if (round > 0 && !inc.iterate) continue;
       auto targets = keys_of(frontier, "*");
       if (targets.empty()) continue;
-      auto rs = s.store.referencing(inc.source_type, inc.param, targets, 1000);
+      const bool in_record = inc.source_type == "Patient" ||
+                             !fhir::patient_compartment_params(inc.source_type).empty();
+      auto rs = s.store.referencing(inc.source_type, inc.param, targets, 1000,
+                                    in_record ? record_patient : std::string());
       if (!rs.ok()) return std::move(rs).error();
       add(std::move(*rs));
     }
@@ -193,7 +201,8 @@ http::Response run_search(State& s, const std::string& type, const Params& reque
   if (!page.ok()) return error_response(page.error(), shape.pretty);
   std::vector<storage::StoredResource> extra;
   if (!count_only && (!q.includes.empty() || !q.revincludes.empty())) {
-    auto inc = included(s, q, page->entries, caller);
+    auto inc = included(s, q, page->entries, caller,
+                        !bound_patient.empty() ? bound_patient : compartment_patient);
     if (!inc.ok()) return error_response(inc.error(), shape.pretty);
     extra = std::move(*inc);
   }

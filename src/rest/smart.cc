@@ -819,8 +819,10 @@ std::string fhir_user_for(State& s, const std::string& own, const std::string& p
     if (value.empty()) continue;
     search::QueryOptions qo;
     qo.strict = true;
-    auto q = search::parse_search("RelatedPerson",
-                                  {{"patient", patient}, {"identifier", system + "|" + value}}, qo);
+    // An ended relationship (`admin user revoke` sets active false) names nobody.
+    auto q = search::parse_search(
+        "RelatedPerson",
+        {{"patient", patient}, {"identifier", system + "|" + value}, {"active:not", "false"}}, qo);
     if (!q.ok()) continue;
     q->plan.count = 1;
     auto page = s.store.search(q->plan);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -897,14 +898,46 @@ void emit_position(const Param& p, const json::Value& resource, const FhirPathIt
   }
 }
 
+// A reference to a resource on this server as its type and id (an absolute one under
+// `base_url` included); nullopt for a contained (#id), versioned, urn: or foreign reference.
+std::optional<std::pair<std::string_view, std::string_view>> local_reference(
+    std::string_view ref, std::string_view base_url) {
+  if (!base_url.empty() && ref.size() > base_url.size() + 1 &&
+      ref.substr(0, base_url.size()) == base_url && ref[base_url.size()] == '/') {
+    ref.remove_prefix(base_url.size() + 1);
+  }
+  size_t slash = ref.find('/');
+  if (slash == std::string_view::npos || slash == 0 || ref.find("://") != std::string_view::npos ||
+      ref.find('/', slash + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::pair{ref.substr(0, slash), ref.substr(slash + 1)};
+}
+
 void fill_compartment(std::string_view type, const json::Value& resource, const TypeParams& tp,
-                      storage::IndexRows& rows) {
+                      std::string_view base_url, storage::IndexRows& rows) {
   const auto compartment = fhir::patient_compartment_params(type);
   if (type == "Patient") {
     if (const std::string_view id = resource.get_string("id"); !id.empty()) {
       rows.owner_patient = std::string(id);
       rows.compartment_patients.push_back(rows.owner_patient);
     }
+  }
+  if (type == "Binary") {
+    // Binary is outside every compartment, but a securityContext naming a Patient makes it that
+    // patient's (FHIR R4 binary.html#security): owned by the patient, so its rows stay with the
+    // patient's under a store sharded by owner, and listed as a member, as every owner is
+    // (docs/scale-out.md). A securityContext naming another resource (a DocumentReference)
+    // leaves it unowned: finding that resource's owner would need the store.
+    const json::Value* sc = resource.find("securityContext");
+    if (sc != nullptr && sc->is_object()) {
+      auto target = local_reference(sc->get_string("reference"), base_url);
+      if (target && target->first == "Patient" && !target->second.empty()) {
+        rows.owner_patient = std::string(target->second);
+        rows.compartment_patients.push_back(rows.owner_patient);
+      }
+    }
+    return;
   }
   if (compartment.empty()) return;
   for (const storage::ReferenceRow& r : rows.references) {
@@ -938,19 +971,10 @@ void add_all_references(const json::Value& v, std::string_view base_url, storage
   if (v.is_object()) {
     for (const auto& [k, child] : v.members()) {
       if (k == "reference" && child.is_string()) {
-        std::string_view ref = child.text();
-        if (!base_url.empty() && ref.size() > base_url.size() + 1 &&
-            ref.substr(0, base_url.size()) == base_url && ref[base_url.size()] == '/') {
-          ref.remove_prefix(base_url.size() + 1);
-        }
-        size_t slash = ref.find('/');
-        if (slash == std::string_view::npos || slash == 0 ||
-            ref.find("://") != std::string_view::npos ||
-            ref.find('/', slash + 1) != std::string_view::npos) {
-          continue;  // contained (#id), absolute elsewhere, urn:, or versioned
-        }
-        rows.references.push_back({std::string(kAllReferences), std::string(ref.substr(0, slash)),
-                                   std::string(ref.substr(slash + 1)), ""});
+        auto target = local_reference(child.text(), base_url);
+        if (!target) continue;  // contained (#id), absolute elsewhere, urn:, or versioned
+        rows.references.push_back({std::string(kAllReferences), std::string(target->first),
+                                   std::string(target->second), ""});
       } else if (k != "contained") {
         add_all_references(child, base_url, rows);
       }
@@ -988,7 +1012,7 @@ core::Result<storage::IndexRows> extract(const json::Value& resource,
       IPA_RETURN_IF_ERROR(emit_param(*p, resource, root, emitter));
     }
   }
-  fill_compartment(type, resource, tp, rows);
+  fill_compartment(type, resource, tp, base_url, rows);
   add_all_references(resource, base_url, rows);
   return rows;
 }

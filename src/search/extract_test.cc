@@ -482,6 +482,35 @@ TEST(Extract, OwnerPrefersPatientThenSubject) {
   EXPECT_EQ(references(remote, "subject"), Strings{"https://other.org/fhir/Patient/p1"});
 }
 
+// FHIR R4 binary.html#security: a Binary is owned by the Patient its securityContext names,
+// relative or absolute on this server; any other context leaves it unowned.
+TEST(Extract, BinaryOwnedByItsSecurityContextPatient) {
+  struct Case {
+    std::string context;  // the securityContext element, or "" for none
+    std::string owner;
+  };
+  const std::vector<Case> cases = {
+      {R"({"reference": "Patient/p1"})", "p1"},
+      {R"({"reference": ")" + std::string(kBase) + R"(/Patient/p2"})", "p2"},
+      {R"({"reference": "DocumentReference/d1"})", ""},
+      {R"({"reference": "https://other.org/fhir/Patient/p1"})", ""},
+      {R"({"reference": "Patient/p1/_history/2"})", ""},
+      {R"({"reference": "Patient/"})", ""},
+      {R"({"reference": "#p1"})", ""},
+      {R"({"display": "no reference"})", ""},
+      {"", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.context);
+    std::string text = R"({"resourceType": "Binary", "id": "b", "contentType": "text/plain")";
+    if (!c.context.empty()) text += R"(, "securityContext": )" + c.context;
+    text += "}";
+    const auto rows = extract_ok(text);
+    EXPECT_EQ(rows.owner_patient, c.owner);
+    EXPECT_EQ(rows.compartment_patients, c.owner.empty() ? Strings{} : Strings{c.owner});
+  }
+}
+
 TEST(Extract, Errors) {
   EXPECT_FALSE(extract(parse(R"({"id": "x"})"), {}).ok());
   EXPECT_FALSE(extract(parse(R"({"resourceType": "NoSuchType"})"), {}).ok());

@@ -181,6 +181,10 @@ void finish_page(const SearchPlan& plan, std::vector<Keyset> keys, bool more, Se
 struct HistoryQuery {
   std::string resource_type;  // empty: system history
   std::string id;             // empty: type or system history
+  // Instance history: the resource's current owner (StoredResource::owner_patient of a read just
+  // made), when the caller knows it; a store sharded by owner reads that patient's rows only.
+  // Every version of a resource lives with its current owner, so this changes no answer.
+  std::optional<std::string> owner;
   std::optional<core::TimePoint> since;
   int count = 50;
   std::optional<int64_t> before_seq;  // keyset cursor: entries older than this
@@ -221,11 +225,12 @@ class ResourceStore {
 
   // Current version. Errors: not_found 404 when the id never existed, gone 410 when deleted.
   virtual core::Result<StoredResource> read(const std::string& type, const std::string& id) = 0;
-  // read() for a caller bound to `patient` (a patient-level grant), of a Patient-compartment type:
-  // found only when `patient` owns the resource (IndexRows::owner_patient) or its compartment
-  // holds it; anything else is not_found 404, as if it did not exist. gone 410 only for a
-  // deletion whose last owner is `patient`. The owner goes into the query, so a store sharded
-  // by owner reads one shard (docs/scale-out.md).
+  // read() for a caller bound to `patient` (a patient-level grant), of a Patient-compartment type
+  // or Binary: found when `patient` owns the resource (IndexRows::owner_patient) or its
+  // compartment holds it, and, for the caller's grant check to decide, when no patient owns it
+  // (a Binary whose securityContext is a DocumentReference); anything else is not_found 404, as
+  // if it did not exist. gone 410 only for a deletion whose last owner is `patient`. The owner
+  // goes into every query, so a store sharded by owner reads one shard (docs/scale-out.md).
   virtual core::Result<StoredResource> read_for_patient(const std::string& patient,
                                                         const std::string& type,
                                                         const std::string& id) = 0;
@@ -237,16 +242,25 @@ class ResourceStore {
   // Runs a search: one page of current matches in the plan's order, after `plan.after`.
   virtual core::Result<SearchPage> search(const SearchPlan& plan) = 0;
 
+  // The _include / _revinclude fetches. `patient` (optional; the default argument keeps the
+  // callers that have no patient short) names the patient a search is bound to: a store sharded
+  // by owner reads that patient's rows first (docs/scale-out.md).
+
   // The targets of `param` references (any param when "*") held by the given resources.
+  // `patient` is a hint: the answer is the same with or without it.
   virtual core::Result<std::vector<ResourceKey>> references_of(
-      const std::vector<ResourceKey>& sources, const std::string& param) = 0;
-  // Current, non-deleted versions of the given resources; absent ones are skipped.
-  virtual core::Result<std::vector<StoredResource>> read_many(
-      const std::vector<ResourceKey>& keys) = 0;
-  // Current resources of `source_type` whose `param` (any when "*") references one of `targets`.
+      const std::vector<ResourceKey>& sources, const std::string& param,
+      const std::string& patient = {}) = 0;
+  // Current, non-deleted versions of the given resources; absent ones are skipped. `patient` is
+  // a hint: the answer is the same with or without it.
+  virtual core::Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys,
+                                                              const std::string& patient = {}) = 0;
+  // Current resources of `source_type` whose `param` (any when "*") references one of `targets`,
+  // at most `limit`. With `patient`, only those its compartment holds (a patient-bound caller's
+  // revinclude of a Patient-compartment type, whose grant check would refuse the others).
   virtual core::Result<std::vector<StoredResource>> referencing(
       const std::string& source_type, const std::string& param,
-      const std::vector<ResourceKey>& targets, int limit) = 0;
+      const std::vector<ResourceKey>& targets, int limit, const std::string& patient = {}) = 0;
   // Whether a resource outside every compartment (Practitioner, Organization, Medication, ...) is
   // part of `patient`'s record: referenced by a resource of the patient's compartment, directly
   // or through one intermediate resource (two hops, e.g. MedicationRequest -> PractitionerRole

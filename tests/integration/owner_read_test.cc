@@ -85,6 +85,33 @@ TEST_P(OwnerReadTest, APatientTokenReadsItsOwnResourcesOnly) {
   EXPECT_EQ(status(one.access_token, "/fhir/Observation/no-such-id"), 404);
 }
 
+// A Binary is owned by the Patient its securityContext names (src/search/extract.cc), so a
+// patient token reads it through read_for_patient too: the patient's own document content is
+// served, another patient's is not found, by read and by history.
+TEST_P(OwnerReadTest, APatientTokenReadsItsOwnBinariesOnly) {
+  auto one = launch::standalone(*server_, "caregiver", "pat-0001");
+  auto two = launch::standalone(*server_, "caregiver", "pat-0002");
+  auto binary_of = [&](const std::string& token, const std::string& patient) -> std::string {
+    auto r = server_->get("/fhir/DocumentReference?patient=" + patient + "&_count=1",
+                          {{"Authorization", "Bearer " + token}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::smatch m;
+    static const std::regex kUrl("\"url\":\"(?:[^\"]*/)?Binary/([A-Za-z0-9.-]+)\"");
+    if (!std::regex_search(r.body, m, kUrl)) return "";
+    return m[1];
+  };
+  std::string bin1 = binary_of(one.access_token, "pat-0001");
+  std::string bin2 = binary_of(two.access_token, "pat-0002");
+  ASSERT_FALSE(bin1.empty());
+  ASSERT_FALSE(bin2.empty());
+  EXPECT_EQ(status(one.access_token, "/fhir/Binary/" + bin1), 200);
+  EXPECT_EQ(status(one.access_token, "/fhir/Binary/" + bin1 + "/_history"), 200);
+  EXPECT_EQ(status(two.access_token, "/fhir/Binary/" + bin2), 200);
+  EXPECT_EQ(status(one.access_token, "/fhir/Binary/" + bin2), 404);
+  EXPECT_EQ(status(one.access_token, "/fhir/Binary/" + bin2 + "/_history"), 404);
+  EXPECT_EQ(status(two.access_token, "/fhir/Binary/" + bin1), 404);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, OwnerReadTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 

@@ -122,9 +122,12 @@ http::Response ips_summary(State& s, const std::string& pid, const Shape& shape)
 http::Response everything(State& s, const std::string& pid, const Params& params,
                           const Shape& shape, const Caller* caller);
 
-// History bundle (FHIR R4 http.html#history).
+// History bundle (FHIR R4 http.html#history). `owner`: for an instance history, the resource's
+// current owner when the caller just read it (StoredResource::owner_patient): the store reads
+// that patient's rows only (docs/scale-out.md); the answer is the same.
 http::Response history(State& s, const std::string& type, const std::string& id,
-                       const Params& params, const Shape& shape);
+                       const Params& params, const Shape& shape,
+                       std::optional<std::string> owner = std::nullopt);
 
 // The CapabilityStatement, built once from what this server implements; `auth_base` non-empty
 // when the SMART authorization server is on (rest.security).

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -239,8 +240,12 @@ class Rows {
 // One libpq connection and the statements prepared on it (named s0, s1, ... by first use).
 class Connection {
  public:
-  static Result<std::unique_ptr<Connection>> open(const std::string& conninfo) {
+  using Observer = std::function<void(const std::string&, const std::vector<std::string>&)>;
+
+  static Result<std::unique_ptr<Connection>> open(const std::string& conninfo,
+                                                  Observer observer = {}) {
     auto conn = std::unique_ptr<Connection>(new Connection(PQconnectdb(conninfo.c_str())));
+    conn->observer_ = std::move(observer);
     if (conn->pg_ == nullptr || PQstatus(conn->pg_) != CONNECTION_OK) {
       return core::unavailable("Cannot connect to the database.")
           .with_log(std::string("postgres connect: ") +
@@ -283,6 +288,7 @@ class Connection {
         texts.push_back(std::get<std::string>(b));
       }
     }
+    if (observer_) observer_(sql, texts);
     std::vector<const char*> values;
     std::vector<int> lengths;
     for (const std::string& t : texts) {
@@ -342,6 +348,7 @@ class Connection {
  private:
   explicit Connection(PGconn* pg) : pg_(pg) {}
   PGconn* pg_;
+  Observer observer_;
   std::unordered_map<std::string, std::string> prepared_;
 };
 
@@ -349,7 +356,8 @@ class Connection {
 // A connection that broke (or was left inside a transaction) is closed, not reused.
 class Pool {
  public:
-  Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(std::max(size, 1)) {}
+  Pool(std::string conninfo, int size, Connection::Observer observer = {})
+      : conninfo_(std::move(conninfo)), size_(std::max(size, 1)), observer_(std::move(observer)) {}
 
   class Lease {
    public:
@@ -376,7 +384,7 @@ class Pool {
     }
     ++open_;
     lock.unlock();
-    auto c = Connection::open(conninfo_);
+    auto c = Connection::open(conninfo_, observer_);
     if (!c.ok()) {
       lock.lock();
       --open_;
@@ -399,6 +407,7 @@ class Pool {
 
   const std::string conninfo_;
   const int size_;
+  const Connection::Observer observer_;
   std::mutex mu_;
   std::condition_variable cv_;
   int open_ = 0;
@@ -518,6 +527,31 @@ constexpr const char* kReferencing =
     "SELECT DISTINCT x.id FROM @idx_ref x JOIN @resource r ON r.owner = x.owner AND "
     "r.type = x.type AND r.id = x.id WHERE x.target_id = $1 AND x.target_type = $2 AND "
     "x.type = $3 AND ($4 = '*' OR x.param = $4) AND NOT r.deleted LIMIT $5";
+// references_of for a source the search's patient owns (one shard): one row per reference, or
+// one row of NULLs when it has none; no row when the patient does not own it.
+constexpr const char* kRefsOfOwned =
+    "SELECT x.target_type, x.target_id FROM resource r LEFT JOIN idx_ref x ON x.owner = $4 AND "
+    "x.type = r.type AND x.id = r.id AND ($3 = '*' OR x.param = $3) AND x.target_id <> '' "
+    "WHERE r.owner = $4 AND r.type = $1 AND r.id = $2";
+// referencing() for a patient-bound caller: the members of the patient's compartment ($6).
+// Routed when the patient owns every member of the source type (one shard: every table is
+// filtered on $6 as the owner), else joined through the membership rows (every shard).
+constexpr const char* kReferencingOwned =
+    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.owner = $6 AND r.type = x.type AND "
+    "r.id = x.id WHERE x.owner = $6 AND x.target_id = $1 AND x.target_type = $2 AND "
+    "x.type = $3 AND ($4 = '*' OR x.param = $4) AND NOT r.deleted LIMIT $5";
+constexpr const char* kReferencingMember =
+    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.owner = x.owner AND "
+    "r.type = x.type AND r.id = x.id JOIN compartment c ON c.patient = $6 AND c.type = x.type AND "
+    "c.id = x.id AND c.owner = x.owner WHERE x.target_id = $1 AND x.target_type = $2 AND "
+    "x.type = $3 AND ($4 = '*' OR x.param = $4) AND NOT r.deleted LIMIT $5";
+// Every version of a resource lives with its current owner: a new owner takes the older
+// versions along (a distribution column is never updated in place, so they are re-inserted).
+constexpr const char* kMoveVersions =
+    "WITH moved AS (DELETE FROM version WHERE type = $1 AND id = $2 AND owner <> $3 "
+    "RETURNING seq, type, id, version_id, last_updated, deleted, json) "
+    "INSERT INTO version(owner, seq, type, id, version_id, last_updated, deleted, json) "
+    "SELECT $3, seq, type, id, version_id, last_updated, deleted, json FROM moved";
 // Transaction-level advisory locks, released at COMMIT or ROLLBACK and shared by every node on
 // the database: one per resource (its version sequence) and one per type for conditional creates
 // (the search and the insert must not interleave with another conditional create).
@@ -798,7 +832,7 @@ class PostgresWriter final : public Writer {
     if (cur->exists) {
       return core::conflict("Resource " + w.resource_type + "/" + w.id + " already exists.");
     }
-    return put(std::move(w), 1, true, false);
+    return put(std::move(w), 1, true, false, false);
   }
 
   Result<WriteResult> update(Write w) override {
@@ -814,7 +848,9 @@ class PostgresWriter final : public Writer {
                                        ".");
     }
     bool created = !cur->exists || cur->resource.deleted;
-    return put(std::move(w), current_version + 1, created, cur->exists);
+    const std::string owner = layout_.shared(w.resource_type) ? "" : w.index.owner_patient;
+    bool owner_changed = cur->exists && cur->resource.owner_patient != owner;
+    return put(std::move(w), current_version + 1, created, cur->exists, owner_changed);
   }
 
   Result<WriteResult> remove(const std::string& type, const std::string& id,
@@ -934,7 +970,9 @@ class PostgresWriter final : public Writer {
   }
 
   // `existed`: the resource has rows (a resource row, and index rows unless deleted) to replace.
-  Result<WriteResult> put(Write w, int64_t version_id, bool created, bool existed) {
+  // `owner_changed`: its versions so far carry another owner, and move to the new one.
+  Result<WriteResult> put(Write w, int64_t version_id, bool created, bool existed,
+                          bool owner_changed) {
     StoredResource out;
     out.resource_type = w.resource_type;
     out.id = w.id;
@@ -948,6 +986,10 @@ class PostgresWriter final : public Writer {
     if (shared) {
       w.index.owner_patient.clear();
       w.index.compartment_patients.clear();
+    }
+    if (owner_changed && !shared) {
+      IPA_RETURN_IF_ERROR(
+          run(kMoveVersions, {out.resource_type, out.id, std::string(w.index.owner_patient)}));
     }
     if (!bulk_) {
       auto seq = insert_version(out, w.index.owner_patient);
@@ -1078,7 +1120,7 @@ class PostgresStore final : public ResourceStore {
   explicit PostgresStore(PostgresOptions options)
       : options_(std::move(options)),
         layout_(options_.shared_type),
-        pool_(options_.conninfo, options_.pool_size) {}
+        pool_(options_.conninfo, options_.pool_size, options_.statement_observer) {}
 
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
     return with_conn(
@@ -1086,7 +1128,8 @@ class PostgresStore final : public ResourceStore {
   }
 
   // The patient's own resource in one routed statement; else, through the membership row of the
-  // patient's compartment (also one shard), the resource at its owner's.
+  // patient's compartment (also one shard), the resource at its owner's; else the unowned one
+  // (owner '', one shard too).
   Result<StoredResource> read_for_patient(const std::string& patient, const std::string& type,
                                           const std::string& id) override {
     return with_conn([&](Connection& c) -> Result<StoredResource> {
@@ -1095,8 +1138,10 @@ class PostgresStore final : public ResourceStore {
       if (own->exists) return current_or_error(std::move(own));
       auto member = c.query(kMemberOwner, {patient, type, id}, true);
       if (!member.ok()) return std::move(member).error();
-      if (member->size() == 1) {
-        auto other = read_owned(c, layout_, member->text(0, 0), type, id);
+      std::string owner;  // '' when the patient's compartment does not hold it
+      if (member->size() == 1) owner = member->text(0, 0);
+      if (owner != patient) {
+        auto other = read_owned(c, layout_, owner, type, id);
         if (!other.ok()) return std::move(other).error();
         if (other->exists && !other->resource.deleted) return std::move(other->resource);
       }
@@ -1117,11 +1162,23 @@ class PostgresStore final : public ResourceStore {
     return with_conn([&](Connection& c) { return search_on(c, layout_, plan); });
   }
 
+  // With `patient`, a source in the patient set is looked up at the patient's first (one
+  // shard); one the patient does not own (no row) is looked up by key, as without.
   Result<std::vector<ResourceKey>> references_of(const std::vector<ResourceKey>& sources,
-                                                 const std::string& param) override {
+                                                 const std::string& param,
+                                                 const std::string& patient) override {
     return with_conn([&](Connection& c) -> Result<std::vector<ResourceKey>> {
       std::vector<ResourceKey> out;
       for (const ResourceKey& k : sources) {
+        if (!patient.empty() && !layout_.shared(k.resource_type)) {
+          auto owned = c.query(kRefsOfOwned, {k.resource_type, k.id, param, patient}, true);
+          if (!owned.ok()) return std::move(owned).error();
+          for (int i = 0; i < owned->size(); ++i) {
+            if (PQgetisnull(owned->raw(), i, 1)) continue;  // owned, no reference
+            out.push_back(ResourceKey{owned->text(i, 0), owned->text(i, 1)});
+          }
+          if (owned->size() > 0) continue;
+        }
         auto rows =
             c.query(layout_.sql(kRefsOf, k.resource_type), {k.resource_type, k.id, param}, true);
         if (!rows.ok()) return std::move(rows).error();
@@ -1135,10 +1192,21 @@ class PostgresStore final : public ResourceStore {
     });
   }
 
-  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys) override {
+  // With `patient`, a resource in the patient set is read at the patient's first (one shard);
+  // one the patient does not own is read by key, as without.
+  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys,
+                                                const std::string& patient) override {
     return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
       std::vector<StoredResource> out;
       for (const ResourceKey& k : keys) {
+        if (!patient.empty() && !layout_.shared(k.resource_type)) {
+          auto own = read_owned(c, layout_, patient, k.resource_type, k.id);
+          if (!own.ok()) return std::move(own).error();
+          if (own->exists) {
+            if (!own->resource.deleted) out.push_back(std::move(own->resource));
+            continue;
+          }
+        }
         auto cur = read_current(c, layout_, k.resource_type, k.id);
         if (!cur.ok()) return std::move(cur).error();
         if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
@@ -1150,21 +1218,34 @@ class PostgresStore final : public ResourceStore {
   Result<std::vector<StoredResource>> referencing(const std::string& source_type,
                                                   const std::string& param,
                                                   const std::vector<ResourceKey>& targets,
-                                                  int limit) override {
+                                                  int limit, const std::string& patient) override {
     return with_conn([&](Connection& c) -> Result<std::vector<StoredResource>> {
+      std::vector<StoredResource> out;
+      // A shared type has no members: nothing is in a patient's compartment.
+      if (!patient.empty() && layout_.shared(source_type)) return out;
+      bool routed = false;
+      if (!patient.empty()) {
+        auto foreign = c.query(kForeignMembers, {patient, source_type}, true);
+        if (!foreign.ok()) return std::move(foreign).error();
+        routed = foreign->size() == 0;
+      }
+      const std::string sql = patient.empty() ? layout_.sql(kReferencing, source_type)
+                              : routed        ? std::string(kReferencingOwned)
+                                              : std::string(kReferencingMember);
       std::vector<std::string> ids;
       for (const ResourceKey& t : targets) {
-        auto rows = c.query(layout_.sql(kReferencing, source_type),
-                            {t.id, t.resource_type, source_type, param, int64_t{limit}}, true);
+        std::vector<Bind> binds = {t.id, t.resource_type, source_type, param, int64_t{limit}};
+        if (!patient.empty()) binds.emplace_back(patient);
+        auto rows = c.query(sql, binds, true);
         if (!rows.ok()) return std::move(rows).error();
         for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->text(i, 0));
       }
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-      std::vector<StoredResource> out;
       for (const std::string& id : ids) {
         if (static_cast<int>(out.size()) >= limit) break;
-        auto cur = read_current(c, layout_, source_type, id);
+        auto cur = routed ? read_owned(c, layout_, patient, source_type, id)
+                          : read_current(c, layout_, source_type, id);
         if (!cur.ok()) return std::move(cur).error();
         if (cur->exists && !cur->resource.deleted) out.push_back(std::move(cur->resource));
       }
@@ -1294,6 +1375,11 @@ class PostgresStore final : public ResourceStore {
       binds.push_back(std::move(b));
       return "$" + std::to_string(binds.size());
     };
+    // An instance history with its owner known reads the owner's rows only (one shard); every
+    // version lives with the current owner (kMoveVersions). Shared types have no owner.
+    if (q.owner && !q.id.empty() && !layout.shared(q.resource_type)) {
+      where += " AND owner = " + param(*q.owner);
+    }
     if (!q.resource_type.empty()) where += " AND type = " + param(q.resource_type);
     if (!q.id.empty()) where += " AND id = " + param(q.id);
     if (q.since) where += " AND last_updated >= " + param(to_ms(*q.since));

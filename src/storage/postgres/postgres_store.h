@@ -35,6 +35,10 @@ struct PostgresOptions {
   // (types outside the Patient compartment, Binary excepted). Empty: every type is in the patient
   // tables. open_postgres_store() moves the rows of any stored type that is in the other set.
   std::function<bool(const std::string&)> shared_type;
+  // Test hook: called with the text and the bound values (as text) of every statement that
+  // reads or writes resources, before it runs, from the thread that runs it. Empty in servers.
+  std::function<void(const std::string& sql, const std::vector<std::string>& binds)>
+      statement_observer;
 };
 
 // Connects, migrates the schema and returns the store. Errors: unavailable 503 when the server

@@ -309,6 +309,12 @@ constexpr const char* kReferencing =
     "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.type = x.type AND r.id = x.id "
     "WHERE x.target_id = ?1 AND x.target_type = ?2 AND x.type = ?3 AND (?4 = '*' OR x.param = ?4) "
     "AND r.deleted = 0 LIMIT ?5";
+// kReferencing restricted to the members of one patient's compartment (?6).
+constexpr const char* kReferencingMember =
+    "SELECT DISTINCT x.id FROM idx_ref x JOIN resource r ON r.type = x.type AND r.id = x.id "
+    "JOIN compartment c ON c.patient = ?6 AND c.type = x.type AND c.id = x.id "
+    "WHERE x.target_id = ?1 AND x.target_type = ?2 AND x.type = ?3 AND (?4 = '*' OR x.param = ?4) "
+    "AND r.deleted = 0 LIMIT ?5";
 
 // Lower-cases ASCII letters: token codes compare case-insensitively (FHIR R4 search.html#token).
 std::string ascii_lower(std::string_view s) {
@@ -666,7 +672,10 @@ class SqliteStore final : public ResourceStore {
       return current_or_error(std::move(cur));
     }
     // Not the patient's own: found only through a membership of the patient's compartment
-    // (deletions have none).
+    // (deletions have none), or when no patient owns it (the caller's grant check decides).
+    if (cur->exists && !cur->resource.deleted && cur->resource.owner_patient.empty()) {
+      return std::move(cur->resource);
+    }
     bool member = false;
     if (cur->exists && !cur->resource.deleted) {
       auto found = with_reader([&](Connection& c) -> Result<bool> {
@@ -702,8 +711,10 @@ class SqliteStore final : public ResourceStore {
     return with_reader([&](Connection& c) { return search_on(c, plan); });
   }
 
+  // One database: the patient hints of the include fetches change nothing here.
   Result<std::vector<ResourceKey>> references_of(const std::vector<ResourceKey>& sources,
-                                                 const std::string& param) override {
+                                                 const std::string& param,
+                                                 const std::string& /*patient*/) override {
     return with_reader([&](Connection& c) -> Result<std::vector<ResourceKey>> {
       std::vector<ResourceKey> out;
       for (const ResourceKey& k : sources) {
@@ -722,7 +733,8 @@ class SqliteStore final : public ResourceStore {
     });
   }
 
-  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys) override {
+  Result<std::vector<StoredResource>> read_many(const std::vector<ResourceKey>& keys,
+                                                const std::string& /*patient*/) override {
     return with_reader([&](Connection& c) -> Result<std::vector<StoredResource>> {
       std::vector<StoredResource> out;
       for (const ResourceKey& k : keys) {
@@ -737,13 +749,14 @@ class SqliteStore final : public ResourceStore {
   Result<std::vector<StoredResource>> referencing(const std::string& source_type,
                                                   const std::string& param,
                                                   const std::vector<ResourceKey>& targets,
-                                                  int limit) override {
+                                                  int limit, const std::string& patient) override {
     return with_reader([&](Connection& c) -> Result<std::vector<StoredResource>> {
       std::vector<std::string> ids;
       for (const ResourceKey& t : targets) {
-        IPA_ASSIGN_STMT(st, c, kReferencing);
+        IPA_ASSIGN_STMT(st, c, patient.empty() ? kReferencing : kReferencingMember);
         st.bind(1, t.id).bind(2, t.resource_type).bind(3, source_type).bind(4, param);
         st.bind(5, int64_t{limit});
+        if (!patient.empty()) st.bind(6, patient);
         while (true) {
           auto row = st.step();
           if (!row.ok()) return std::move(row).error();

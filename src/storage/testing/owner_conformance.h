@@ -5,7 +5,10 @@
 // Included after conformance.h by each back end's test.
 #pragma once
 
+#include <algorithm>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "storage/testing/conformance.h"
@@ -129,6 +132,146 @@ TEST_P(OwnerConformance, CompartmentSearchIsExactWithAndWithoutForeignMembers) {
   ASSERT_TRUE(store_->update(owned_obs("o2", "p1", {}, 11, "vital-signs")).ok());
   EXPECT_EQ(bound_ids("p2"), (std::vector<std::string>{"o3"}));
   EXPECT_EQ(bound_ids("p1"), (std::vector<std::string>{"o1", "o2"}));
+}
+
+// A Binary as the search module indexes it (FHIR R4 binary.html#security): owned by the Patient
+// its securityContext names, and a member of that patient's compartment; unowned otherwise.
+inline Write binary(const std::string& id, const std::string& context_patient) {
+  Write w = make_write("Binary", id, R"("contentType":"text/plain","data":"aGk=")");
+  if (!context_patient.empty()) {
+    w.index.references.push_back(ReferenceRow{"_ref", "Patient", context_patient, ""});
+    w.index.compartment_patients = {context_patient};
+    w.index.owner_patient = context_patient;
+  }
+  return w;
+}
+
+// Binary is read through read_for_patient too: its owner's read is found, another patient's is
+// 404, and one no patient owns (a securityContext naming a DocumentReference) is returned for
+// the caller's grant check; a deletion is 410 for its owner only.
+TEST_P(OwnerConformance, ReadForPatientOfABinaryFollowsItsSecurityContext) {
+  ASSERT_TRUE(store_->create(binary("b1", "p1")).ok());
+  ASSERT_TRUE(store_->create(binary("b0", "")).ok());
+  EXPECT_EQ(store_->read("Binary", "b1")->owner_patient, "p1");
+  EXPECT_EQ(status_of("p1", "Binary", "b1"), 200);
+  EXPECT_EQ(status_of("p2", "Binary", "b1"), 404);
+  EXPECT_EQ(status_of("p1", "Binary", "b0"), 200);
+  EXPECT_EQ(status_of("p2", "Binary", "b0"), 200);
+  EXPECT_EQ(status_of("p1", "Binary", "nope"), 404);
+  auto own = store_->read_for_patient("p1", "Binary", "b1");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->json, store_->read("Binary", "b1")->json);
+  // The membership follows the owner (every store lists it).
+  EXPECT_EQ(*store_->compartments_of("Binary", "b1"), (std::vector<std::string>{"p1"}));
+  EXPECT_TRUE(store_->compartments_of("Binary", "b0")->empty());
+  // A new securityContext moves it; a deletion is gone for the last owner only.
+  ASSERT_TRUE(store_->update(binary("b1", "p2")).ok());
+  EXPECT_EQ(status_of("p1", "Binary", "b1"), 404);
+  EXPECT_EQ(status_of("p2", "Binary", "b1"), 200);
+  ASSERT_TRUE(store_->remove("Binary", "b1").ok());
+  ASSERT_TRUE(store_->remove("Binary", "b0").ok());
+  EXPECT_EQ(status_of("p2", "Binary", "b1"), 410);
+  EXPECT_EQ(status_of("p1", "Binary", "b1"), 404);
+  EXPECT_EQ(status_of("p1", "Binary", "b0"), 404);
+}
+
+// An unowned resource of a compartment type (no patient reference at all) is returned for the
+// grant check to refuse, as read() returns it; deleted, it is not found.
+TEST_P(OwnerConformance, ReadForPatientOfAnUnownedResourceLeavesItToTheGrantCheck) {
+  ASSERT_TRUE(store_->create(make_write("Observation", "lone", "\"x\":1")).ok());
+  EXPECT_EQ(status_of("p1", "Observation", "lone"), 200);
+  EXPECT_EQ(store_->read_for_patient("p1", "Observation", "lone")->owner_patient, "");
+  ASSERT_TRUE(store_->remove("Observation", "lone").ok());
+  EXPECT_EQ(status_of("p1", "Observation", "lone"), 404);
+}
+
+// The _include / _revinclude fetches with the search's patient (ResourceStore::read_many,
+// references_of, referencing): a hint that changes no answer for the first two, and for
+// referencing the patient's compartment only.
+TEST_P(OwnerConformance, IncludeFetchesWithAPatientAnswerTheSame) {
+  auto ids = [](const std::vector<StoredResource>& rs) {
+    std::vector<std::string> out;
+    for (const auto& r : rs) out.push_back(r.resource_type + "/" + r.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<ResourceKey> keys = {{"Observation", "o1"}, {"Observation", "o2"},
+                                         {"Observation", "o3"}, {"Patient", "p1"},
+                                         {"Patient", "p2"},     {"Observation", "nope"}};
+  ASSERT_TRUE(store_->remove("Observation", "o3").ok());
+  auto plain = store_->read_many(keys);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ids(*plain), (std::vector<std::string>{"Observation/o1", "Observation/o2", "Patient/p1",
+                                                   "Patient/p2"}));
+  for (const char* p : {"p1", "p2", "nobody"}) {
+    SCOPED_TRACE(p);
+    auto hinted = store_->read_many(keys, p);
+    ASSERT_TRUE(hinted.ok());
+    EXPECT_EQ(ids(*hinted), ids(*plain));
+    auto refs = store_->references_of(keys, "*", p);
+    auto plain_refs = store_->references_of(keys, "*");
+    ASSERT_TRUE(refs.ok());
+    ASSERT_TRUE(plain_refs.ok());
+    EXPECT_EQ(*refs, *plain_refs);
+    auto subject_refs = store_->references_of({{"Observation", "o2"}}, "performer", p);
+    ASSERT_TRUE(subject_refs.ok());
+    EXPECT_EQ(*subject_refs, (std::vector<ResourceKey>{{"Patient", "p2"}}));
+  }
+  // Revinclude: every Observation naming p1 or p2, then only the patient's compartment (p2's
+  // holds o2, owned by p1, as a performer).
+  const std::vector<ResourceKey> patients = {{"Patient", "p1"}, {"Patient", "p2"}};
+  EXPECT_EQ(ids(*store_->referencing("Observation", "*", patients, 100)),
+            (std::vector<std::string>{"Observation/o1", "Observation/o2"}));
+  EXPECT_EQ(ids(*store_->referencing("Observation", "*", patients, 100, "p1")),
+            (std::vector<std::string>{"Observation/o1", "Observation/o2"}));
+  EXPECT_EQ(ids(*store_->referencing("Observation", "*", patients, 100, "p2")),
+            (std::vector<std::string>{"Observation/o2"}));
+  const std::vector<ResourceKey> p2 = {{"Patient", "p2"}};
+  EXPECT_TRUE(store_->referencing("Observation", "subject", p2, 100, "p2")->empty());
+  EXPECT_TRUE(store_->referencing("Observation", "*", patients, 100, "nobody")->empty());
+  ASSERT_TRUE(store_->create(owned_obs("o4", "p2", {}, 13)).ok());
+  EXPECT_EQ(ids(*store_->referencing("Observation", "subject", p2, 100, "p2")),
+            (std::vector<std::string>{"Observation/o4"}));
+  EXPECT_EQ(store_->referencing("Observation", "*", patients, 1, "p1")->size(), 1u);
+}
+
+// Instance history naming the current owner (HistoryQuery::owner) is the history without it,
+// also after the owner changed (the older versions follow the owner).
+TEST_P(OwnerConformance, HistoryWithTheOwnerAnswersTheSame) {
+  ASSERT_TRUE(store_->update(owned_obs("o1", "p1", {}, 20)).ok());
+  ASSERT_TRUE(store_->update(owned_obs("o1", "p2", {}, 21)).ok());
+  ASSERT_TRUE(store_->update(owned_obs("o1", "p2", {}, 22)).ok());
+  auto versions = [&](std::optional<std::string> owner, std::optional<int64_t> before = {}) {
+    HistoryQuery q;
+    q.resource_type = "Observation";
+    q.id = "o1";
+    q.owner = std::move(owner);
+    q.count = 2;
+    q.before_seq = before;
+    auto page = store_->history(q);
+    EXPECT_TRUE(page.ok()) << page.error().log_detail;
+    std::vector<int64_t> out;
+    if (!page.ok()) return std::pair{out, int64_t{-1}};
+    for (const auto& e : page->entries) out.push_back(e.version_id);
+    if (page->next_before_seq) {
+      HistoryQuery next = q;
+      next.before_seq = page->next_before_seq;
+      auto rest = store_->history(next);
+      EXPECT_TRUE(rest.ok());
+      if (rest.ok()) {
+        for (const auto& e : rest->entries) out.push_back(e.version_id);
+      }
+    }
+    return std::pair{out, page->total};
+  };
+  const auto plain = versions(std::nullopt);
+  EXPECT_EQ(plain.first, (std::vector<int64_t>{4, 3, 2, 1}));
+  EXPECT_EQ(plain.second, 4);
+  EXPECT_EQ(versions("p2"), plain);
+  // Deleted: the deletion stays with the last owner, and so do the versions.
+  ASSERT_TRUE(store_->remove("Observation", "o1").ok());
+  EXPECT_EQ(versions("p2").second, 5);
+  EXPECT_EQ(versions("p2"), versions(std::nullopt));
 }
 
 // Searches without a compartment bound that name a patient (patient=, performer=Patient/..: the
