@@ -26,6 +26,20 @@ TEST(HttpConvert, SetHeaderReplacesCaseInsensitively) {
   EXPECT_EQ(response.headers.size(), 3u);
 }
 
+TEST(HttpConvert, SingleHeaderIsReadInPlaceOnlyWhenSentOnce) {
+  Request request;
+  request.headers = {{"Authorization", "Bearer a"}, {"accept", "x"}, {"Accept", "y"}};
+  bool repeated = true;
+  EXPECT_EQ(request.single_header("authorization", &repeated), "Bearer a");
+  EXPECT_FALSE(repeated);
+  EXPECT_EQ(request.single_header("Accept", &repeated), "");
+  EXPECT_TRUE(repeated);
+  EXPECT_EQ(request.header("Accept"), "x, y");
+  EXPECT_EQ(request.single_header("Origin", &repeated), "");
+  EXPECT_FALSE(repeated);
+  EXPECT_EQ(request.single_header("Origin"), "");
+}
+
 TEST(HttpConvert, DecodesOriginFormTargets) {
   struct Case {
     std::string target;

@@ -45,6 +45,9 @@ struct Request {
 
   // Case-insensitive header lookup; empty when absent. Repeated headers are joined with ", ".
   std::string header(std::string_view name) const;
+  // The value of `name` without a copy when it occurs exactly once; `repeated` tells a header
+  // sent several times (whose joined value header() gives) from an absent one (both empty here).
+  std::string_view single_header(std::string_view name, bool* repeated = nullptr) const;
 };
 
 struct Response {

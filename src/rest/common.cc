@@ -193,6 +193,7 @@ http::Response json_response(int status, std::string body) {
   http::Response r;
   r.status = status;
   r.body = std::move(body);
+  r.headers.reserve(6);  // Content-Type, ETag, Last-Modified, Location, CORS, X-Node
   r.headers.push_back({"Content-Type", "application/fhir+json; charset=utf-8"});
   return r;
 }

@@ -1524,7 +1524,15 @@ struct BearerMemo final : http::ConnectionState {
 }  // namespace
 
 core::Result<Caller> authenticate(State& s, const http::Request& req) {
-  std::string h = req.header("Authorization");
+  // One Authorization header, read in place (the bearer token is about a kilobyte); repeated
+  // ones are joined and fail validation like any malformed value.
+  bool repeated = false;
+  std::string joined;
+  std::string_view h = req.single_header("Authorization", &repeated);
+  if (repeated) {
+    joined = req.header("Authorization");
+    h = joined;
+  }
   if (h.size() < 7 || (h.compare(0, 7, "Bearer ") != 0 && h.compare(0, 7, "bearer ") != 0)) {
     return core::unauthenticated("This request needs an access token (Authorization: Bearer).")
         .with_log("missing");
@@ -1534,14 +1542,14 @@ core::Result<Caller> authenticate(State& s, const http::Request& req) {
       memo != nullptr && memo->authorization.size() == h.size() &&
               jose::constant_time_equal(memo->authorization, h)
           ? s.auth->validator->still_valid(memo->claims)
-          : s.auth->validator->validate(std::string_view(h).substr(7));
+          : s.auth->validator->validate(h.substr(7));
   if (claims.ok() && memo == nullptr) {
     auto m = std::make_shared<BearerMemo>();
     memo = m.get();
     req.connection_state = std::move(m);
   }
   if (claims.ok() && memo->claims != *claims) {
-    memo->authorization = std::move(h);
+    memo->authorization.assign(h.data(), h.size());
     memo->claims = *claims;
   }
   if (!claims.ok()) {

@@ -189,6 +189,12 @@ TEST_F(AttackTest, AConnectionThatCarriedAValidTokenStillChecksEveryRequest) {
   ASSERT_EQ(flipped.size(), a.access_token.size());
   expect_invalid_token(flipped);
   EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
+  // The same valid token sent twice is not one credential: refused, not picked from.
+  auto twice =
+      server_->get("/fhir/Patient/pat-0006", {{"Authorization", "Bearer " + a.access_token},
+                                              {"Authorization", "Bearer " + a.access_token}});
+  EXPECT_EQ(twice.status, 401) << twice.body;
+  EXPECT_EQ(read(a.access_token, "pat-0006"), 200);
   // Another user's token on the same connection reads that user's patient only.
   EXPECT_EQ(read(b.access_token, "pat-0002"), 200);
   EXPECT_EQ(read(b.access_token, "pat-0006"), 404);

@@ -14,6 +14,17 @@ std::string Request::header(std::string_view name) const {
   return internal::find_header(headers, name);
 }
 
+std::string_view Request::single_header(std::string_view name, bool* repeated) const {
+  std::string_view found;
+  int count = 0;
+  for (const Header& h : headers) {
+    if (!internal::iequals(h.name, name)) continue;
+    if (++count == 1) found = h.value;
+  }
+  if (repeated != nullptr) *repeated = count > 1;
+  return count == 1 ? found : std::string_view();
+}
+
 std::string ClientResponse::header(std::string_view name) const {
   return internal::find_header(headers, name);
 }
