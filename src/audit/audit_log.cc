@@ -39,6 +39,30 @@ void sanitize(storage::AuditEvent& e) {
 
 constexpr auto kMaxRetryDelay = std::chrono::milliseconds(2000);
 
+// How long an id list record_read() lets grow in the newest queued event (fold_reads() merges
+// and caps the lists again when the batch is written).
+constexpr size_t kFoldAtRecordBytes = 4096;
+
+}  // namespace
+
+namespace {
+
+bool foldable_type(std::string_view type) {
+  return type == "read" || type == "vread" || type == "search-type";
+}
+
+// The ids of a (possibly already folded) event, in order.
+std::vector<std::string_view> ids_of(const std::string& list) {
+  std::vector<std::string_view> out;
+  for (size_t start = 0; start < list.size();) {
+    size_t end = list.find(' ', start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) out.push_back(std::string_view(list).substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<storage::AuditEvent> fold_reads(std::vector<storage::AuditEvent> batch,
@@ -51,13 +75,12 @@ std::vector<storage::AuditEvent> fold_reads(std::vector<storage::AuditEvent> bat
   };
   std::unordered_map<std::string, Open> open;
   for (storage::AuditEvent& e : batch) {
-    bool foldable = (e.type == "read" || e.type == "vread" || e.type == "search-type") &&
-                    e.count == 1 && e.resource_id.find(' ') == std::string::npos;
-    if (!foldable) {
+    if (!foldable_type(e.type)) {
       out.push_back(std::move(e));
       continue;
     }
-    // Everything but the time, the id and the count must be equal to fold. '\x1f' cannot occur
+    const core::TimePoint last = std::max(e.time, e.last_time);
+    // Everything but the time, the ids and the count must be equal to fold. '\x1f' cannot occur
     // in a field (sanitize() replaced control characters).
     std::string key;
     for (const std::string* f : {&e.type, &e.client_id, &e.username, &e.patient, &e.outcome,
@@ -66,25 +89,37 @@ std::vector<storage::AuditEvent> fold_reads(std::vector<storage::AuditEvent> bat
       key += '\x1f';
     }
     key += std::to_string(e.status);
+    std::vector<std::string_view> ids = ids_of(e.resource_id);
     auto it = open.find(key);
     if (it != open.end()) {
       storage::AuditEvent& into = out[it->second.index];
-      bool listed = e.resource_id.empty() || it->second.ids.count(e.resource_id) > 0;
-      if (listed || into.resource_id.size() + 1 + e.resource_id.size() <= max_ids_bytes) {
-        if (!listed) {
-          into.resource_id += ' ';
-          into.resource_id += e.resource_id;
-          it->second.ids.insert(e.resource_id);
+      size_t grow = 0;
+      for (std::string_view id : ids) {
+        if (it->second.ids.count(std::string(id)) == 0) grow += 1 + id.size();
+      }
+      if (into.resource_id.size() + grow <= max_ids_bytes) {
+        for (std::string_view id : ids) {
+          if (!it->second.ids.insert(std::string(id)).second) continue;
+          if (!into.resource_id.empty()) into.resource_id += ' ';
+          into.resource_id += id;
         }
-        ++into.count;
-        into.last_time = std::max(into.last_time, e.time);
+        into.count += std::max<int64_t>(1, e.count);
+        into.last_time = std::max(into.last_time, last);
         continue;
       }
-      open.erase(it);  // full: this read starts the next event of the group
+      open.erase(it);  // full: this event starts the next one of the group
     }
-    e.last_time = e.time;
+    // A new group: its own ids once each (an event folded at record time may list one twice).
     Open o{out.size(), {}};
-    if (!e.resource_id.empty()) o.ids.insert(e.resource_id);
+    std::string listed;
+    for (std::string_view id : ids) {
+      if (!o.ids.insert(std::string(id)).second) continue;
+      if (!listed.empty()) listed += ' ';
+      listed += id;
+    }
+    e.resource_id = std::move(listed);
+    e.count = std::max<int64_t>(1, e.count);
+    e.last_time = last;
     open.emplace(std::move(key), std::move(o));
     out.push_back(std::move(e));
   }
@@ -103,6 +138,48 @@ AuditLog::AuditLog(AppendFn append, AuditLogOptions options)
 }
 
 AuditLog::~AuditLog() { stop(); }
+
+void AuditLog::record_read(const ReadView& v) {
+  if (options_.fold_reads && foldable_type(v.type) && v.resource_id.size() <= 64 &&
+      v.resource_id.find(' ') == std::string_view::npos &&
+      std::none_of(v.resource_id.begin(), v.resource_id.end(),
+                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    std::lock_guard lock(mu_);
+    // The newest queued event is already sanitized: a view equal to it field by field is clean.
+    if (!stopping_ && !queue_.empty()) {
+      storage::AuditEvent& b = queue_.back();
+      if (b.type == v.type && b.status == v.status && b.client_id == v.client_id &&
+          b.username == v.username && b.patient == v.patient && b.outcome == v.outcome &&
+          b.detail == v.detail && b.resource_type == v.resource_type && b.node == options_.node &&
+          b.resource_id.size() + 1 + v.resource_id.size() <= kFoldAtRecordBytes) {
+        // Appended unless it is the last id listed; fold_reads() removes other repeats.
+        std::string_view list = b.resource_id;
+        size_t space = list.rfind(' ');
+        std::string_view last_id = space == std::string_view::npos ? list : list.substr(space + 1);
+        if (!v.resource_id.empty() && last_id != v.resource_id) {
+          if (!b.resource_id.empty()) b.resource_id += ' ';
+          b.resource_id += v.resource_id;
+        }
+        b.count = std::max<int64_t>(1, b.count) + 1;
+        b.last_time = std::max({b.last_time, b.time, v.time});
+        ++stats_.recorded;
+        return;
+      }
+    }
+  }
+  storage::AuditEvent e;
+  e.time = v.time;
+  e.type = v.type;
+  e.client_id = v.client_id;
+  e.username = v.username;
+  e.patient = v.patient;
+  e.outcome = v.outcome;
+  e.detail = v.detail;
+  e.resource_type = v.resource_type;
+  e.resource_id = v.resource_id;
+  e.status = v.status;
+  record(std::move(e));
+}
 
 void AuditLog::record(storage::AuditEvent event) {
   if (event.node.empty()) event.node = options_.node;
@@ -166,7 +243,9 @@ void AuditLog::run() {
     size_t n = std::min(options_.batch_size, queue_.size());
     std::vector<storage::AuditEvent> batch;
     batch.reserve(n);
+    uint64_t requests = 0;  // an event folded at record time stands for several
     for (size_t i = 0; i < n; ++i) {
+      requests += static_cast<uint64_t>(std::max<int64_t>(1, queue_.front().count));
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -176,8 +255,8 @@ void AuditLog::run() {
     if (options_.fold_reads) batch = fold_reads(std::move(batch));
     bool ok = write(batch, stopping);
     lock.lock();
-    finished_ += n;
-    (ok ? stats_.written : stats_.dropped) += n;
+    finished_ += requests;
+    (ok ? stats_.written : stats_.dropped) += requests;
     done_.notify_all();
   }
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,18 @@ class AuditLog {
   // stop() the event is appended synchronously (nothing is dropped during shutdown).
   void record(storage::AuditEvent event);
 
+  // A read-like event ("read", "vread", "search-type") given as views, for the read path: when
+  // the newest queued event is the same read (fold_reads(): equal but for time and id), the id
+  // and the time are added to it under the lock, without building an event; otherwise it is
+  // recorded as record() records. Nothing is lost either way: `count` says how many requests.
+  struct ReadView {
+    core::TimePoint time;
+    std::string_view type, client_id, username, patient, outcome, detail, resource_type,
+        resource_id;
+    int status = 0;
+  };
+  void record_read(const ReadView& v);
+
   // Waits until every event recorded before this call is in the store (or was given up at
   // shutdown), then returns. For tests and shutdown hooks; not for the request path.
   void flush();
@@ -72,9 +85,9 @@ class AuditLog {
 
   // Counters for tests and diagnostics.
   struct Stats {
-    uint64_t recorded = 0;  // events accepted by record()
-    uint64_t written = 0;   // events committed to the store
-    uint64_t dropped = 0;   // events given up after repeated failures at shutdown
+    uint64_t recorded = 0;  // requests accepted by record() and record_read()
+    uint64_t written = 0;   // requests whose events are committed to the store
+    uint64_t dropped = 0;   // requests whose events were given up at shutdown
     uint64_t batches = 0;   // committed append_audit transactions
     uint64_t failures = 0;  // failed append_audit attempts
   };

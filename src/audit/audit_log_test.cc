@@ -167,6 +167,55 @@ TEST(AuditFold, ALongIdListStartsANewEvent) {
   }
 }
 
+// record_read() folds a read into the newest queued one at once; flush() and the counters count
+// requests, and the written rows say the same as folding at write time would.
+TEST(AuditLog, ReadsFoldAtRecordTimeAndEveryRequestIsCounted) {
+  FakeSink sink;
+  AuditLogOptions o = slow_options();
+  o.fold_reads = true;
+  o.batch_size = 1000;
+  AuditLog log(sink.fn(), o);
+  auto view = [](int i) {
+    AuditLog::ReadView v;
+    v.time = core::TimePoint(std::chrono::seconds(1'800'000'000 + i));
+    v.type = "read";
+    v.client_id = "app";
+    v.patient = "pat-1";
+    v.outcome = "success";
+    v.resource_type = "Observation";
+    v.status = 200;
+    return v;
+  };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back("obs-" + std::to_string(i % 7));
+  for (int i = 0; i < 30; ++i) {
+    AuditLog::ReadView v = view(i);
+    v.resource_id = ids[static_cast<size_t>(i)];
+    log.record_read(v);
+  }
+  AuditLog::ReadView other = view(40);
+  other.resource_id = "obs-x";
+  other.status = 404;  // not the same read: its own event
+  other.outcome = "failure";
+  log.record_read(other);
+  AuditLog::ReadView bad = view(41);
+  std::string nasty = "obs\n1";
+  bad.resource_id = nasty;  // a control character: recorded through record(), sanitized
+  log.record_read(bad);
+  log.flush();
+  EXPECT_EQ(log.stats().recorded, 32u);
+  EXPECT_EQ(log.stats().written, 32u);
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].count, 31);  // the 30 reads and the sanitized one ("obs?1") fold together
+  EXPECT_EQ(events[0].resource_id, "obs-0 obs-1 obs-2 obs-3 obs-4 obs-5 obs-6 obs?1");
+  EXPECT_EQ(events[0].time, core::TimePoint(std::chrono::seconds(1'800'000'000)));
+  EXPECT_EQ(events[0].last_time, core::TimePoint(std::chrono::seconds(1'800'000'041)));
+  EXPECT_EQ(events[0].node, "node-a");
+  EXPECT_EQ(events[1].status, 404);
+  EXPECT_EQ(events[1].count, 1);
+}
+
 TEST(AuditLog, FoldsTheReadsOfABatchBeforeWriting) {
   FakeSink sink;
   AuditLogOptions o = slow_options();

@@ -268,7 +268,37 @@ void record_audit(State& s, storage::AuditEvent event) {
 
 void audit_fhir(State& s, const http::Request& req, const auth::AccessTokenClaims& claims,
                 int status) {
+  if (!s.auth || !s.auth->audit) return;
   const std::string& bp = s.options.base_path;
+  // The common case, GET [base]/[type]/[id] without a query, goes to the trail as views
+  // (audit::AuditLog::record_read folds it into the previous read without building an event);
+  // it is the same event the general path below records.
+  if ((req.method == "GET" || req.method == "HEAD") && req.query.empty() &&
+      req.path.size() > bp.size() && req.path[bp.size()] == '/') {
+    std::string_view rest = std::string_view(req.path).substr(bp.size() + 1);
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && slash > 0 && slash + 1 < rest.size() &&
+        rest.find('/', slash + 1) == std::string_view::npos) {
+      std::string_view type = rest.substr(0, slash);
+      std::string_view id = rest.substr(slash + 1);
+      if (id[0] != '_' && id[0] != '$') {
+        audit::AuditLog::ReadView v;
+        v.time = s.clock->now();
+        v.type = "read";
+        v.client_id = claims.client_id;
+        v.username = claims.sub;
+        v.patient = !claims.patient.empty() ? std::string_view(claims.patient)
+                    : type == "Patient"     ? id
+                                            : std::string_view();
+        v.outcome = status < 400 ? "success" : "failure";
+        v.resource_type = type;
+        v.resource_id = id;
+        v.status = status;
+        s.auth->audit->record_read(v);
+        return;
+      }
+    }
+  }
   std::vector<std::string> p = split_path(std::string_view(req.path).substr(bp.size()));
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   storage::AuditEvent e;
