@@ -425,6 +425,18 @@ void audit_auth(State& s, const http::Request& req, const std::string& sub,
 
 namespace {
 
+// One event as FHIR, with _summary / _elements applied as on any resource (FHIR R4
+// search.html#summary, #elements): the subset is marked SUBSETTED.
+core::Result<Value> shaped_event(State& s, const storage::AuditEvent& e, const Shape& shape) {
+  Value v = to_fhir(s, e);
+  if (!shape.subsets()) return v;
+  Shape subset = shape;
+  subset.pretty = false;
+  auto text = shaped(json::write(v), subset);
+  if (!text.ok()) return std::move(text).error();
+  return json::parse(*text);
+}
+
 http::Response bundle_response(State& s, const std::vector<storage::AuditEvent>& page,
                                const std::string& self, const std::string& next,
                                const Shape& shape) {
@@ -448,7 +460,9 @@ http::Response bundle_response(State& s, const std::vector<storage::AuditEvent>&
   for (const storage::AuditEvent& e : page) {
     Value entry = Value::object();
     entry.set("fullUrl", str(s.options.base_url + "/AuditEvent/" + std::to_string(e.id)));
-    entry.set("resource", to_fhir(s, e));
+    auto resource = shaped_event(s, e, shape);
+    if (!resource.ok()) return error_response(resource.error(), shape.pretty);
+    entry.set("resource", std::move(*resource));
     Value search = Value::object();
     search.set("mode", str("match"));
     entry.set("search", std::move(search));
@@ -573,8 +587,9 @@ http::Response audit_events(State& s, const std::string& method,
     if (!e.ok()) return error_response(e.error(), shape.pretty);
     // Another patient's event looks like one that does not exist (R30).
     if (e->patient != caller->patient) return hidden();
-    return json_response(200,
-                         json::write(to_fhir(s, *e), json::WriteOptions{.pretty = shape.pretty}));
+    auto resource = shaped_event(s, *e, shape);
+    if (!resource.ok()) return error_response(resource.error(), shape.pretty);
+    return json_response(200, json::write(*resource, json::WriteOptions{.pretty = shape.pretty}));
   }
   if (parts.size() > 2 || (parts.size() == 2 && !search_post)) {
     return error_response(core::not_found("No such AuditEvent endpoint."));
@@ -616,9 +631,14 @@ http::Response audit_events(State& s, const std::string& method,
       }
       q.before_id = *n;
       kept = false;  // the next link sets its own
+    } else if (name == "_summary" && value == "count") {
+      // The trail is paged by id and never counted: say so rather than answer a wrong total.
+      return error_response(bad("_summary=count is not supported for AuditEvent: page through "
+                                "the results instead."),
+                            shape.pretty);
     } else if (name == "_format" || name == "_pretty" || name == "_summary" ||
                name == "_elements") {
-      // shaping is handled by the caller; _summary/_elements are not applied to AuditEvent
+      // Applied to each event (shaped_event) and kept in the links.
     } else if (strict) {
       return error_response(bad("The parameter '" + name +
                                 "' is not supported for AuditEvent (patient, date, "

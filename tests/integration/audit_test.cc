@@ -374,6 +374,36 @@ TEST_P(AuditTest, RepeatedReadsAreFoldedAndNoneIsLost) {
   }
 }
 
+// _elements and _summary shape AuditEvents as any resource (marked SUBSETTED); _summary=count,
+// which the paged trail cannot answer, is refused rather than answered with a wrong total.
+TEST_P(AuditTest, ElementsAndSummaryShapeTheEvents) {
+  start();
+  Tokens a = launch("pat-0003", "launch/patient patient/*.rs");
+  ASSERT_FALSE(a.access_token.empty());
+  EXPECT_EQ(api(a.access_token, "/fhir/Patient/pat-0003").status, 200);
+  json::Value all = poll(a.access_token, "patient=pat-0003&_count=100",
+                         [](const json::Value& b) { return !entries(b).empty(); });
+  auto shaped = body_json(
+      api(a.access_token, "/fhir/AuditEvent?patient=pat-0003&_elements=outcome&_count=100"));
+  ASSERT_FALSE(entries(shaped).empty());
+  for (const json::Value& ev : entries(shaped)) {
+    EXPECT_NE(ev.find("outcome"), nullptr);
+    EXPECT_EQ(ev.find("agent"), nullptr);
+    EXPECT_EQ(ev.find("entity"), nullptr);
+    EXPECT_FALSE(ev.get_string("id").empty());
+    std::string tags = json::write(*ev.find("meta"));
+    EXPECT_NE(tags.find("SUBSETTED"), std::string::npos) << tags;
+  }
+  std::string id(entries(all)[0].get_string("id"));
+  auto one = body_json(api(a.access_token, "/fhir/AuditEvent/" + id + "?_summary=true"));
+  EXPECT_EQ(one.get_string("id"), id);
+  EXPECT_NE(one.find("recorded"), nullptr);  // AuditEvent.recorded is a summary element
+  EXPECT_NE(json::write(*one.find("meta")).find("SUBSETTED"), std::string::npos);
+  auto count = api(a.access_token, "/fhir/AuditEvent?patient=pat-0003&_summary=count");
+  EXPECT_EQ(count.status, 400) << count.body;
+  EXPECT_NE(count.body.find("_summary=count"), std::string::npos) << count.body;
+}
+
 TEST_P(AuditTest, PagingDateFilterAndRefusedWrites) {
   start({"IPA_TEST_AUDIT_FOLD=0"});  // one event per request, to have pages to turn
   Tokens a = launch("pat-0003", "launch/patient patient/*.rs");
