@@ -79,7 +79,8 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-http::Response resource_response(int status, const storage::StoredResource& res, const Shape& shape,
+// `res` is taken by value: an unshaped representation moves its stored text into the body.
+http::Response resource_response(int status, storage::StoredResource res, const Shape& shape,
                                  internal::Return ret, const std::string& location = {}) {
   http::Response r;
   if (ret == internal::Return::kMinimal) {
@@ -90,6 +91,8 @@ http::Response resource_response(int status, const storage::StoredResource& res,
         json::write(fhir::information_outcome("Stored " + res.resource_type + "/" + res.id +
                                               " version " + std::to_string(res.version_id) + "."),
                     json::WriteOptions{.pretty = shape.pretty}));
+  } else if (!shape.pretty && !shape.subsets()) {
+    r = internal::json_response(status, std::move(res.json));  // served as stored
   } else {
     auto body = internal::shaped(res.json, shape);
     if (!body.ok()) return internal::error_response(body.error());
@@ -196,7 +199,7 @@ http::Response write_response(core::Result<internal::Outcome> r, const Shape& sh
     resp.status = r->status;
     return resp;
   }
-  return resource_response(r->status, *r->resource, shape,
+  return resource_response(r->status, std::move(*r->resource), shape,
                            internal::prefer_return(req.header("Prefer")), r->location);
 }
 
@@ -477,13 +480,7 @@ http::Response FhirApi::handle_request(const http::Request& req,
       if (caller && !internal::visible(s, *caller, *res)) return hidden(type, id);
       if (not_modified(req, *res)) return not_modified_response(*res);
       if (*format == Format::kRaw) return raw_binary(*res);
-      if (!shape->pretty && !shape->subsets()) {
-        // The stored text is the answer: moved, not copied (FHIR R4 http.html#read).
-        http::Response r = internal::json_response(200, std::move(res->json));
-        internal::set_version_headers(r, *res);
-        return r;
-      }
-      return resource_response(200, *res, *shape, internal::Return::kRepresentation);
+      return resource_response(200, std::move(*res), *shape, internal::Return::kRepresentation);
     }
     if (method == "PUT" || method == "DELETE") {
       auto needed = method == "PUT" ? auth::Interaction::kUpdate : auth::Interaction::kDelete;
@@ -576,7 +573,7 @@ http::Response FhirApi::handle_request(const http::Request& req,
       auto res = s.store.vread(type, id, vid);
       if (!res.ok()) return internal::error_response(res.error(), shape->pretty);
       if (*format == Format::kRaw) return raw_binary(*res);
-      return resource_response(200, *res, *shape, internal::Return::kRepresentation);
+      return resource_response(200, std::move(*res), *shape, internal::Return::kRepresentation);
     }
   }
   return internal::error_response(core::not_found("No such endpoint: " + req.path));

@@ -107,8 +107,10 @@ TEST(SqliteReadCache, OwnWritesAreReadAtOnce) {
 
 TEST(SqliteReadCache, AnotherProcessWriteIsSeenAfterTheCheckInterval) {
   std::string path = temp_db();
-  auto server = open_at(path, std::chrono::milliseconds(20));
-  auto other = open_at(path, std::chrono::milliseconds(20));
+  // The interval is long enough that the early read below falls inside it even on a loaded
+  // machine (the two writes between take a few milliseconds).
+  auto server = open_at(path, std::chrono::milliseconds(500));
+  auto other = open_at(path, std::chrono::milliseconds(500));
   ASSERT_NE(server, nullptr);
   ASSERT_NE(other, nullptr);
   ASSERT_TRUE(server->create(patient_write("p1", "\"active\":true")).ok());
@@ -120,13 +122,13 @@ TEST(SqliteReadCache, AnotherProcessWriteIsSeenAfterTheCheckInterval) {
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(early->version_id, 1);
   // ... once it has passed, the store generation shows the other writer and the cache is emptied.
-  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));
   EXPECT_EQ(server->read("Patient", "p1")->version_id, 2);
   EXPECT_EQ(server->read("Patient", "p2")->version_id, 1);  // never cached: read at once
   // A deletion by the other process is seen the same way, also by read_for_patient.
   EXPECT_EQ(server->read_for_patient("p1", "Patient", "p1")->version_id, 2);
   ASSERT_TRUE(other->remove("Patient", "p1").ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));
   EXPECT_EQ(server->read_for_patient("p1", "Patient", "p1").error().http_status, 410);
 }
 
