@@ -370,6 +370,9 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
     spdlog::info("access control is on: SMART App Launch at {}/.well-known/smart-configuration",
                  ao.base_url);
   }
+  // demo.json comes before the port file: whoever waits for the port file (the tests, scripts)
+  // then finds demo.json complete.
+  if (demo_banner) write_demo_json(c, ao.base_url, demo_patients);
   if (!c.port_file.empty()) {
     std::string tmp = c.port_file + ".tmp";
     std::ofstream(tmp) << (*server)->port() << "\n";
@@ -377,7 +380,6 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
   }
   if (demo_banner) {
     const std::string& b = ao.base_url;
-    write_demo_json(c, b, demo_patients);
     std::printf(
         "\nipa-server demo is running at %s\n\n"
         "  curl %s/metadata\n"
@@ -573,9 +575,11 @@ void write_demo_json(const Config& c, const std::string& base, int patients) {
   doc.set("fhir_base", str(base));
   doc.set("users", std::move(users));
   doc.set("clients", std::move(clients));
-  fs::path path = dir / "demo.json";
-  std::ofstream(path) << json::write(doc, json::WriteOptions{.pretty = true}) << "\n";
-  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  // Written whole under another name, then renamed: a reader never sees half a file.
+  fs::path tmp = dir / "demo.json.tmp";
+  std::ofstream(tmp) << json::write(doc, json::WriteOptions{.pretty = true}) << "\n";
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
+  fs::rename(tmp, dir / "demo.json");
 }
 
 std::string read_file_trimmed(const std::string& path, bool* ok) {
