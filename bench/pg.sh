@@ -12,6 +12,7 @@
 #   IPA_BIN=path        an ipa-server binary to use instead of building build/release
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/searches.sh
 patients="${1:-135}"
 duration="${BENCH_DURATION:-8s}"
 if [[ -n "${IPA_BIN:-}" ]]; then
@@ -145,33 +146,8 @@ sqlite_token=$(python3 bench/token.py "$sqlite_base" bench-app bench bench-passw
 pg_token=$(python3 bench/token.py "$proxy_base" bench-app bench bench-password pat-0001)
 
 # --- scenarios --------------------------------------------------------------------------------
-grep '"reference":"Patient/pat-0001"' "$work/ndjson/Observation.ndjson" | head -200 |
-  python3 -c 'import json,sys
-for l in sys.stdin: print(json.loads(l)["id"])' > "$work/ids"
-cat > "$work/paths.lua" <<LUA
-local paths = {}
-for line in io.lines("$work/ids") do paths[#paths + 1] = "/fhir/Observation/" .. line end
-local i = 0
-request = function()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-LUA
-searches=(
-  "Patient?_id=pat-0001"
-  "Patient?identifier=https://ipa-demo.example.org/fhir/sid/mrn|MRN10000001"
-  "Observation?patient=pat-0001&category=laboratory"
-  "Observation?patient=pat-0001&code=http://loinc.org|85354-9"
-  "Observation?patient=pat-0001&category=vital-signs&date=ge2018-01-01"
-  "DocumentReference?patient=pat-0001&category=http://loinc.org|34109-9"
-  "DocumentReference?patient=pat-0001&type=http://loinc.org|11506-3"
-  "DocumentReference?patient=pat-0001&category=34109-9&date=ge2015"
-  "AllergyIntolerance?patient=pat-0001"
-  "Condition?patient=pat-0001"
-  "Immunization?patient=pat-0001"
-  "MedicationRequest?patient=pat-0001"
-  "MedicationStatement?patient=pat-0001"
-)
+# The request list shared with bench/run.sh: `searches` and the read-by-id paths.
+read_paths "$work/ndjson" "$work"
 
 # The same answers everywhere: 200 from each set-up; the two PostgreSQL set-ups send the very
 # same bytes (same base URL), SQLite differs only by its base URL's port in links.

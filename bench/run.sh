@@ -11,6 +11,7 @@
 # Usage: bench/run.sh [patients ...]        default: 135 (about 10,000 resources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/searches.sh  # searches, read_paths
 sizes=("${@:-135}")
 duration="${BENCH_DURATION:-8s}"
 bash scripts/install-deps.sh --bench
@@ -94,23 +95,12 @@ for patients in "${sizes[@]}"; do
 
   # The same bytes for nginx: pat-0001's Observations, the CapabilityStatement, search Bundles.
   mkdir -p "$work/www/fhir/Observation" "$work/www/search"
-  grep '"reference":"Patient/pat-0001"' "$work/ndjson/Observation.ndjson" | head -200 |
-    python3 -c 'import json,sys
-for l in sys.stdin: print(json.loads(l)["id"])' > "$work/ids"
+  read_paths "$work/ndjson" "$work"  # bench/searches.sh
   while read -r id; do
     curl -sf -H "Authorization: Bearer $token" "$base/Observation/$id" \
       -o "$work/www/fhir/Observation/$id"
   done < "$work/ids"
   curl -sf "$base/metadata" -o "$work/www/fhir/metadata"
-  cat > "$work/paths.lua" <<LUA
-local paths = {}
-for line in io.lines("$work/ids") do paths[#paths + 1] = "/fhir/Observation/" .. line end
-local i = 0
-request = function()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-LUA
   cat > "$work/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -123,21 +113,6 @@ http {
   server { listen 127.0.0.1:18081; root $work/www; keepalive_requests 1000000; }
 }
 CONF
-  searches=(
-    "Patient?_id=pat-0001"
-    "Patient?identifier=https://ipa-demo.example.org/fhir/sid/mrn|MRN10000001"
-    "Observation?patient=pat-0001&category=laboratory"
-    "Observation?patient=pat-0001&code=http://loinc.org|85354-9"
-    "Observation?patient=pat-0001&category=vital-signs&date=ge2018-01-01"
-    "DocumentReference?patient=pat-0001&category=http://loinc.org|34109-9"
-    "DocumentReference?patient=pat-0001&type=http://loinc.org|11506-3"
-    "DocumentReference?patient=pat-0001&category=34109-9&date=ge2015"
-    "AllergyIntolerance?patient=pat-0001"
-    "Condition?patient=pat-0001"
-    "Immunization?patient=pat-0001"
-    "MedicationRequest?patient=pat-0001"
-    "MedicationStatement?patient=pat-0001"
-  )
   i=0
   for q in "${searches[@]}"; do
     curl -sf -H "Authorization: Bearer $token" "$base/${q//|/%7C}" -o "$work/www/search/$i"

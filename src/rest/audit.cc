@@ -209,11 +209,15 @@ Value to_fhir(const State& s, const storage::AuditEvent& e) {
   return r;
 }
 
-// The patient a FHIR interaction concerns: the token's, else the Patient named by the path.
-std::string patient_of(const auth::AccessTokenClaims& claims, const std::vector<std::string>& p) {
+// The patient a FHIR interaction concerns: the token's, else the Patient named by the path
+// `Patient/[id]...` (not `Patient/_history`, `Patient/_search` or `Patient/$op`). `type` and
+// `second` are the path's first two segments (empty when missing). Returns a view into `claims`
+// or `second`; allocates nothing, as the read fast path of audit_fhir needs.
+std::string_view patient_of(const auth::AccessTokenClaims& claims, std::string_view type,
+                            std::string_view second) {
   if (!claims.patient.empty()) return claims.patient;
-  if (p.size() >= 2 && p[0] == "Patient" && p[1][0] != '_' && p[1][0] != '$') return p[1];
-  return "";
+  if (type == "Patient" && !second.empty() && second[0] != '_' && second[0] != '$') return second;
+  return {};
 }
 
 std::string basic_client_id(const http::Request& req) {
@@ -287,9 +291,7 @@ void audit_fhir(State& s, const http::Request& req, const auth::AccessTokenClaim
         v.type = "read";
         v.client_id = claims.client_id;
         v.username = claims.sub;
-        v.patient = !claims.patient.empty() ? std::string_view(claims.patient)
-                    : type == "Patient"     ? id
-                                            : std::string_view();
+        v.patient = patient_of(claims, type, id);
         v.outcome = status < 400 ? "success" : "failure";
         v.resource_type = type;
         v.resource_id = id;
@@ -304,7 +306,7 @@ void audit_fhir(State& s, const http::Request& req, const auth::AccessTokenClaim
   storage::AuditEvent e;
   e.client_id = claims.client_id;
   e.username = claims.sub;
-  e.patient = patient_of(claims, p);
+  e.patient = p.size() >= 2 ? patient_of(claims, p[0], p[1]) : patient_of(claims, {}, {});
   e.status = status;
   e.outcome = status < 400 ? "success" : "failure";
   Params query;

@@ -12,12 +12,12 @@
 #include <regex>
 #include <thread>
 
+#include "backend_helpers.h"
 #include "harness.h"
 #include "jose/jws.h"
 #include "launch_helpers.h"
 #include "pg_harness.h"
-#include "storage/postgres/auth_store.h"
-#include "storage/sqlite/auth_store.h"
+#include "store_helpers.h"
 
 namespace ipa::testing {
 namespace {
@@ -25,19 +25,11 @@ namespace {
 using launch::form;
 using launch::post_form;
 
-class AdminTest : public ::testing::TestWithParam<std::string> {
+class AdminTest : public BackendTest {
  protected:
   void SetUp() override {
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      cluster_ = cluster.conninfo;
-      conninfo_ = fresh_database(cluster_, test_database_name("ipa_admin"));
-      store_ = "postgresql:" + conninfo_;
-    } else {
-      store_ = dir_.file("ipa.db");
-    }
+    use_backend("ipa_admin");
+    if (store_.empty()) return;
     clock_file_ = dir_.file("clock");
     launch::set_clock(clock_file_, 0);
     server_ = std::make_unique<ServerProcess>(
@@ -48,7 +40,6 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override {
     second_.reset();
     server_.reset();
-    if (!conninfo_.empty()) drop_database(cluster_, conninfo_);
   }
   std::vector<std::string> env() const {
     return {"IPA_TEST_FAST_HASH=1", "IPA_TEST_CLOCK_FILE=" + clock_file_};
@@ -56,21 +47,6 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
   RunResult admin(std::vector<std::string> args) {
     args.insert(args.begin(), {"admin", "--store", store_});
     return run_server_command(args, env());
-  }
-  // The AuthStore the servers use, opened beside them.
-  std::unique_ptr<storage::AuthStore> open_auth_store() {
-    core::Result<std::unique_ptr<storage::AuthStore>> s = core::internal("unset");
-    if (GetParam() == "postgres") {
-      storage::postgres::PostgresAuthOptions o;
-      o.conninfo = conninfo_;
-      s = storage::postgres::open_postgres_auth_store(o);
-    } else {
-      storage::sqlite::SqliteOptions o;
-      o.path = store_;
-      s = storage::sqlite::open_sqlite_auth_store(o);
-    }
-    EXPECT_TRUE(s.ok()) << s.error().diagnostics << " " << s.error().log_detail;
-    return s.ok() ? std::move(*s) : nullptr;
   }
   int read_status(const std::string& token, const std::string& path) {
     return server_->get(path, {{"Authorization", "Bearer " + token}}).status;
@@ -142,10 +118,6 @@ class AdminTest : public ::testing::TestWithParam<std::string> {
     ASSERT_GT(second_->port(), 0);
   }
 
-  TempDir dir_;
-  std::string store_;
-  std::string cluster_;   // PostgreSQL: the test cluster's admin conninfo
-  std::string conninfo_;  // PostgreSQL: this test's database
   std::string clock_file_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<ServerProcess> second_;  // another node on the same store, when started
@@ -473,32 +445,13 @@ TEST_P(AdminTest, RevokingTheLastRecordEndsTheUsersSessions) {
 // Every client_credentials request stores a grant; once its tokens have expired (1 h + leeway),
 // the next token request deletes it. App grants (with a user) stay.
 TEST_P(AdminTest, ClientCredentialsGrantsArePurgedOnceExpired) {
-  auto key = jose::Key::generate(jose::Alg::kES384);
-  ASSERT_TRUE(key.ok());
-  json::Value set = json::Value::object();
-  set.set("keys", json::Value::array({key->public_jwk()}));
-  std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
-  ASSERT_EQ(admin({"client", "add", "--client-id", "loader", "--type", "backend", "--jwks-file",
-                   dir_.file("loader.jwks.json"), "--scope", "system/*.rs"})
-                .exit_code,
-            0);
+  auto key = add_backend_client(store_, "loader", "system/*.rs", dir_.file("loader.jwks.json"));
+  ASSERT_NE(key, nullptr);
   auto app = launch::standalone(*server_, "patient", "pat-0006");
   ASSERT_FALSE(app.access_token.empty());
   long offset = 0;
   auto token = [&]() {
-    json::Value claims = json::Value::object();
-    claims.set("iss", json::Value::string("loader"));
-    claims.set("sub", json::Value::string("loader"));
-    claims.set("aud", json::Value::string("http://127.0.0.1:" + std::to_string(server_->port()) +
-                                          "/auth/token"));
-    claims.set("jti", json::Value::string(jose::random_token(16)));
-    claims.set("exp", json::Value::number(std::time(nullptr) + offset + 240));
-    auto r = post_form(
-        *server_, "/auth/token",
-        form({{"grant_type", "client_credentials"},
-              {"scope", "system/Patient.rs"},
-              {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-              {"client_assertion", *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT")}}));
+    auto r = client_credentials_token(*server_, *key, "loader", "system/Patient.rs", offset);
     EXPECT_EQ(r.status, 200) << r.body;
     std::string at(body_json(r).get_string("access_token"));
     size_t dot = at.find('.');
@@ -510,7 +463,7 @@ TEST_P(AdminTest, ClientCredentialsGrantsArePurgedOnceExpired) {
   std::string first = token();
   std::string second = token();
   ASSERT_FALSE(first.empty());
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->get_grant(first).ok());  // its token is still valid
   // 30 minutes on: nothing has expired, nothing is purged.
@@ -546,7 +499,7 @@ TEST_P(AdminTest, AuthStoreExpiryFollowsTheTestClock) {
   ASSERT_FALSE(t.refresh_token.empty());
   // The store opened here runs on the real clock: by it, both are still valid, so it finds them
   // until a node deletes the rows.
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->get_session(hashed(cookie)).ok());
   ASSERT_TRUE(store->get_refresh_token(hashed(t.refresh_token)).ok());
@@ -578,7 +531,7 @@ TEST_P(AdminTest, RetiredKeysAreDeletedOnceTheirTokensHaveExpired) {
   ASSERT_FALSE(old_kid.empty());
   auto r = admin({"keys", "rotate"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   auto stored_kids = [&] {
     std::vector<std::string> out;

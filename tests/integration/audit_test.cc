@@ -4,9 +4,7 @@
 // filtered by date; writes to AuditEvent are refused; SIGTERM writes what is still queued; no
 // token, code, password or search value is ever stored.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -19,8 +17,7 @@
 #include "client/transport.h"
 #include "harness.h"
 #include "pg_harness.h"
-#include "storage/postgres/auth_store.h"
-#include "storage/sqlite/auth_store.h"
+#include "store_helpers.h"
 
 namespace ipa::testing {
 namespace {
@@ -60,45 +57,14 @@ struct Tokens {
   std::string code;
 };
 
-class AuditTest : public ::testing::TestWithParam<std::string> {
+class AuditTest : public BackendTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      conninfo_ = fresh_database(cluster.conninfo, test_database_name("ipa_audit"));
-      store_ = "postgresql:" + conninfo_;
-    } else {
-      store_ = dir_.file("ipa.db");
-    }
-  }
-
-  void TearDown() override {
-    server_.reset();
-    if (!conninfo_.empty()) drop_database(postgres_cluster().conninfo, conninfo_);
-  }
+  void SetUp() override { use_backend("ipa_audit"); }
 
   void start(std::vector<std::string> env = {}) {
     env.push_back("IPA_TEST_FAST_HASH=1");
     server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{"--patients", "6"},
                                               env, "demo", /*with_auth=*/true, dir_.file("srv"));
-  }
-
-  // The AuthStore the server writes to, opened beside it (reads only).
-  std::unique_ptr<storage::AuthStore> open_auth_store() {
-    core::Result<std::unique_ptr<storage::AuthStore>> s = core::internal("unset");
-    if (GetParam() == "postgres") {
-      storage::postgres::PostgresAuthOptions o;
-      o.conninfo = conninfo_;
-      s = storage::postgres::open_postgres_auth_store(o);
-    } else {
-      storage::sqlite::SqliteOptions o;
-      o.path = store_;
-      s = storage::sqlite::open_sqlite_auth_store(o);
-    }
-    EXPECT_TRUE(s.ok()) << s.error().diagnostics << " " << s.error().log_detail;
-    return s.ok() ? std::move(*s) : nullptr;
   }
 
   // A standalone launch of demo-public through the documented form contract.
@@ -150,9 +116,6 @@ class AuditTest : public ::testing::TestWithParam<std::string> {
     return last;
   }
 
-  TempDir dir_;
-  std::string store_;
-  std::string conninfo_;
   std::unique_ptr<ServerProcess> server_;
 };
 
@@ -260,7 +223,7 @@ TEST_P(AuditTest, NoSecretIsStored) {
        [](const json::Value& b) { return has_event(b, "search-type", ""); });
   // Everything the store holds, not only what the patient sees.
   ASSERT_EQ(server_->terminate(), 0);
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   auto all = store->recent_audit(100000);
   ASSERT_TRUE(all.ok());
@@ -489,7 +452,7 @@ TEST_P(AuditTest, ShutdownWritesWhatIsQueued) {
   ASSERT_FALSE(a.access_token.empty());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(api(a.access_token, "/fhir/Patient/pat-0003").status, 200);
   ASSERT_EQ(server_->terminate(), 0);
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   storage::AuditQuery q;
   q.patient = "pat-0003";
@@ -538,7 +501,7 @@ TEST_P(AuditTest, ManagePageSignInsAreRecorded) {
   EXPECT_EQ(throttled.header("Retry-After"), "900");
   EXPECT_NE(throttled.body.find("Too many sign-in attempts"), std::string::npos);
   ASSERT_EQ(server_->terminate(), 0);  // writes what is queued
-  auto store = open_auth_store();
+  auto store = open_auth_store(store_);
   ASSERT_NE(store, nullptr);
   auto all = store->recent_audit(100000);
   ASSERT_TRUE(all.ok());

@@ -4,8 +4,6 @@
 // by instance history. PostgreSQL runs when IPA_TEST_POSTGRES names a cluster
 // (scripts/pg-test-cluster.sh).
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
 
 #include <memory>
 #include <regex>
@@ -17,26 +15,15 @@
 namespace ipa::testing {
 namespace {
 
-class OwnerReadTest : public ::testing::TestWithParam<std::string> {
+class OwnerReadTest : public BackendTest {
  protected:
   void SetUp() override {
-    std::string store = dir_.file("ipa.db");
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      const char* pg = cluster.conninfo.c_str();
-      conninfo_ = fresh_database(pg, "ipa_owner_" + std::to_string(getpid()));
-      store = "postgresql:" + conninfo_;
-    }
-    server_ = std::make_unique<ServerProcess>(store, std::vector<std::string>{"--patients", "6"},
+    use_backend("ipa_owner");
+    if (store_.empty()) return;
+    server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{"--patients", "6"},
                                               std::vector<std::string>{"IPA_TEST_FAST_HASH=1"},
                                               "demo", true, dir_.file("srv"));
     ASSERT_GT(server_->port(), 0);
-  }
-  void TearDown() override {
-    server_.reset();
-    if (!conninfo_.empty()) drop_database(postgres_cluster().conninfo, conninfo_);
   }
 
   int status(const std::string& token, const std::string& path) {
@@ -54,8 +41,6 @@ class OwnerReadTest : public ::testing::TestWithParam<std::string> {
     return std::string(entries->items()[0].find("resource")->get_string("id"));
   }
 
-  TempDir dir_;
-  std::string conninfo_;
   std::unique_ptr<ServerProcess> server_;
 };
 

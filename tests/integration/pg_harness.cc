@@ -50,4 +50,21 @@ void drop_database(const std::string& admin_conninfo, const std::string& conninf
   PQfinish(c);
 }
 
+BackendTest::~BackendTest() {
+  if (!conninfo_.empty()) drop_database(cluster_, conninfo_);
+}
+
+void BackendTest::use_backend(const std::string& db_prefix) {
+  if (!on_postgres()) {
+    store_ = dir_.file("ipa.db");
+    return;
+  }
+  PostgresCluster cluster = postgres_cluster();
+  if (cluster.skip) GTEST_SKIP() << cluster.why;
+  if (cluster.conninfo.empty()) FAIL() << cluster.why;
+  cluster_ = cluster.conninfo;
+  conninfo_ = fresh_database(cluster_, test_database_name(db_prefix));
+  store_ = "postgresql:" + conninfo_;
+}
+
 }  // namespace ipa::testing

@@ -1,8 +1,13 @@
 // Integration tests on PostgreSQL: the throwaway cluster that scripts/test.sh starts
-// (IPA_TEST_POSTGRES holds its admin conninfo) and a fresh database per test on it.
+// (IPA_TEST_POSTGRES holds its admin conninfo), a fresh database per test on it, and the fixture
+// of tests that run once on SQLite and once on PostgreSQL. Not thread-safe; one test at a time.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
+
+#include "harness.h"
 
 namespace ipa::testing {
 
@@ -26,5 +31,26 @@ std::string test_database_name(const std::string& prefix);
 
 // Drops the database that `conninfo` (from fresh_database) names, even with sessions open.
 void drop_database(const std::string& admin_conninfo, const std::string& conninfo);
+
+// The fixture of a test that runs on each back end: its parameter is "sqlite" or "postgres"
+// (INSTANTIATE_TEST_SUITE_P(..., ::testing::Values("sqlite", "postgres"), ...)). use_backend()
+// picks the store; the PostgreSQL database it made is dropped when the test object is destroyed,
+// after the members of the derived fixture (so after any server process it holds).
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  ~BackendTest() override;
+
+  // Sets store_ to dir_.file("ipa.db") on SQLite; on PostgreSQL to "postgresql:" + conninfo_, a
+  // fresh database named test_database_name(db_prefix) on the cluster cluster_. Without a cluster
+  // it skips or fails the test as postgres_cluster() says and leaves store_ empty: SetUp must
+  // return then.
+  void use_backend(const std::string& db_prefix);
+  bool on_postgres() const { return GetParam() == "postgres"; }
+
+  TempDir dir_;
+  std::string store_;     // the server's --store argument
+  std::string conninfo_;  // PostgreSQL: the test's database
+  std::string cluster_;   // PostgreSQL: the cluster's admin conninfo
+};
 
 }  // namespace ipa::testing

@@ -3,8 +3,6 @@
 // `relationship` (a composite whose first part is a reference), the three-part MolecularSequence
 // coordinates, Location `near`, their 400s, and their presence in /metadata.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -20,17 +18,12 @@
 namespace ipa::testing {
 namespace {
 
-class SearchExtraTest : public ::testing::TestWithParam<std::string> {
+class SearchExtraTest : public BackendTest {
  protected:
   void SetUp() override {
-    std::string store = dir_.file("ipa.db");
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      store = "postgresql:" + fresh_database(cluster.conninfo, test_database_name("ipa_sx"));
-    }
-    server_ = std::make_unique<ServerProcess>(store, std::vector<std::string>{},
+    use_backend("ipa_sx");
+    if (store_.empty()) return;
+    server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{},
                                               std::vector<std::string>{}, "serve", false,
                                               dir_.file("srv"));
     ASSERT_GT(server_->port(), 0);
@@ -67,7 +60,6 @@ class SearchExtraTest : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(issue_expression(oo), param) << query;
   }
 
-  TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
 };
 

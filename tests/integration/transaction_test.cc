@@ -6,18 +6,13 @@
 // and for a caller whose granular scopes the store cannot judge before the commit.
 // PostgreSQL runs when IPA_TEST_POSTGRES names a cluster (scripts/pg-test-cluster.sh).
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
 
-#include <ctime>
-#include <fstream>
 #include <memory>
 #include <regex>
 
+#include "backend_helpers.h"
 #include "harness.h"
-#include "jose/jws.h"
 #include "jose/key.h"
-#include "launch_helpers.h"
 #include "pg_harness.h"
 
 namespace ipa::testing {
@@ -54,17 +49,12 @@ std::string bundle_for(const std::string& mrn, const std::string& obs_code,
          R"("}}]})";
 }
 
-class TransactionTest : public ::testing::TestWithParam<std::string> {
+class TransactionTest : public BackendTest {
  protected:
   void SetUp() override {
-    std::string store = dir_.file("ipa.db");
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      store = "postgresql:" + fresh_database(cluster.conninfo, test_database_name("ipa_tx"));
-    }
-    server_ = std::make_unique<ServerProcess>(store, std::vector<std::string>{},
+    use_backend("ipa_tx");
+    if (store_.empty()) return;
+    server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{},
                                               std::vector<std::string>{}, "serve", false,
                                               dir_.file("srv"));
     ASSERT_GT(server_->port(), 0);
@@ -90,7 +80,6 @@ class TransactionTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
 };
 
@@ -287,51 +276,25 @@ INSTANTIATE_TEST_SUITE_P(Stores, TransactionTest, ::testing::Values("sqlite", "p
 // (system/Observation.cruds?category=vital-signs). Its visibility is judged by store queries
 // that run outside the transaction, so an Observation written by an earlier entry was not
 // found (404) before the GET judged it on its own content.
-class TransactionAuthTest : public ::testing::TestWithParam<std::string> {
+class TransactionAuthTest : public BackendTest {
  protected:
   void SetUp() override {
-    store_ = dir_.file("ipa.db");
-    if (GetParam() == "postgres") {
-      PostgresCluster cluster = postgres_cluster();
-      if (cluster.skip) GTEST_SKIP() << cluster.why;
-      if (cluster.conninfo.empty()) FAIL() << cluster.why;
-      store_ = "postgresql:" + fresh_database(cluster.conninfo, test_database_name("ipa_txa"));
-    }
+    use_backend("ipa_txa");
+    if (store_.empty()) return;
     server_ = std::make_unique<ServerProcess>(store_, std::vector<std::string>{"--patients", "2"},
                                               std::vector<std::string>{"IPA_TEST_FAST_HASH=1"},
                                               "demo", /*with_auth=*/true, dir_.file("srv"));
     ASSERT_GT(server_->port(), 0);
-    auto key = jose::Key::generate(jose::Alg::kES384);
-    ASSERT_TRUE(key.ok());
-    key_ = std::make_unique<jose::Key>(std::move(*key));
-    json::Value set = json::Value::object();
-    set.set("keys", json::Value::array({key_->public_jwk()}));
-    std::ofstream(dir_.file("loader.jwks.json")) << json::write(set);
-    RunResult r = run_server_command(
-        {"admin", "--store", store_, "client", "add", "--client-id", "vitals-loader", "--type",
-         "backend", "--jwks-file", dir_.file("loader.jwks.json"), "--scope",
-         std::string("system/Observation.cruds?category=") + kVitalSigns},
-        {"IPA_TEST_FAST_HASH=1"});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    key_ = add_backend_client(store_, "vitals-loader",
+                              std::string("system/Observation.cruds?category=") + kVitalSigns,
+                              dir_.file("loader.jwks.json"));
+    ASSERT_NE(key_, nullptr);
   }
 
   std::string backend_token() {
-    json::Value claims = json::Value::object();
-    claims.set("iss", json::Value::string("vitals-loader"));
-    claims.set("sub", json::Value::string("vitals-loader"));
-    claims.set("aud", json::Value::string("http://127.0.0.1:" + std::to_string(server_->port()) +
-                                          "/auth/token"));
-    claims.set("jti", json::Value::string(jose::random_token(16)));
-    claims.set("exp", json::Value::number(std::time(nullptr) + 240));
-    auto assertion = jose::sign_jwt(*key_, jose::Alg::kES384, claims, "JWT");
-    EXPECT_TRUE(assertion.ok());
-    auto r = launch::post_form(
-        *server_, "/auth/token",
-        launch::form(
-            {{"grant_type", "client_credentials"},
-             {"scope", std::string("system/Observation.cruds?category=") + kVitalSigns},
-             {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-             {"client_assertion", assertion.ok() ? *assertion : ""}}));
+    auto r =
+        client_credentials_token(*server_, *key_, "vitals-loader",
+                                 std::string("system/Observation.cruds?category=") + kVitalSigns);
     EXPECT_EQ(r.status, 200) << r.body;
     return std::string(body_json(r).get_string("access_token"));
   }
@@ -345,8 +308,7 @@ class TransactionAuthTest : public ::testing::TestWithParam<std::string> {
 
   static constexpr const char* kVitalSigns =
       "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
-  TempDir dir_;
-  std::string store_;
+
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<jose::Key> key_;
 };

@@ -10,9 +10,12 @@
 #include "storage/postgres/internal/test_layout.h"
 #include "storage/postgres/internal/test_server.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/testing/plans.h"
 
 namespace ipa::storage::postgres {
 namespace {
+
+using ::ipa::storage::testing::name_plan;
 
 // Writes as the conformance suite's (conformance.h holds test definitions: one per program).
 Write make_write(const std::string& type, const std::string& id, const std::string& body) {
@@ -39,17 +42,6 @@ Write practitioner(const std::string& id, const std::string& family) {
   w.index.strings.push_back(StringRow{"name", family, family});
   w.index.tokens.push_back(TokenRow{"identifier", "urn:npi", "npi-" + id, ""});
   return w;
-}
-
-SearchPlan name_plan(const std::string& type, const std::string& name) {
-  SearchPlan p;
-  p.resource_type = type;
-  Condition c;
-  c.kind = IndexKind::kString;
-  c.param = "name";
-  c.text = name;
-  p.all_of.push_back(Clause{{c}, false});
-  return p;
 }
 
 class SharedTables : public ::testing::TestWithParam<bool> {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "storage/testing/conformance.h"
+#include "storage/testing/plans.h"
 
 namespace ipa::storage::testing {
 
@@ -19,17 +20,6 @@ inline Write practitioner(const std::string& id, const std::string& family) {
   w.index.strings.push_back(StringRow{"name", family, family});
   w.index.tokens.push_back(TokenRow{"identifier", "urn:npi", "npi-" + id, ""});
   return w;
-}
-
-inline SearchPlan name_plan(const std::string& type, const std::string& name) {
-  SearchPlan p;
-  p.resource_type = type;
-  Condition c;
-  c.kind = IndexKind::kString;
-  c.param = "name";
-  c.text = name;
-  p.all_of.push_back(Clause{{c}, false});
-  return p;
 }
 
 TEST_P(SearchConformance, SharedTypeCreateUpdateDeleteAndOwnerNeverSet) {
