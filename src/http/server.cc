@@ -703,20 +703,28 @@ core::Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options
   return std::unique_ptr<Server>(std::move(server));
 }
 
-void run_until_signal(Server& server) {
-  net::io_context ioc(1);
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([](beast::error_code ec, int signal) {
+struct SignalWatch::Impl {
+  net::io_context ioc{1};
+  net::signal_set signals{ioc, SIGINT, SIGTERM};
+};
+
+SignalWatch::SignalWatch() : impl_(std::make_unique<Impl>()) {}
+SignalWatch::~SignalWatch() = default;
+
+void SignalWatch::run(Server& server) {
+  impl_->signals.async_wait([](beast::error_code ec, int signal) {
     if (!ec) spdlog::info("http: signal {} received, stopping", signal);
   });
   // Also return when the server is stopped by other means.
   std::thread watcher([&] {
     server.wait();
-    net::post(ioc, [&signals] { signals.cancel(); });
+    net::post(impl_->ioc, [this] { impl_->signals.cancel(); });
   });
-  ioc.run();
+  impl_->ioc.run();
   server.stop();
   watcher.join();
 }
+
+void run_until_signal(Server& server) { SignalWatch().run(server); }
 
 }  // namespace ipa::http

@@ -111,8 +111,26 @@ class Server {
   virtual void wait() = 0;
 };
 
-// Installs SIGTERM/SIGINT handling that calls server.stop(); returns when a signal arrived and
-// the server stopped (or when the server was stopped by other means).
+// SIGTERM/SIGINT handling, installed when constructed: a signal that arrives from then on is kept
+// until run() sees it. Construct it before telling anyone the server is up (the port file), so
+// that a prompt SIGTERM stops the server gracefully instead of ending the process.
+class SignalWatch {
+ public:
+  SignalWatch();
+  ~SignalWatch();
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+  // Calls server.stop() once a signal arrived; returns when the server has stopped (or when the
+  // server was stopped by other means).
+  void run(Server& server);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// SignalWatch().run(server).
 void run_until_signal(Server& server);
 
 // A response received by request().

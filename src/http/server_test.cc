@@ -726,5 +726,16 @@ TEST(HttpServer, RunUntilSignalStopsOnSigterm) {
   EXPECT_FALSE(RawConnection(server->port()).connected());
 }
 
+// The process announces itself (port file) after constructing the watch and before run(): a
+// SIGTERM in between is kept, and run() then stops the server instead of the process dying.
+TEST(HttpServer, ASignalBeforeRunIsKeptByTheWatch) {
+  auto server = start_or_die(small_options(), echo);
+  ASSERT_TRUE(server);
+  SignalWatch watch;
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);  // without the watch, the default action ends the test
+  watch.run(*server);
+  EXPECT_FALSE(RawConnection(server->port()).connected());
+}
+
 }  // namespace
 }  // namespace ipa::http

@@ -370,6 +370,8 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
     spdlog::info("access control is on: SMART App Launch at {}/.well-known/smart-configuration",
                  ao.base_url);
   }
+  // From here a SIGTERM stops the server gracefully (whoever read the port file may send one).
+  http::SignalWatch signals;
   // demo.json comes before the port file: whoever waits for the port file (the tests, scripts)
   // then finds demo.json complete.
   if (demo_banner) write_demo_json(c, ao.base_url, demo_patients);
@@ -396,7 +398,7 @@ int serve(const Config& c, storage::ResourceStore& store, bool demo_banner, int 
         kDemoClientId, kDemoBackendScope);
     std::fflush(stdout);
   }
-  http::run_until_signal(**server);
+  signals.run(**server);
   spdlog::info("stopped");
   return 0;
 }
