@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <utility>
+
+#include "core/percent.h"
 
 namespace ipa::auth {
 namespace {
@@ -26,30 +29,6 @@ bool is_resource_type(std::string_view t) {
   return std::all_of(t.begin(), t.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
   });
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
 }
 
 // v2 letters, each at most once, in c-r-u-d-s order (S63: `.sr`, `.dus` are not read loosely).
@@ -91,9 +70,10 @@ Result<std::vector<QueryConstraint>> parse_query(std::string_view scope, std::st
     }
     QueryConstraint qc;
     qc.param = std::string(param);
-    if (!percent_decode(part.substr(eq + 1), qc.value)) {
-      return invalid(scope, "bad percent-encoding in the query");
-    }
+    // '+' stays a plus: a scope is not a form body.
+    std::optional<std::string> value = core::percent_decode(part.substr(eq + 1));
+    if (!value) return invalid(scope, "bad percent-encoding in the query");
+    qc.value = std::move(*value);
     out.push_back(std::move(qc));
     if (amp == std::string_view::npos) break;
     start = amp + 1;

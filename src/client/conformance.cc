@@ -10,6 +10,7 @@
 
 #include "client/record.h"
 #include "client/url.h"
+#include "core/percent.h"
 #include "jose/jwks.h"
 #include "jose/jws.h"
 
@@ -1353,7 +1354,7 @@ void Checker::resource_group(const GroupDef& g) {
     skip(g.group, g.prefix + "_read_test", true, "nothing found to read");
   } else {
     std::string rid(pool[0].get_string("id"));
-    auto r = get(base_ + "/" + type + "/" + percent_encode(rid));
+    auto r = get(base_ + "/" + type + "/" + core::percent_encode(rid));
     std::string problem;
     if (!r.ok() || r->status != 200) {
       problem = "GET " + type + "/" + rid + " failed";

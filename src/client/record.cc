@@ -11,6 +11,7 @@
 
 #include "client/url.h"
 #include "core/clock.h"
+#include "core/percent.h"
 
 namespace ipa::client {
 namespace fs = std::filesystem;
@@ -430,7 +431,7 @@ core::Result<FetchResult> fetch_record(Session& session, const Profile& profile,
   Value not_supported = Value::array();
 
   // IPA "Initial Patient Identity Check" (C4): read the Patient first.
-  auto pr = session.get(base + "/Patient/" + percent_encode(patient_id));
+  auto pr = session.get(base + "/Patient/" + core::percent_encode(patient_id));
   if (!pr.ok()) return std::move(pr).error();
   if (pr->status != 200) {
     return core::not_found("The Patient " + patient_id + " cannot be read (HTTP " +

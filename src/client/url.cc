@@ -2,18 +2,14 @@
 
 #include <cctype>
 
+#include "core/percent.h"
+
 namespace ipa::client {
 namespace {
 
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// A server's URLs are read leniently: a malformed escape stays as it is.
+std::string decode_field(std::string_view s) {
+  return *core::percent_decode(s, {.plus_is_space = true, .keep_malformed = true});
 }
 
 std::string lower(std::string_view s) {
@@ -24,46 +20,11 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-std::string percent_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (unreserved(c)) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = hex_value(s[i + 1]);
-      int lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
-  }
-  return out;
-}
-
 std::string form_encode(const Fields& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {
     if (!out.empty()) out.push_back('&');
-    out += percent_encode(k) + "=" + percent_encode(v);
+    out += core::percent_encode(k) + "=" + core::percent_encode(v);
   }
   return out;
 }
@@ -78,9 +39,9 @@ Fields parse_query(std::string_view query) {
     if (!part.empty()) {
       size_t eq = part.find('=');
       if (eq == std::string_view::npos) {
-        out.emplace_back(percent_decode(part), "");
+        out.emplace_back(decode_field(part), "");
       } else {
-        out.emplace_back(percent_decode(part.substr(0, eq)), percent_decode(part.substr(eq + 1)));
+        out.emplace_back(decode_field(part.substr(0, eq)), decode_field(part.substr(eq + 1)));
       }
     }
     pos = amp + 1;

@@ -12,17 +12,14 @@ namespace ipa::client {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-// Returns `s` with every byte outside RFC 3986 "unreserved" percent-encoded (space as %20).
-std::string percent_encode(std::string_view s);
+// Percent-encoding itself is core::percent_encode / core::percent_decode (core/percent.h).
 
-// Decodes %XX escapes, and '+' as a space when `plus_is_space` (form bodies and queries).
-// Malformed escapes are kept verbatim.
-std::string percent_decode(std::string_view s, bool plus_is_space = true);
-
-// Returns "k1=v1&k2=v2" with keys and values percent-encoded, in the given order.
+// Returns "k1=v1&k2=v2" with keys and values percent-encoded (core::PercentSet::kUnreserved,
+// space as %20), in the given order.
 std::string form_encode(const Fields& fields);
 
-// Parses "a=1&b=2" (no leading '?') into decoded pairs, in order; keys may repeat.
+// Parses "a=1&b=2" (no leading '?') into decoded pairs ('+' is a space; a malformed escape is
+// kept as it is), in order; keys may repeat.
 Fields parse_query(std::string_view query);
 
 // Returns the value of the first `key` in `fields`, or "" when absent.

@@ -15,6 +15,7 @@
 #include "rest/internal/audit.h"
 #include "rest/internal/common.h"
 #include "rest/internal/cors.h"
+#include "rest/internal/path.h"
 #include "rest/internal/smart.h"
 #include "rest/negotiate.h"
 
@@ -66,18 +67,6 @@ struct FhirApi::Impl : State {
 };
 
 namespace {
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > start) parts.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return parts;
-}
 
 // `res` is taken by value: an unshaped representation moves its stored text into the body.
 http::Response resource_response(int status, storage::StoredResource res, const Shape& shape,
@@ -320,7 +309,8 @@ http::Response FhirApi::handle_request(const http::Request& req,
   if (!params.ok()) return internal::error_response(params.error());
   auto shape = internal::parse_shape(*params);
   if (!shape.ok()) return internal::error_response(shape.error());
-  std::vector<std::string> parts = split_path(std::string_view(req.path).substr(bp.size()));
+  std::vector<std::string> parts =
+      internal::split_path(std::string_view(req.path).substr(bp.size()));
   const std::string& method = req.method == "HEAD" ? "GET" : req.method;
   if (s.auth) {
     if (auto d = internal::handle_discovery(s, req, parts)) return std::move(*d);

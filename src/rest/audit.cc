@@ -10,7 +10,9 @@
 #include <limits>
 
 #include "audit/audit_log.h"
+#include "core/percent.h"
 #include "fhir/outcome.h"
+#include "rest/internal/path.h"
 #include "rest/internal/smart.h"
 #include "search/values.h"
 
@@ -34,18 +36,6 @@ constexpr const char* kEventType = "http://terminology.hl7.org/CodeSystem/audit-
 constexpr const char* kInteraction = "http://hl7.org/fhir/restful-interaction";
 // Subtypes of the authorization events that no standard code system names.
 constexpr const char* kAuthSubtype = "urn:ipa-server:audit-subtype";
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > start) parts.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return parts;
-}
 
 // The names of the parameters of a query (each once, in order); never their values.
 std::string param_names(const Params& params) {
@@ -301,7 +291,9 @@ void audit_fhir(State& s, const http::Request& req, const auth::AccessTokenClaim
       }
     }
   }
-  std::vector<std::string> p = split_path(std::string_view(req.path).substr(bp.size()));
+  // Views into req.path: the vector is the only allocation.
+  std::vector<std::string_view> p =
+      split_path<std::string_view>(std::string_view(req.path).substr(bp.size()));
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   storage::AuditEvent e;
   e.client_id = claims.client_id;
@@ -474,21 +466,6 @@ http::Response bundle_response(State& s, const std::vector<storage::AuditEvent>&
   return json_response(200, json::write(b, json::WriteOptions{.pretty = shape.pretty}));
 }
 
-std::string url_encode(std::string_view v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 core::Error bad(std::string why) {
   return core::bad_request(core::IssueType::kInvalid, std::move(why));
 }
@@ -649,8 +626,12 @@ http::Response audit_events(State& s, const std::string& method,
     } else {
       kept = false;  // ignored (FHIR R4 search.html#errors, lenient handling)
     }
-    if (kept)
-      self_query += (self_query.empty() ? "" : "&") + url_encode(name) + "=" + url_encode(value);
+    if (kept) {
+      // The same encoding as the resource searches' self links (rest/search.cc).
+      self_query += (self_query.empty() ? "" : "&") +
+                    core::percent_encode(name, core::PercentSet::kFhirSearch) + "=" +
+                    core::percent_encode(value, core::PercentSet::kFhirSearch);
+    }
   }
   std::string self_base = s.options.base_url + "/AuditEvent";
   if (!compartment_patient.empty()) {

@@ -10,6 +10,7 @@
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
 #include "rest/internal/common.h"
+#include "rest/internal/path.h"
 #include "rest/internal/smart.h"
 
 namespace ipa::rest::internal {
@@ -101,14 +102,7 @@ core::Result<EntryRequest> parse_entry(const json::Value& entry, size_t i) {
     out.query = url.substr(qm + 1);
     url.resize(qm);
   }
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < url.size()) {
-    size_t slash = url.find('/', start);
-    if (slash == std::string::npos) slash = url.size();
-    if (slash > start) parts.push_back(url.substr(start, slash - start));
-    start = slash + 1;
-  }
+  std::vector<std::string> parts = split_path(url);
   if (parts.empty() || !fhir::is_resource_type(parts[0])) {
     return core::bad_request(core::IssueType::kInvalid, base + ".request.url '" +
                                                             std::string(req->get_string("url")) +

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/percent.h"
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "fhir/validate.h"
@@ -10,42 +11,10 @@
 
 namespace ipa::rest::internal {
 
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes one key or value of a form-encoded query ('+' is a space).
-bool decode_component(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 // Lenient on purpose: FHIR clients send characters such as '|' unencoded (system|code), which
 // RFC 3986 parsers reject; only broken percent-escapes are an error.
 core::Result<Params> parse_query(std::string_view query) {
+  constexpr core::PercentDecoding kForm{.plus_is_space = true};
   Params out;
   size_t start = 0;
   while (start < query.size()) {
@@ -55,14 +24,16 @@ core::Result<Params> parse_query(std::string_view query) {
     start = amp + 1;
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    std::string key, value;
-    if (!decode_component(pair.substr(0, eq), key) ||
-        (eq != std::string_view::npos && !decode_component(pair.substr(eq + 1), value))) {
+    std::optional<std::string> key = core::percent_decode(pair.substr(0, eq), kForm);
+    std::optional<std::string> value = eq == std::string_view::npos
+                                           ? std::string()
+                                           : core::percent_decode(pair.substr(eq + 1), kForm);
+    if (!key || !value) {
       return core::bad_request(core::IssueType::kInvalid,
                                "The query string has a malformed percent-escape.");
     }
-    if (key.empty()) continue;
-    out.emplace_back(std::move(key), std::move(value));
+    if (key->empty()) continue;
+    out.emplace_back(std::move(*key), std::move(*value));
   }
   return out;
 }

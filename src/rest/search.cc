@@ -4,6 +4,7 @@
 // naming every parameter that was ignored.
 #include <set>
 
+#include "core/percent.h"
 #include "fhir/model.h"
 #include "fhir/outcome.h"
 #include "rest/internal/common.h"
@@ -14,31 +15,12 @@
 namespace ipa::rest::internal {
 namespace {
 
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '|' ||
-         c == ',' || c == '/' || c == '$';
-}
-
-std::string encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (unreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::string query_string(const search::Params& params) {
   std::string q;
   for (const auto& [k, v] : params) {
     if (!q.empty()) q += '&';
-    q += encode(k) + "=" + encode(v);
+    q += core::percent_encode(k, core::PercentSet::kFhirSearch) + "=" +
+         core::percent_encode(v, core::PercentSet::kFhirSearch);
   }
   return q;
 }

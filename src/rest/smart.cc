@@ -11,6 +11,7 @@
 
 #include "auth/password.h"
 #include "auth/pkce.h"
+#include "core/percent.h"
 #include "http/fetch.h"
 #include "jose/bytes.h"
 #include "jose/jwks.h"
@@ -95,28 +96,13 @@ http::Response see_other(const std::string& location) {
   return r;
 }
 
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // Redirects to the client with OAuth parameters (RFC 6749 section 4.1.2), state byte for byte.
 http::Response to_client(const std::string& redirect_uri,
                          const std::vector<std::pair<std::string, std::string>>& params) {
   std::string url = redirect_uri;
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   for (const auto& [k, v] : params) {
-    url += sep + k + "=" + url_encode(v);
+    url += sep + k + "=" + core::percent_encode(v);
     sep = '&';
   }
   return see_other(url);
@@ -378,7 +364,8 @@ http::Response next_step(State& s, const storage::AuthorizationRequest& ar,
       return client_error(ar, "access_denied", "The user may not see any patient record.");
     }
     if (user.patients.size() > 1) {
-      return see_other(s.auth->auth_base + "/select-patient?request=" + url_encode(ar.id));
+      return see_other(s.auth->auth_base +
+                       "/select-patient?request=" + core::percent_encode(ar.id));
     }
     storage::AuthorizationRequest chosen = ar;
     chosen.patient = user.patients[0];
@@ -386,7 +373,7 @@ http::Response next_step(State& s, const storage::AuthorizationRequest& ar,
       return html(500, error_page("Something went wrong", "Please try again."));
     }
   }
-  return see_other(s.auth->auth_base + "/consent?request=" + url_encode(ar.id));
+  return see_other(s.auth->auth_base + "/consent?request=" + core::percent_encode(ar.id));
 }
 
 http::Response authorize(State& s, const http::Request& req) {
@@ -498,11 +485,11 @@ http::Response authorize(State& s, const http::Request& req) {
   }
   http::Response r;
   if (session->username.empty()) {
-    r = see_other(a.auth_base + "/login?request=" + url_encode(ar.id));
+    r = see_other(a.auth_base + "/login?request=" + core::percent_encode(ar.id));
   } else {
     auto user = a.store->get_user(session->username);
     r = user.ok() ? next_step(s, ar, *user)
-                  : see_other(a.auth_base + "/login?request=" + url_encode(ar.id));
+                  : see_other(a.auth_base + "/login?request=" + core::percent_encode(ar.id));
   }
   if (!new_cookie.empty()) r.headers.push_back({"Set-Cookie", set_cookie(a, new_cookie)});
   return r;
@@ -607,7 +594,7 @@ http::Response select_patient(State& s, const http::Request& req) {
   auto ctx = page_context(s, req, *params);
   if (!ctx.ok()) return html(403, error_page("Cannot continue", ctx.error().diagnostics));
   if (ctx->session.username.empty()) {
-    return see_other(a.auth_base + "/login?request=" + url_encode(ctx->request.id));
+    return see_other(a.auth_base + "/login?request=" + core::percent_encode(ctx->request.id));
   }
   auto user = a.store->get_user(ctx->session.username);
   if (!user.ok()) return html(403, error_page("Cannot continue", "Unknown user."));
@@ -640,7 +627,7 @@ http::Response select_patient(State& s, const http::Request& req) {
   if (auto st = a.store->save_authorization_request(ar); !st.ok()) {
     return html(500, error_page("Something went wrong", "Please try again."));
   }
-  return see_other(a.auth_base + "/consent?request=" + url_encode(ar.id));
+  return see_other(a.auth_base + "/consent?request=" + core::percent_encode(ar.id));
 }
 
 http::Response consent(State& s, const http::Request& req) {
@@ -651,14 +638,15 @@ http::Response consent(State& s, const http::Request& req) {
   auto ctx = page_context(s, req, *params);
   if (!ctx.ok()) return html(403, error_page("Cannot continue", ctx.error().diagnostics));
   if (ctx->session.username.empty()) {
-    return see_other(a.auth_base + "/login?request=" + url_encode(ctx->request.id));
+    return see_other(a.auth_base + "/login?request=" + core::percent_encode(ctx->request.id));
   }
   auto requested = auth::ScopeSet::parse(ctx->request.scope);
   if (!requested.ok()) return client_error(ctx->request, "invalid_scope", "");
   bool needs_patient =
       requested->has_patient_level() || requested->has(auth::ScopeKind::kLaunchPatient);
   if (needs_patient && ctx->request.patient.empty()) {
-    return see_other(a.auth_base + "/select-patient?request=" + url_encode(ctx->request.id));
+    return see_other(a.auth_base +
+                     "/select-patient?request=" + core::percent_encode(ctx->request.id));
   }
   std::string client_name = ctx->client.name.empty() ? ctx->client.client_id : ctx->client.name;
   if (req.method == "GET") {

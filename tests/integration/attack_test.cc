@@ -9,6 +9,7 @@
 
 #include <ctime>
 
+#include "backend_helpers.h"
 #include "harness.h"
 #include "jose/jws.h"
 #include "jose/key.h"
@@ -20,8 +21,6 @@ namespace {
 using json::Value;
 using launch::form;
 using launch::post_form;
-
-const char* kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 std::string b64(const std::string& s) { return jose::base64url_encode(s); }
 
@@ -50,17 +49,9 @@ class AttackTest : public ::testing::Test {
     delete client_id_;
   }
 
-  static std::string token_url() {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/auth/token";
-  }
+  // Valid claims for this client (a fresh jti, aud the token endpoint), expiring in `exp_in` s.
   static Value claims(int64_t exp_in = 240) {
-    Value c = Value::object();
-    c.set("iss", Value::string(*client_id_));
-    c.set("sub", Value::string(*client_id_));
-    c.set("aud", Value::string(token_url()));
-    c.set("jti", Value::string(jose::random_token(16)));
-    c.set("exp", Value::number(static_cast<int64_t>(std::time(nullptr)) + exp_in));
-    return c;
+    return assertion_claims(*client_id_, token_endpoint(*server_), exp_in);
   }
   // Presents `assertion` at the token endpoint (client_credentials is refused to this client
   // anyway, so only client authentication decides the error).
@@ -68,7 +59,7 @@ class AttackTest : public ::testing::Test {
     auto r = post_form(*server_, "/auth/token",
                        form({{"grant_type", "refresh_token"},
                              {"refresh_token", "unknown"},
-                             {"client_assertion_type", kAssertionType},
+                             {"client_assertion_type", kClientAssertionType},
                              {"client_assertion", assertion}}));
     EXPECT_TRUE(r.status == 400 || r.status == 401) << r.status << r.body;
     return body_json(r);

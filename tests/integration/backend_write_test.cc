@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "backend_helpers.h"
 #include "harness.h"
 #include "jose/bytes.h"
 #include "jose/jws.h"
@@ -20,25 +21,14 @@
 namespace ipa::testing {
 namespace {
 
-using launch::enc;
 using launch::form;
 using launch::hidden_value;
+using launch::input_values;
 using launch::path_of;
 using launch::url_param;
 
 const char* kRedirect = "http://127.0.0.1:9999/callback";
-const char* kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const char* kVitalSigns = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
-
-std::vector<std::string> input_values(const std::string& html, const std::string& name) {
-  std::vector<std::string> out;
-  std::regex re("name=\"" + name + "\" id=\"[^\"]*\" value=\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), re); it != std::sregex_iterator();
-       ++it) {
-    out.push_back((*it)[1].str());
-  }
-  return out;
-}
 
 std::string unescape_html(std::string s) {
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
@@ -107,20 +97,12 @@ class BackendWriteTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
-  static std::string token_url() {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/auth/token";
-  }
-
+  // A client assertion by `client_id` signed by `key`, expiring in `exp_in` s, with aud the token
+  // endpoint unless `aud` names another.
   static std::string assertion(const jose::Key& key, const std::string& client_id,
-                               int64_t exp_in = 240, const std::string& aud = "",
-                               const std::string& jti = "") {
-    json::Value claims = json::Value::object();
-    claims.set("iss", json::Value::string(client_id));
-    claims.set("sub", json::Value::string(client_id));
-    claims.set("aud", json::Value::string(aud.empty() ? token_url() : aud));
-    claims.set("jti", json::Value::string(jti.empty() ? jose::random_token(16) : jti));
-    claims.set("exp", json::Value::number(std::time(nullptr) + exp_in));
-    return *jose::sign_jwt(key, jose::Alg::kES384, claims, "JWT");
+                               int64_t exp_in = 240, const std::string& aud = "") {
+    return sign_assertion(
+        key, assertion_claims(client_id, aud.empty() ? token_endpoint(*server_) : aud, exp_in));
   }
 
   static http::ClientResponse token(const std::vector<std::pair<std::string, std::string>>& f) {
@@ -131,7 +113,7 @@ class BackendWriteTest : public ::testing::Test {
   static http::ClientResponse client_credentials(const std::string& jwt, const std::string& scope) {
     return token({{"grant_type", "client_credentials"},
                   {"scope", scope},
-                  {"client_assertion_type", kAssertionType},
+                  {"client_assertion_type", kClientAssertionType},
                   {"client_assertion", jwt}});
   }
 
@@ -333,7 +315,7 @@ TEST_F(BackendWriteTest, ClientCredentialsFlowLoadsAndReadsData) {
   auto rv = server_->send(
       "POST", "/auth/revoke",
       form({{"token", at},
-            {"client_assertion_type", kAssertionType},
+            {"client_assertion_type", kClientAssertionType},
             {"client_assertion", assertion(demo_key("demo-backend"), "demo-backend")}}),
       {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(rv.status, 200) << rv.body;

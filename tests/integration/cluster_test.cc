@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "backend_helpers.h"
+#include "core/percent.h"
 #include "harness.h"
 #include "jose/bytes.h"
 #include "jose/jws.h"
@@ -25,67 +27,27 @@
 namespace ipa::testing {
 namespace {
 
-std::string enc(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string form(const std::vector<std::pair<std::string, std::string>>& f) {
-  std::string out;
-  for (const auto& [k, v] : f) out += (out.empty() ? "" : "&") + enc(k) + "=" + enc(v);
-  return out;
-}
-
-std::string url_param(const std::string& url, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(url, m, std::regex("[?&]" + name + "=([^&]*)"))) return "";
-  return m[1].str();
-}
-
-std::string hidden(const std::string& html, const std::string& name) {
-  std::smatch m;
-  return std::regex_search(html, m, std::regex("name=\"" + name + "\" value=\"([^\"]*)\""))
-             ? m[1].str()
-             : "";
-}
-
-std::string path_of(const std::string& url) {
-  size_t s = url.find("://");
-  return s == std::string::npos ? url : url.substr(url.find('/', s + 3));
-}
+using launch::form;
+using launch::path_of;
+using launch::url_param;
 
 struct Step {
   std::string what;
   std::string node;
 };
 
-class ClusterTest : public ::testing::Test {
+// Its databases (ipa_cluster_*, ipa_cc_*) are dropped after each test.
+class ClusterTest : public PostgresTest {
  protected:
   void SetUp() override {
-    PostgresCluster cluster = postgres_cluster();
-    if (cluster.skip) GTEST_SKIP() << cluster.why;
-    if (cluster.conninfo.empty()) FAIL() << cluster.why;
-    const char* pg = cluster.conninfo.c_str();
+    PostgresTest::SetUp();
+    if (cluster_.empty()) return;
     ASSERT_EQ(access("/usr/sbin/haproxy", X_OK), 0) << "haproxy is missing (install-deps.sh)";
-    admin_ = pg;
   }
-  std::string admin_;
-  TempDir dir_;
 };
 
 TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
-  std::string db =
-      "postgresql:" + fresh_database(admin_, "ipa_cluster_" + std::to_string(getpid()));
+  std::string db = "postgresql:" + database("ipa_cluster");
   uint16_t proxy_port = free_port();
   std::string base = "http://127.0.0.1:" + std::to_string(proxy_port) + "/fhir";
   // Node a loads the demo data and sign-ins; node b serves the same database.
@@ -150,20 +112,20 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
                 "");
   ASSERT_EQ(r.status, 303) << r.body;
   auto page = call("login page", "GET", path_of(r.header("Location")), "");
-  std::string request = hidden(page.body, "request");
+  std::string request = launch::hidden_value(page.body, "request");
   r = call("login", "POST", "/auth/login",
            form({{"request", request},
-                 {"csrf_token", hidden(page.body, "csrf_token")},
+                 {"csrf_token", launch::hidden_value(page.body, "csrf_token")},
                  {"username", "patient"},
                  {"password", "ipa-demo"}}));
   ASSERT_EQ(r.status, 303) << r.body;
   page = call("consent page", "GET", path_of(r.header("Location")), "");
-  std::string consent_body = "request=" + enc(request) +
-                             "&csrf_token=" + enc(hidden(page.body, "csrf_token")) +
+  std::string consent_body = "request=" + core::percent_encode(request) + "&csrf_token=" +
+                             core::percent_encode(launch::hidden_value(page.body, "csrf_token")) +
                              "&decision=approve";
   for (const char* sc :
        {"launch/patient", "openid", "fhirUser", "offline_access", "patient/*.rs"}) {
-    consent_body += "&scope=" + enc(sc);
+    consent_body += "&scope=" + core::percent_encode(sc);
   }
   r = call("consent", "POST", "/auth/consent", consent_body);
   ASSERT_EQ(r.status, 303) << r.body;
@@ -259,19 +221,14 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
           json::write(set) + "}");
   ASSERT_EQ(reg->status, 201) << reg->body;
   std::string client_id(body_json(*reg).get_string("client_id"));
-  json::Value claims = json::Value::object();
-  claims.set("iss", json::Value::string(client_id));
-  claims.set("sub", json::Value::string(client_id));
-  claims.set("aud",
-             json::Value::string("http://127.0.0.1:" + std::to_string(proxy_port) + "/auth/token"));
-  claims.set("jti", json::Value::string(jose::random_token(16)));
-  claims.set("exp", json::Value::number(std::time(nullptr) + 240));
-  std::string assertion = *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT");
-  std::string body =
-      form({{"grant_type", "refresh_token"},
-            {"refresh_token", "unknown"},
-            {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-            {"client_assertion", assertion}});
+  // Its aud is the proxy's token endpoint, the public one both nodes name.
+  std::string assertion = sign_assertion(
+      *key, assertion_claims(client_id,
+                             "http://127.0.0.1:" + std::to_string(proxy_port) + "/auth/token"));
+  std::string body = form({{"grant_type", "refresh_token"},
+                           {"refresh_token", "unknown"},
+                           {"client_assertion_type", kClientAssertionType},
+                           {"client_assertion", assertion}});
   auto first = http::request(a.port(), "POST", "/auth/token",
                              {{"Content-Type", "application/x-www-form-urlencoded"}}, body);
   EXPECT_EQ(body_json(*first).get_string("error"), "invalid_grant");  // authenticated
@@ -284,7 +241,7 @@ TEST_F(ClusterTest, AnyNodeContinuesAnyFlow) {
 }
 
 TEST_F(ClusterTest, ConcurrentConditionalCreatesOnBothNodesMakeOne) {
-  std::string db = "postgresql:" + fresh_database(admin_, "ipa_cc_" + std::to_string(getpid()));
+  std::string db = "postgresql:" + database("ipa_cc");
   ServerProcess a(db, {"--node-name", "a"}, {}, "serve", false, dir_.file("a"));
   ServerProcess b(db, {"--node-name", "b"}, {}, "serve", false, dir_.file("b"));
   std::string body =

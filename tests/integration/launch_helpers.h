@@ -7,49 +7,34 @@
 #include <strings.h>
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "core/percent.h"
 #include "harness.h"
 #include "jose/bytes.h"
 
 namespace ipa::testing::launch {
 
-inline std::string enc(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
+// A form body (application/x-www-form-urlencoded), keys and values percent-encoded.
+inline std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
+  for (const auto& [k, v] : fields) {
+    out += (out.empty() ? "" : "&") + core::percent_encode(k) + "=" + core::percent_encode(v);
   }
   return out;
 }
 
-inline std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string out;
-  for (const auto& [k, v] : fields) out += (out.empty() ? "" : "&") + enc(k) + "=" + enc(v);
-  return out;
-}
-
+// The value of ?name= or &name= in a URL, percent-decoded ('+' is a space); "" when absent. A
+// malformed escape fails the test.
 inline std::string url_param(const std::string& url, const std::string& name) {
   std::smatch m;
   if (!std::regex_search(url, m, std::regex("[?&]" + name + "=([^&]*)"))) return "";
-  std::string v = m[1].str(), out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size()) {
-      out.push_back(static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(v[i] == '+' ? ' ' : v[i]);
-    }
-  }
-  return out;
+  std::optional<std::string> v = core::percent_decode(m[1].str(), {.plus_is_space = true});
+  if (!v) ADD_FAILURE() << "malformed percent-encoding of " << name << " in " << url;
+  return v.value_or("");
 }
 
 inline std::string hidden_value(const std::string& html, const std::string& name) {
@@ -57,6 +42,17 @@ inline std::string hidden_value(const std::string& html, const std::string& name
   return std::regex_search(html, m, std::regex("name=\"" + name + "\" value=\"([^\"]*)\""))
              ? m[1].str()
              : "";
+}
+
+// The values of the inputs `name` of a page that gives each an id (checkboxes, radio buttons).
+inline std::vector<std::string> input_values(const std::string& html, const std::string& name) {
+  std::vector<std::string> out;
+  std::regex re("name=\"" + name + "\" id=\"[^\"]*\" value=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), re); it != std::sregex_iterator();
+       ++it) {
+    out.push_back((*it)[1].str());
+  }
+  return out;
 }
 
 inline std::string path_of(const std::string& url) {

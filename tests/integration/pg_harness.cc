@@ -50,6 +50,22 @@ void drop_database(const std::string& admin_conninfo, const std::string& conninf
   PQfinish(c);
 }
 
+PostgresTest::~PostgresTest() {
+  for (const std::string& conninfo : databases_) drop_database(cluster_, conninfo);
+}
+
+void PostgresTest::SetUp() {
+  PostgresCluster cluster = postgres_cluster();
+  if (cluster.skip) GTEST_SKIP() << cluster.why;
+  if (cluster.conninfo.empty()) FAIL() << cluster.why;
+  cluster_ = cluster.conninfo;
+}
+
+std::string PostgresTest::database(const std::string& prefix) {
+  databases_.push_back(fresh_database(cluster_, test_database_name(prefix)));
+  return databases_.back();
+}
+
 BackendTest::~BackendTest() {
   if (!conninfo_.empty()) drop_database(cluster_, conninfo_);
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -31,6 +32,26 @@ std::string test_database_name(const std::string& prefix);
 
 // Drops the database that `conninfo` (from fresh_database) names, even with sessions open.
 void drop_database(const std::string& admin_conninfo, const std::string& conninfo);
+
+// The fixture of a test that runs on PostgreSQL only. SetUp skips or fails the test as
+// postgres_cluster() says; a derived SetUp calls it first and returns when cluster_ is empty.
+// Every database that database() made is dropped when the test object is destroyed, after the
+// members of the derived fixture and the test body's locals (so after any server using it).
+class PostgresTest : public ::testing::Test {
+ protected:
+  ~PostgresTest() override;
+  void SetUp() override;
+
+  // Creates a fresh database named test_database_name(prefix) on the cluster; returns its
+  // conninfo (libpq keywords, without the "postgresql:" of a --store argument).
+  std::string database(const std::string& prefix);
+
+  std::string cluster_;  // the cluster's admin conninfo; empty when the test skips or fails
+  TempDir dir_;
+
+ private:
+  std::vector<std::string> databases_;  // conninfos to drop
+};
 
 // The fixture of a test that runs on each back end: its parameter is "sqlite" or "postgres"
 // (INSTANTIATE_TEST_SUITE_P(..., ::testing::Values("sqlite", "postgres"), ...)). use_backend()

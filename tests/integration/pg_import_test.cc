@@ -4,7 +4,6 @@
 // (scripts/pg-test-cluster.sh).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -35,20 +34,12 @@ std::vector<std::string> query_rows(const std::string& conninfo, const std::stri
   return out;
 }
 
-class PgImportTest : public ::testing::Test {
+// Its databases (ipa_imp_<suffix>_<pid>_<test>) are dropped after each test.
+class PgImportTest : public PostgresTest {
  protected:
-  void SetUp() override {
-    PostgresCluster cluster = postgres_cluster();
-    if (cluster.skip) GTEST_SKIP() << cluster.why;
-    if (cluster.conninfo.empty()) FAIL() << cluster.why;
-    const char* pg = cluster.conninfo.c_str();
-    admin_ = pg;
-  }
   std::string database(const std::string& suffix) {
-    return fresh_database(admin_, "ipa_imp_" + std::to_string(getpid()) + "_" + suffix);
+    return PostgresTest::database("ipa_imp_" + suffix);
   }
-  std::string admin_;
-  TempDir dir_;
 };
 
 // Every row that a write derives, in a form that leaves out only what differs between two runs

@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include "backend_helpers.h"
+#include "core/percent.h"
 #include "harness.h"
 #include "jose/bytes.h"
 #include "jose/jws.h"
@@ -20,59 +22,11 @@ namespace {
 const char* kClient = "ipa-demo-app";
 const char* kRedirect = "http://127.0.0.1:9999/callback";
 
-std::string enc(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string out;
-  for (const auto& [k, v] : fields) out += (out.empty() ? "" : "&") + enc(k) + "=" + enc(v);
-  return out;
-}
-
-// The value of ?name= or &name= in a URL, percent-decoded.
-std::string url_param(const std::string& url, const std::string& name) {
-  std::regex re("[?&]" + name + "=([^&]*)");
-  std::smatch m;
-  if (!std::regex_search(url, m, re)) return "";
-  std::string v = m[1].str(), out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size()) {
-      out.push_back(static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(v[i] == '+' ? ' ' : v[i]);
-    }
-  }
-  return out;
-}
-
-std::string hidden_value(const std::string& html, const std::string& name) {
-  std::regex re("name=\"" + name + "\" value=\"([^\"]*)\"");
-  std::smatch m;
-  return std::regex_search(html, m, re) ? m[1].str() : "";
-}
-
-std::vector<std::string> input_values(const std::string& html, const std::string& name) {
-  std::vector<std::string> out;
-  std::regex re("name=\"" + name + "\" id=\"[^\"]*\" value=\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), re); it != std::sregex_iterator();
-       ++it) {
-    out.push_back((*it)[1].str());
-  }
-  return out;
-}
+using launch::form;
+using launch::hidden_value;
+using launch::input_values;
+using launch::path_of;
+using launch::url_param;
 
 // A browser: keeps the session cookie, follows nothing by itself.
 class Browser {
@@ -103,12 +57,6 @@ class Browser {
   }
   const ServerProcess& s_;
 };
-
-std::string path_of(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  return url.substr(url.find('/', scheme + 3));
-}
 
 class SmartTest : public ::testing::Test {
  protected:
@@ -430,9 +378,8 @@ TEST_F(SmartTest, AuthorizeErrorsFollowRfc6749) {
   Launch l;
   Browser b(*server_);
   // No redirect for an unknown client or an unregistered redirect_uri.
-  auto unknown =
-      b.get("/auth/authorize?response_type=code&client_id=nobody&redirect_uri=" + enc(kRedirect) +
-            "&state=s");
+  auto unknown = b.get("/auth/authorize?response_type=code&client_id=nobody&redirect_uri=" +
+                       core::percent_encode(kRedirect) + "&state=s");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_TRUE(unknown.header("Location").empty());
   auto bad_redirect = b.get(
@@ -745,33 +692,25 @@ TEST_F(SmartTest, DynamicRegistrationAndPrivateKeyJwt) {
                                     {"decision", "approve"}}));
   std::string code = url_param(r.header("Location"), "code");
   ASSERT_FALSE(code.empty()) << r.header("Location");
-  std::string token_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/auth/token";
+  std::string token_url = token_endpoint(*server_);
   auto assertion = [&](const std::string& aud, int64_t exp_in) {
-    json::Value claims = json::Value::object();
-    claims.set("iss", json::Value::string(client_id));
-    claims.set("sub", json::Value::string(client_id));
-    claims.set("aud", json::Value::string(aud));
-    claims.set("jti", json::Value::string(jose::random_token(16)));
-    claims.set("exp", json::Value::number(std::time(nullptr) + exp_in));
-    return *jose::sign_jwt(*key, jose::Alg::kES384, claims, "JWT");
+    return sign_assertion(*key, assertion_claims(client_id, aud, exp_in));
   };
   std::string jwt = assertion(token_url, 240);
-  auto exchanged =
-      token({{"grant_type", "authorization_code"},
-             {"code", code},
-             {"redirect_uri", kRedirect},
-             {"code_verifier", l.verifier},
-             {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-             {"client_assertion", jwt}});
+  auto exchanged = token({{"grant_type", "authorization_code"},
+                          {"code", code},
+                          {"redirect_uri", kRedirect},
+                          {"code_verifier", l.verifier},
+                          {"client_assertion_type", kClientAssertionType},
+                          {"client_assertion", jwt}});
   ASSERT_EQ(exchanged.status, 200) << exchanged.body;
   EXPECT_EQ(body_json(exchanged).get_string("scope"), "launch/patient patient/Patient.rs");
   // A replayed assertion (same jti), a wrong audience and a too-long lifetime are refused.
   auto refresh_with = [&](const std::string& a) {
-    return token(
-        {{"grant_type", "refresh_token"},
-         {"refresh_token", "whatever"},
-         {"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-         {"client_assertion", a}});
+    return token({{"grant_type", "refresh_token"},
+                  {"refresh_token", "whatever"},
+                  {"client_assertion_type", kClientAssertionType},
+                  {"client_assertion", a}});
   };
   EXPECT_EQ(body_json(refresh_with(jwt)).get_string("error"), "invalid_client");
   EXPECT_EQ(
