@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "storage/postgres/internal/render.h"
+#include "storage/secret_memo.h"
 
 namespace ipa::storage::postgres {
 namespace {
@@ -1293,19 +1294,10 @@ class PostgresStore final : public ResourceStore {
     return st;
   }
 
-  // A secret never changes once stored (ON CONFLICT DO NOTHING keeps the first), so each node
-  // keeps what it read: searches ask for the cursor key on every request.
+  // Read once per process (storage/secret_memo.h): searches ask for the cursor key on every
+  // request, and must not wait for a connection or the writer's lock to get it.
   Result<std::string> secret(const std::string& name, size_t bytes) override {
-    {
-      std::lock_guard<std::mutex> lock(secrets_mu_);
-      if (auto it = secrets_.find(name); it != secrets_.end()) return it->second;
-    }
-    auto value = stored_secret(name, bytes);
-    if (value.ok()) {
-      std::lock_guard<std::mutex> lock(secrets_mu_);
-      secrets_.emplace(name, *value);
-    }
-    return value;
+    return secrets_.get(name, [&] { return stored_secret(name, bytes); });
   }
 
   Result<std::string> stored_secret(const std::string& name, size_t bytes) {
@@ -1424,8 +1416,7 @@ class PostgresStore final : public ResourceStore {
   PostgresOptions options_;
   Layout layout_;
   Pool pool_;
-  std::mutex secrets_mu_;
-  std::unordered_map<std::string, std::string> secrets_;
+  SecretMemo secrets_;
 };
 
 // Applies the missing migrations in one transaction. The advisory lock makes nodes that start

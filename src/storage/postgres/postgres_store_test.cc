@@ -6,6 +6,7 @@
 
 #include "storage/postgres/internal/test_layout.h"
 #include "storage/postgres/internal/test_server.h"
+#include "storage/testing/bound_search_conformance.h"
 #include "storage/testing/conformance.h"
 #include "storage/testing/owner_conformance.h"
 #include "storage/testing/search_extra_conformance.h"
@@ -52,6 +53,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, OwnerConformance,
                          [](const auto& info) {
                            return std::string(info.index == 0 ? "postgres" : "postgres_copy");
                          });
+INSTANTIATE_TEST_SUITE_P(Postgres, BoundSearchConformance,
+                         ::testing::Values(StoreFactory(open_fresh)),
+                         [](const auto&) { return std::string("postgres"); });
 
 // Each test gets its own schema; `o` opens stores on it.
 class PostgresStore : public ::testing::Test {

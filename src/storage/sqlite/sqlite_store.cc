@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "storage/secret_memo.h"
 #include "storage/sqlite/internal/read_cache.h"
 #include "storage/sqlite/internal/render.h"
 
@@ -113,6 +115,13 @@ CREATE INDEX idx_position_res ON idx_position(type, id, param);
 CREATE TABLE store_generation(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT INTO store_generation VALUES (1, 0);
 )sql",
+    // 5: the reference index a patient-bound search starts from (patient=, subject=) carries the
+    // referring resource's id, so collecting a patient's Observations reads one index range
+    // instead of a table row per match (bench/README.md "Session 4: search speed").
+    R"sql(
+DROP INDEX idx_ref_target;
+CREATE INDEX idx_ref_target ON idx_ref(target_id, target_type, param, type, id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -193,6 +202,7 @@ class Connection {
   }
   ~Connection() {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, e] : text_cache_) sqlite3_finalize(e.stmt);
     sqlite3_close(db_);
   }
 
@@ -221,10 +231,88 @@ class Connection {
 
   sqlite3* db() const { return db_; }
 
+  // A statement of rendered SQL (search and history shapes) lent by prepare_text: reset and
+  // unbound when the lease ends, then back in the connection's cache (or finalized when it was
+  // prepared beside a cached one still in use). Must not outlive its connection.
+  class Lease {
+   public:
+    Lease(Connection* conn, sqlite3_stmt* stmt, bool cached)
+        : conn_(conn), stmt_(stmt), cached_(cached) {}
+    Lease(Lease&& o) noexcept
+        : conn_(o.conn_), stmt_(std::exchange(o.stmt_, nullptr)), cached_(o.cached_) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (stmt_ == nullptr) return;
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+      if (cached_) {
+        conn_->text_busy_.erase(stmt_);
+      } else {
+        sqlite3_finalize(stmt_);
+      }
+    }
+    sqlite3_stmt* get() const { return stmt_; }
+
+   private:
+    Connection* conn_;
+    sqlite3_stmt* stmt_;
+    bool cached_;
+  };
+
+  // Returns a prepared statement for `sql`, built at run time from fixed fragments with every
+  // value bound, so the same text comes back for every search of the same shape: parsing and
+  // planning it again cost about as much as running it (bench/README.md "Session 4: search
+  // speed"). Keeps the kTextCacheSize most recently used texts of this connection; errors from
+  // the prepare.
+  Result<Lease> prepare_text(const std::string& sql) {
+    auto it = text_cache_.find(sql);
+    if (it != text_cache_.end()) {
+      it->second.last_use = ++text_clock_;
+      if (text_busy_.insert(it->second.stmt).second) return Lease(this, it->second.stmt, true);
+      // The same text is still stepping further up the stack: a private copy for this use.
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return db_error(db_, rc, "prepare");
+    }
+    if (it != text_cache_.end()) return Lease(this, stmt, false);
+    if (text_cache_.size() >= kTextCacheSize) {
+      // Drop the least recently used statement that nobody holds.
+      auto victim = text_cache_.end();
+      for (auto e = text_cache_.begin(); e != text_cache_.end(); ++e) {
+        if (text_busy_.count(e->second.stmt) != 0) continue;
+        if (victim == text_cache_.end() || e->second.last_use < victim->second.last_use) {
+          victim = e;
+        }
+      }
+      if (victim == text_cache_.end()) return Lease(this, stmt, false);
+      sqlite3_finalize(victim->second.stmt);
+      text_cache_.erase(victim);
+    }
+    text_cache_.emplace(sql, TextEntry{stmt, ++text_clock_});
+    text_busy_.insert(stmt);
+    return Lease(this, stmt, true);
+  }
+
+  // How many rendered statements this connection keeps prepared.
+  static constexpr size_t kTextCacheSize = 64;
+
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
+  struct TextEntry {
+    sqlite3_stmt* stmt;
+    uint64_t last_use;
+  };
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, TextEntry> text_cache_;
+  std::unordered_set<sqlite3_stmt*> text_busy_;  // lent out now
+  uint64_t text_clock_ = 0;
 };
 
 #define IPA_ASSIGN_STMT(var, conn, sql)                 \
@@ -361,14 +449,14 @@ Result<StoredResource> current_or_error(Result<Current> cur) {
   return std::move(cur->resource);
 }
 
-// Runs a rendered statement (prepared for this call: search shapes vary), calling `row` for
+// Runs a rendered statement (from the connection's cache of rendered texts), calling `row` for
 // each result row.
 template <typename RowFn>
 Status run_sql(Connection& conn, const internal::Sql& sql, RowFn row) {
-  sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(conn.db(), sql.text.c_str(), -1, &raw, nullptr);
-  if (rc != SQLITE_OK) return db_error(conn.db(), rc, "prepare search");
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> holder(raw, sqlite3_finalize);
+  auto lease = conn.prepare_text(sql.text);
+  if (!lease.ok()) return std::move(lease).error();
+  sqlite3_stmt* raw = lease->get();
+  int rc = SQLITE_OK;
   for (size_t i = 0; i < sql.binds.size(); ++i) {
     int idx = static_cast<int>(i + 1);
     const auto& b = sql.binds[i];
@@ -378,7 +466,8 @@ Status run_sql(Connection& conn, const internal::Sql& sql, RowFn row) {
       sqlite3_bind_double(raw, idx, *d);
     } else {
       const auto& t = std::get<std::string>(b);
-      sqlite3_bind_text(raw, idx, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+      // `sql` outlives the lease, which unbinds before it ends.
+      sqlite3_bind_text(raw, idx, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
     }
   }
   while (true) {
@@ -660,6 +749,17 @@ class SqliteStore final : public ResourceStore {
         writer_(std::move(writer)),
         cache_(options_.read_cache_bytes, options_.read_cache_check) {}
 
+  // One line of read cache figures when the store closes (the hit rate under a real workload;
+  // bench/cache.sh reads it).
+  ~SqliteStore() override {
+    auto s = cache_.stats();
+    if (s.hits + s.misses == 0) return;
+    spdlog::info(
+        "read cache: hits={} misses={} hit_rate={:.3f} evictions={} clears={} entries={} bytes={}",
+        s.hits, s.misses, static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses),
+        s.evictions, s.clears, s.entries, s.bytes);
+  }
+
   Result<StoredResource> read(const std::string& type, const std::string& id) override {
     return current_or_error(read_cached(type, id));
   }
@@ -833,7 +933,13 @@ class SqliteStore final : public ResourceStore {
     return st;
   }
 
+  // Read once per process (storage/secret_memo.h): searches ask for the cursor key on every
+  // request, and must not wait for a connection or the writer's lock to get it.
   Result<std::string> secret(const std::string& name, size_t bytes) override {
+    return secrets_.get(name, [&] { return stored_secret(name, bytes); });
+  }
+
+  Result<std::string> stored_secret(const std::string& name, size_t bytes) {
     std::lock_guard<std::mutex> lock(write_mu_);
     {
       IPA_ASSIGN_STMT(get, *writer_, kGetSecret);
@@ -961,11 +1067,9 @@ class SqliteStore final : public ResourceStore {
     int64_t last_seq = 0;
     for (int pass = 0; pass < 2; ++pass) {
       const std::string& text = pass == 0 ? sql : count_sql;
-      sqlite3_stmt* raw = nullptr;
-      int rc = sqlite3_prepare_v2(conn.db(), text.c_str(), -1, &raw, nullptr);
-      if (rc != SQLITE_OK) return db_error(conn.db(), rc, "prepare history");
-      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> holder(raw, sqlite3_finalize);
-      Statement st(conn.db(), raw);
+      auto lease = conn.prepare_text(text);
+      if (!lease.ok()) return std::move(lease).error();
+      Statement st(conn.db(), lease->get());
       if (!q.resource_type.empty()) st.bind(1, q.resource_type);
       if (!q.id.empty()) st.bind(2, q.id);
       if (q.since) st.bind(3, to_ms(*q.since));
@@ -999,6 +1103,7 @@ class SqliteStore final : public ResourceStore {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_;
   internal::ReadCache cache_;
+  SecretMemo secrets_;
 };
 
 Status migrate(Connection& conn) {

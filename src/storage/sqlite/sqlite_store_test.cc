@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "storage/testing/bound_search_conformance.h"
 #include "storage/testing/conformance.h"
 #include "storage/testing/owner_conformance.h"
 #include "storage/testing/search_extra_conformance.h"
@@ -37,6 +38,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(StoreFactor
 INSTANTIATE_TEST_SUITE_P(Sqlite, SearchConformance, ::testing::Values(StoreFactory(open_fresh)),
                          [](const auto&) { return std::string("sqlite"); });
 INSTANTIATE_TEST_SUITE_P(Sqlite, OwnerConformance, ::testing::Values(StoreFactory(open_fresh)),
+                         [](const auto&) { return std::string("sqlite"); });
+INSTANTIATE_TEST_SUITE_P(Sqlite, BoundSearchConformance,
+                         ::testing::Values(StoreFactory(open_fresh)),
                          [](const auto&) { return std::string("sqlite"); });
 
 TEST(SqliteStore, ReopenKeepsDataAndSchema) {

@@ -558,7 +558,13 @@ void Builder::where(const SearchPlan& plan, const std::string& r) {
       }
     }
   }
-  if (plan.compartment_patient) {
+  // A query that itself names the compartment's patient (SearchPlan::routing_patient: one
+  // reference to Patient/[id] on a parameter that implies membership, ANDed with the rest) can
+  // only match resources in that compartment: the subquery would repeat the driver's work row
+  // for row (about a tenth of a patient-bound Observation search's CPU time).
+  const bool implied = plan.compartment_patient && plan.routing_patient &&
+                       *plan.routing_patient == *plan.compartment_patient;
+  if (plan.compartment_patient && !implied) {
     sql_ += " AND " + r + ".id IN (SELECT c.id FROM compartment c WHERE c.patient = ";
     bind(*plan.compartment_patient);
     sql_ += " AND c.type = ";
