@@ -57,6 +57,11 @@ class OwnerConformance : public StoreConformance {
     plan.resource_type = "Observation";
     plan.compartment_patient = patient;
     plan.all_of = std::move(clauses);
+    return ids_checked(std::move(plan));
+  }
+
+  // The ids `plan` finds (one page), checked to succeed and to count what it returns.
+  std::vector<std::string> ids_checked(SearchPlan plan) {
     plan.want_total = true;
     auto page = store_->search(plan);
     EXPECT_TRUE(page.ok()) << page.error().log_detail;
