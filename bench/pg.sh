@@ -90,13 +90,7 @@ print(f"import: {n} resources; SQLite {s:.1f} s = {n/s:,.0f} resources/s; "
       f"PostgreSQL (COPY) {p:.1f} s = {n/p:,.0f} resources/s")
 PY
 
-echo "bench-password" > "$work/pw"
-for store in "$sqlite_store" "$pg_store"; do
-  "$bin" admin --store "$store" user add --username bench --password-file "$work/pw" \
-    --fhir-user Patient/pat-0001 --patient pat-0001 >/dev/null
-  "$bin" admin --store "$store" client add --client-id bench-app \
-    --redirect-uri http://127.0.0.1:9/callback >/dev/null
-done
+for store in "$sqlite_store" "$pg_store"; do bench_identity "$bin" "$store" "$work"; done
 
 # --- servers ----------------------------------------------------------------------------------
 # Starts a node in the background (not in a command substitution, which would wait for it) and

@@ -11,7 +11,7 @@
 # Usage: bench/run.sh [patients ...]        default: 135 (about 10,000 resources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source bench/searches.sh  # searches, read_paths
+source bench/searches.sh  # searches, read_paths, bench_identity
 sizes=("${@:-135}")
 duration="${BENCH_DURATION:-8s}"
 bash scripts/install-deps.sh --bench
@@ -80,11 +80,7 @@ for patients in "${sizes[@]}"; do
   python3 -c "print(f'import: {$resources} resources in {$end-$start:.1f} s = {$resources/($end-$start):,.0f} resources/s (synchronous=FULL, 500 per transaction, one core)')"
   du -h "$work/ipa.db" | awk '{print "store size: " $1}'
 
-  echo "bench-password" > "$work/pw"
-  "$bin" admin --store "$work/ipa.db" user add --username bench --password-file "$work/pw" \
-    --fhir-user Patient/pat-0001 --patient pat-0001 >/dev/null
-  "$bin" admin --store "$work/ipa.db" client add --client-id bench-app \
-    --redirect-uri http://127.0.0.1:9/callback >/dev/null
+  bench_identity "$bin" "$work/ipa.db" "$work"
   taskset -c 0 "$bin" serve --store "$work/ipa.db" --port 0 --port-file "$work/port" --threads 1 \
     --log-level warn 2>"$work/server.log" &
   pids+=($!)

@@ -11,6 +11,7 @@
 # Usage: IPA_BIN=path/to/ipa-server [BENCH_DURATION=5s] [BENCH_SAVE=dir] bench/search_cpu.sh [patients]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/searches.sh  # searches (the rows of bench/run.sh), bench_identity
 patients="${1:-135}"
 duration="${BENCH_DURATION:-5s}"
 bin="${IPA_BIN:?set IPA_BIN to the ipa-server binary to measure}"
@@ -26,11 +27,7 @@ trap cleanup EXIT
 "$bin" gen --patients "$patients" --out "$work/ndjson" >/dev/null
 taskset -c 0 "$bin" import --store "$work/ipa.db" "$work/ndjson" 2>"$work/import.log" \
   || { tail "$work/import.log"; exit 1; }
-echo "bench-password" >"$work/pw"
-"$bin" admin --store "$work/ipa.db" user add --username bench --password-file "$work/pw" \
-  --fhir-user Patient/pat-0001 --patient pat-0001 >/dev/null
-"$bin" admin --store "$work/ipa.db" client add --client-id bench-app \
-  --redirect-uri http://127.0.0.1:9/callback >/dev/null
+bench_identity "$bin" "$work/ipa.db" "$work"
 taskset -c 0 "$bin" serve --store "$work/ipa.db" --port 0 --port-file "$work/port" --threads 1 \
   --log-level warn 2>"$work/server.log" &
 server=$!
@@ -38,7 +35,6 @@ for _ in $(seq 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$work/port")/fhir"
 token=$(python3 bench/token.py "$base" bench-app bench bench-password pat-0001)
 
-source bench/searches.sh  # the search rows of bench/run.sh
 [[ -n "${BENCH_SEARCHES:-}" ]] && IFS=$'\n' read -r -d '' -a searches <<<"$BENCH_SEARCHES" || true
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }

@@ -3,7 +3,11 @@
 #                     literal '|' (callers send it as %7C);
 #   read_paths N W    writes W/ids (the ids of pat-0001's first 200 Observations in the
 #                     generated N/Observation.ndjson) and W/paths.lua, a wrk script that reads
-#                     them by id in turn.
+#                     them by id in turn;
+#   bench_identity BIN STORE W
+#                     adds to STORE the user `bench` (password `bench-password`, patient
+#                     pat-0001) and the app `bench-app` that bench/token.py signs in with
+#                     (the password file is W/pw).
 # Sourcing defines only; it runs nothing.
 
 searches=(
@@ -35,4 +39,12 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 LUA
+}
+
+bench_identity() {  # bin store work_dir
+  echo "bench-password" >"$3/pw"
+  "$1" admin --store "$2" user add --username bench --password-file "$3/pw" \
+    --fhir-user Patient/pat-0001 --patient pat-0001 >/dev/null
+  "$1" admin --store "$2" client add --client-id bench-app \
+    --redirect-uri http://127.0.0.1:9/callback >/dev/null
 }
